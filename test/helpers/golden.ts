@@ -1,0 +1,50 @@
+/** Reads the byte-exact captures from real VPP in ../shared/vpp-golden (one JSON object per line). */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface GoldenRecord {
+  seq: number;
+  dir: 'to_vpp' | 'from_vpp' | string;
+  msg_id?: number;
+  name?: string;
+  name_crc?: string;
+  header_hex?: string;
+  frame_hex?: string;
+  frame_len?: number;
+  fields?: Record<string, unknown>;
+  note?: string;
+  decode_error?: string;
+  [k: string]: unknown;
+}
+
+export const SHARED_DIR = resolve(process.cwd(), '..', 'shared');
+export const GOLDEN_DIR = join(SHARED_DIR, 'vpp-golden');
+export const API_JSON_DIR = join(SHARED_DIR, 'vpp-api');
+export const haveGolden = existsSync(GOLDEN_DIR);
+export const haveApiJson = existsSync(API_JSON_DIR);
+
+/** Integers beyond 2^53 are quoted before parsing so they survive as exact strings. */
+export function parseGoldenLine(line: string): GoldenRecord {
+  return JSON.parse(line.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"')) as GoldenRecord;
+}
+
+export function readGolden(file: string): GoldenRecord[] {
+  return readFileSync(join(GOLDEN_DIR, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map(parseGoldenLine);
+}
+
+export const GOLDEN_FILES = [
+  'handshake.jsonl', 'basics.jsonl', 'memif.jsonl', 'routes.jsonl', 'tap.jsonl', 'pbl.jsonl',
+  'session.jsonl', 'events.jsonl', 'pipelining.jsonl', 'afpacket.jsonl', 'errors.jsonl',
+];
+
+/** Converts decoded values to the capture's JSON form: Buffers as hex, bigints as numbers or exact strings. */
+export function toGoldenForm(v: unknown): unknown {
+  if (typeof v === 'bigint') return v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER) ? v.toString() : Number(v);
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  if (Array.isArray(v)) return v.map(toGoldenForm);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toGoldenForm(x)]));
+  return v;
+}

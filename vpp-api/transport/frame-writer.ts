@@ -1,0 +1,64 @@
+/**
+ * Batches outgoing frames: messages are encoded straight into a slab buffer and every frame written in
+ * the same tick leaves in one socket write (flushed from a microtask). A flushed region is never reused,
+ * so the socket may keep a reference to it; a new slab is started when the current one is full.
+ */
+import { FRAME_HEADER_SIZE, writeFrameHeader } from './frame-reader.js';
+
+export interface ByteSink {
+  write(chunk: Buffer): unknown;
+}
+
+const SLAB_SIZE = 256 * 1024;
+
+export class FrameWriter {
+  private slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  private start = 0;
+  private end = 0;
+  private scheduled = false;
+  private readonly flushFn = (): void => this.flush();
+
+  constructor(private readonly sink: ByteSink) {}
+
+  /**
+   * Makes room for a message of `len` bytes, writes its frame header, and returns the buffer and offset
+   * where the message itself must be encoded. The message must be written before the next microtask.
+   */
+  reserve(len: number): [Buffer, number] {
+    const total = FRAME_HEADER_SIZE + len;
+    if (this.end + total > this.slab.length) {
+      this.flush();
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, total));
+      this.start = 0;
+      this.end = 0;
+    }
+    const at = this.end;
+    writeFrameHeader(this.slab, at, len);
+    this.end = at + total;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushFn);
+    }
+    return [this.slab, at + FRAME_HEADER_SIZE];
+  }
+
+  /** Queues an already-encoded message (copies it). */
+  writeMessage(msg: Buffer): void {
+    const [b, p] = this.reserve(msg.length);
+    msg.copy(b, p);
+  }
+
+  /** Writes out everything reserved so far. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.end === this.start) return;
+    const chunk = this.slab.subarray(this.start, this.end);
+    this.start = this.end;
+    this.sink.write(chunk);
+  }
+
+  /** Drops anything not yet flushed (connection gone). */
+  discard(): void {
+    this.start = this.end;
+  }
+}
