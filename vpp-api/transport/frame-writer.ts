@@ -42,6 +42,12 @@ export class FrameWriter {
     return [this.slab, at + FRAME_HEADER_SIZE];
   }
 
+  /** Takes back the last reservation (its message could not be encoded). `msgOffset` is what reserve returned. */
+  cancel(msgOffset: number): void {
+    const at = msgOffset - FRAME_HEADER_SIZE;
+    if (at >= this.start && at < this.end) this.end = at;
+  }
+
   /** Queues an already-encoded message (copies it). */
   writeMessage(msg: Buffer): void {
     const [b, p] = this.reserve(msg.length);

@@ -1,0 +1,14 @@
+/**
+ * `npm run bench:vpp-api -- [--socket PATH] [--requests N] [--window W] [--sync N]`
+ * Starts the VPP simulator as a separate process unless --socket is given.
+ */
+import { runApiBench, parseBenchArgs } from '../ctl/api-bench.js';
+
+const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) };
+runApiBench(parseBenchArgs(process.argv.slice(2), undefined), io).then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    console.error(`bench:vpp-api: ${(e as Error).message}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,179 @@
+/**
+ * `vpp-cnictl api ...`: talk to any VPP API socket.
+ *   call <message> [json]   one request, prints the reply as JSON
+ *   dump <message> [json]   a dump or cursor stream, prints details as JSON lines
+ *   cli "<command>"         runs cli_inband, prints its text
+ *   check [--all]           CRC compatibility report
+ *   bench [...]             control_ping benchmark (see api-bench.ts)
+ */
+import type { MessageDef } from '../vpp-api/codec/types.js';
+import { VppEncodeError } from '../vpp-api/codec/errors.js';
+import { allModules } from '../vpp-api/generated/index.js';
+import {
+  VppApiError,
+  VppClient,
+  VppCompatibilityError,
+  VppConnectError,
+  VppTimeoutError,
+  VppUnknownMessageError,
+} from '../vpp-api/client/index.js';
+import { JsonInputError, TypeRegistry, toJson } from './json.js';
+import { runApiBench, parseBenchArgs } from './api-bench.js';
+
+export const EXIT = {
+  ok: 0,
+  /** VPP answered with a negative retval. */
+  vppError: 1,
+  usage: 2,
+  connect: 3,
+  incompatible: 4,
+  timeout: 5,
+} as const;
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface ApiCommandOptions {
+  socketPath: string;
+  timeoutMs: number;
+}
+
+class UsageError extends Error {}
+
+export const API_USAGE = `usage: vpp-cnictl api <command> [--socket PATH] [--timeout MS]
+  call <message> [json]   send one request; print the reply as JSON
+  dump <message> [json]   run a *_dump or *_get; print each details message as a JSON line
+  cli "<command>"         run a VPP CLI command (cli_inband); print its output
+  check [--all]           report messages missing or with another CRC in the running VPP
+  bench [--requests N] [--window W] [--sync N]   control_ping benchmark (starts a simulator without --socket)
+JSON uses VPP's field names; enums as numbers or names; addresses, prefixes and MACs as strings.
+Exit codes: 0 ok, 1 VPP returned an error, 2 usage or bad input, 3 cannot connect, 4 API mismatch, 5 timeout.`;
+
+function findMessage(name: string): MessageDef {
+  for (const m of allModules) for (const d of m.messages) if (d.name === name) return d;
+  const all = allModules.flatMap((m) => m.messages.map((d) => d.name));
+  const close = all.filter((n) => n.includes(name) || name.includes(n)).slice(0, 5);
+  throw new UsageError(`unknown message "${name}"${close.length ? ` (did you mean ${close.join(', ')}?)` : ''}`);
+}
+
+function parseJsonArg(text: string | undefined, what: string): unknown {
+  if (text === undefined || text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new UsageError(`${what}: invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Runs one `api` subcommand; returns the exit code. Never throws. */
+export async function runApiCommand(args: string[], opts: ApiCommandOptions, io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  if (!sub || sub === '--help' || sub === 'help') {
+    io.out(API_USAGE);
+    return sub ? EXIT.ok : EXIT.usage;
+  }
+  if (sub === 'bench') {
+    try {
+      return await runApiBench(parseBenchArgs(rest, opts.socketPath || undefined), io);
+    } catch (e) {
+      io.err(`vpp-cnictl api bench: ${(e as Error).message}`);
+      return EXIT.usage;
+    }
+  }
+  const registry = new TypeRegistry(allModules);
+  let client: VppClient | undefined;
+  try {
+    let def: MessageDef | undefined;
+    let input: unknown;
+    if (sub === 'call' || sub === 'dump') {
+      if (!rest[0]) throw new UsageError(`api ${sub}: missing message name`);
+      def = findMessage(rest[0]);
+      const d = def as MessageDef & { stream?: string; reply?: MessageDef };
+      if (sub === 'call' && (d.kind !== 'request' || d.stream || !d.reply)) {
+        throw new UsageError(`${def.name} is not a request with a single reply${d.stream ? ` (use: api dump ${def.name})` : ''}`);
+      }
+      if (sub === 'dump' && !d.stream) throw new UsageError(`${def.name} is not a dump or stream (use: api call ${def.name})`);
+      input = registry.messageFromJson(def, parseJsonArg(rest[1], def.name));
+    } else if (sub === 'cli') {
+      if (rest.length === 0) throw new UsageError('api cli: missing command');
+    } else if (sub !== 'check') {
+      throw new UsageError(`unknown api command "${sub}"`);
+    }
+    client = new VppClient({
+      socketPath: opts.socketPath,
+      clientName: 'vpp-cnictl',
+      modules: allModules,
+      requestTimeoutMs: opts.timeoutMs,
+      connectTimeoutMs: opts.timeoutMs,
+      reconnect: false,
+      healthCheck: false,
+    });
+    await client.connect();
+    switch (sub) {
+      case 'call': {
+        const reply = await client.request(def as never, input as never);
+        io.out(JSON.stringify(toJson(reply), null, 2));
+        break;
+      }
+      case 'dump': {
+        const d = def as MessageDef & { stream: 'dump' | 'cursor' };
+        if (d.stream === 'cursor') {
+          const { details, reply } = await client.streamAll(def as never, input as never);
+          for (const x of details) io.out(JSON.stringify(toJson(x)));
+          void reply;
+        } else {
+          for await (const x of client.dump(def as never, input as never)) io.out(JSON.stringify(toJson(x)));
+        }
+        break;
+      }
+      case 'cli': {
+        const text = await client.cli(rest.join(' '));
+        io.out(text.replace(/\n$/, ''));
+        break;
+      }
+      case 'check': {
+        const r = client.compatibility();
+        const all = rest.includes('--all');
+        io.out(`connected to ${opts.socketPath}: ${r.compatible.length} compatible, ${r.incompatible.length} with another CRC, ${r.missing.length} missing`);
+        for (const x of r.incompatible) io.out(`crc-mismatch ${x.name}: VPP has ${x.found.join(', ')}, built for ${x.expected}`);
+        if (all) for (const x of r.missing) io.out(`missing ${x.name} (${x.expected})`);
+        else if (r.missing.length > 0) io.out(`(${r.missing.length} missing messages not listed: plugins not loaded; use --all)`);
+        return r.incompatible.length > 0 ? EXIT.incompatible : EXIT.ok;
+      }
+    }
+    return EXIT.ok;
+  } catch (e) {
+    return reportError(e, io);
+  } finally {
+    await client?.close().catch(() => undefined);
+  }
+}
+
+function reportError(e: unknown, io: Io): number {
+  const msg = (e as Error).message ?? String(e);
+  if (e instanceof UsageError || e instanceof JsonInputError || e instanceof VppEncodeError) {
+    io.err(`vpp-cnictl: ${msg}`);
+    return EXIT.usage;
+  }
+  if (e instanceof VppConnectError) {
+    io.err(`vpp-cnictl: ${msg}`);
+    return EXIT.connect;
+  }
+  if (e instanceof VppUnknownMessageError || e instanceof VppCompatibilityError) {
+    io.err(`vpp-cnictl: ${msg}`);
+    return EXIT.incompatible;
+  }
+  if (e instanceof VppApiError) {
+    io.err(`vpp-cnictl: ${msg}`);
+    if (e.reply !== undefined) io.err(JSON.stringify(toJson(e.reply)));
+    return EXIT.vppError;
+  }
+  if (e instanceof VppTimeoutError) {
+    io.err(`vpp-cnictl: ${msg}`);
+    return EXIT.timeout;
+  }
+  io.err(`vpp-cnictl: ${msg}`);
+  return EXIT.vppError;
+}
