@@ -15,7 +15,7 @@ import { control_ping, control_ping_reply } from '../vpp-api/generated/memclnt.j
 import { VppClient } from '../vpp-api/client/index.js';
 import { FrameReader, writeFrameHeader } from '../vpp-api/transport/frame-reader.js';
 import { SocketTransport } from '../vpp-api/transport/socket-transport.js';
-import type { Io } from './api-command.js';
+import type { Io } from './io.js';
 
 export interface BenchOptions {
   socketPath: string | undefined;

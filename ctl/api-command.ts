@@ -19,6 +19,7 @@ import {
 } from '../vpp-api/client/index.js';
 import { JsonInputError, TypeRegistry, toJson } from './json.js';
 import { runApiBench, parseBenchArgs } from './api-bench.js';
+import type { Io } from './io.js';
 
 export const EXIT = {
   ok: 0,
@@ -30,10 +31,7 @@ export const EXIT = {
   timeout: 5,
 } as const;
 
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
+export type { Io };
 
 export interface ApiCommandOptions {
   socketPath: string;

@@ -355,6 +355,7 @@ export class VppClient {
     this.hs = undefined;
     this.stopTimers();
     const reason = err?.message ?? 'connection closed';
+    if (err instanceof TransportError && err.code === 'EPROTO') this.emitError(err);
     this.failAll((name) => new VppDisconnectedError(name, `connection to VPP lost: ${reason}`, { cause: err }));
     if (this.sm.state === 'closed' || this.sm.state === 'connecting') return;
     if (!this.opts.reconnect) {

@@ -365,7 +365,7 @@ export const af_packet_create_v2: RequestDef<AfPacketCreateV2In, AfPacketCreateV
 };
 
 export interface AfPacketCreateV3 {
-  mode: AfPacketMode;
+  mode: number;
   hw_addr: string;
   use_random_hw_addr: boolean;
   host_if_name: string;
@@ -373,12 +373,12 @@ export interface AfPacketCreateV3 {
   tx_frame_size: number;
   rx_frames_per_block: number;
   tx_frames_per_block: number;
-  flags: AfPacketFlags;
+  flags: number;
   num_rx_queues: number;
   num_tx_queues: number;
 }
 export interface AfPacketCreateV3In {
-  mode?: AfPacketMode;
+  mode?: number;
   hw_addr?: string;
   use_random_hw_addr?: boolean;
   host_if_name?: string;
@@ -386,7 +386,7 @@ export interface AfPacketCreateV3In {
   tx_frame_size?: number;
   rx_frames_per_block?: number;
   tx_frames_per_block?: number;
-  flags?: AfPacketFlags;
+  flags?: number;
   num_rx_queues?: number;
   num_tx_queues?: number;
 }
@@ -427,7 +427,7 @@ export const af_packet_create_v3: RequestDef<AfPacketCreateV3In, AfPacketCreateV
   decode(b): AfPacketCreateV3 {
     if (b.length < 109) throw new VppDecodeError('af_packet_create_v3', `${b.length} bytes, the fixed part needs 109`);
     const c: Cursor = { p: 10 };
-    const f_mode = rU32(b, c) as AfPacketMode;
+    const f_mode = rU32(b, c);
     const f_hw_addr = ip.decMacAddress(b, c);
     const f_use_random_hw_addr = rBool(b, c);
     const f_host_if_name = decFixedString(b, c, 64, 'af_packet_create_v3.host_if_name');
@@ -435,7 +435,7 @@ export const af_packet_create_v3: RequestDef<AfPacketCreateV3In, AfPacketCreateV
     const f_tx_frame_size = rU32(b, c);
     const f_rx_frames_per_block = rU32(b, c);
     const f_tx_frames_per_block = rU32(b, c);
-    const f_flags = rU32(b, c) as AfPacketFlags;
+    const f_flags = rU32(b, c);
     const f_num_rx_queues = rU16(b, c);
     const f_num_tx_queues = rU16(b, c);
     return { mode: f_mode, hw_addr: f_hw_addr, use_random_hw_addr: f_use_random_hw_addr, host_if_name: f_host_if_name, rx_frame_size: f_rx_frame_size, tx_frame_size: f_tx_frame_size, rx_frames_per_block: f_rx_frames_per_block, tx_frames_per_block: f_tx_frames_per_block, flags: f_flags, num_rx_queues: f_num_rx_queues, num_tx_queues: f_num_tx_queues };

@@ -7,7 +7,6 @@ import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, Requ
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
 import { need, rBool, rI32, rU16, rU32, rU8 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
-import * as m_ip_types from './ip_types.js';
 
 void VppDecodeError;
 void VppEncodeError;
@@ -65,13 +64,13 @@ export type CnatSnatPolicies = (typeof CnatSnatPolicies)[keyof typeof CnatSnatPo
 export interface CnatEndpoint {
   addr: string;
   sw_if_index: number;
-  if_af: m_ip_types.AddressFamily;
+  if_af: number;
   port: number;
 }
 export interface CnatEndpointIn {
   addr?: string;
   sw_if_index?: number;
-  if_af?: m_ip_types.AddressFamily;
+  if_af?: number;
   port?: number;
 }
 export function encCnatEndpoint(b: Buffer, p: number, v: CnatEndpointIn | undefined): number {
@@ -85,7 +84,7 @@ export function encCnatEndpoint(b: Buffer, p: number, v: CnatEndpointIn | undefi
 export function decCnatEndpoint(b: Buffer, c: Cursor): CnatEndpoint {
   const f_addr = ip.decAddress(b, c);
   const f_sw_if_index = rU32(b, c);
-  const f_if_af = rU8(b, c) as m_ip_types.AddressFamily;
+  const f_if_af = rU8(b, c);
   const f_port = rU16(b, c);
   return { addr: f_addr, sw_if_index: f_sw_if_index, if_af: f_if_af, port: f_port };
 }
@@ -118,12 +117,12 @@ export function decCnatEndpointTuple(b: Buffer, c: Cursor): CnatEndpointTuple {
 export interface Cnat5tuple {
   addr: string[];
   port: number[];
-  ip_proto: m_ip_types.IpProto;
+  ip_proto: number;
 }
 export interface Cnat5tupleIn {
   addr?: string[];
   port?: number[];
-  ip_proto?: m_ip_types.IpProto;
+  ip_proto?: number;
 }
 export function encCnat5tuple(b: Buffer, p: number, v: Cnat5tupleIn | undefined): number {
   if (v?.addr && v?.addr.length > 2) throw new VppEncodeError('cnat_5tuple', 'addr', `${v?.addr.length} elements given, array holds 2`);
@@ -143,7 +142,7 @@ export function decCnat5tuple(b: Buffer, c: Cursor): Cnat5tuple {
   for (let i = 0; i < 2; i++) f_addr[i] = ip.decAddress(b, c);
   const f_port: number[] = new Array(2);
   for (let i = 0; i < 2; i++) f_port[i] = rU16(b, c);
-  const f_ip_proto = rU8(b, c) as m_ip_types.IpProto;
+  const f_ip_proto = rU8(b, c);
   return { addr: f_addr, port: f_port, ip_proto: f_ip_proto };
 }
 
@@ -151,10 +150,10 @@ export function decCnat5tuple(b: Buffer, c: Cursor): Cnat5tuple {
 export interface CnatTranslation {
   vip: CnatEndpoint;
   id: number;
-  ip_proto: m_ip_types.IpProto;
+  ip_proto: number;
   is_real_ip: number;
   flags: number;
-  lb_type: CnatLbType;
+  lb_type: number;
   n_paths: number; /** filled from paths.length */
   flow_hash_config: number;
   paths: CnatEndpointTuple[];
@@ -162,10 +161,10 @@ export interface CnatTranslation {
 export interface CnatTranslationIn {
   vip?: CnatEndpointIn;
   id?: number;
-  ip_proto?: m_ip_types.IpProto;
+  ip_proto?: number;
   is_real_ip?: number;
   flags?: number;
-  lb_type?: CnatLbType;
+  lb_type?: number;
   n_paths?: number; /** filled from paths.length */
   flow_hash_config?: number;
   paths?: CnatEndpointTupleIn[];
@@ -189,10 +188,10 @@ export function encCnatTranslation(b: Buffer, p: number, v: CnatTranslationIn | 
 export function decCnatTranslation(b: Buffer, c: Cursor): CnatTranslation {
   const f_vip = decCnatEndpoint(b, c);
   const f_id = rU32(b, c);
-  const f_ip_proto = rU8(b, c) as m_ip_types.IpProto;
+  const f_ip_proto = rU8(b, c);
   const f_is_real_ip = rU8(b, c);
   const f_flags = rU8(b, c);
-  const f_lb_type = rU8(b, c) as CnatLbType;
+  const f_lb_type = rU8(b, c);
   const f_n_paths = rU32(b, c);
   const f_flow_hash_config = rU32(b, c);
   need(b, c, f_n_paths * 49, 'cnat_translation.paths');
@@ -939,7 +938,7 @@ export interface CnatSetSnatAddressesV2 {
   snat_ip4: string;
   snat_ip6: string;
   sw_if_index: number;
-  flags: CnatSnatPolicyFlags;
+  flags: number;
 }
 export interface CnatSetSnatAddressesV2In {
   fwd_fib_index?: number;
@@ -947,7 +946,7 @@ export interface CnatSetSnatAddressesV2In {
   snat_ip4?: string;
   snat_ip6?: string;
   sw_if_index?: number;
-  flags?: CnatSnatPolicyFlags;
+  flags?: number;
 }
 export const cnat_set_snat_addresses_v2: RequestDef<CnatSetSnatAddressesV2In, CnatSetSnatAddressesV2, CnatSetSnatAddressesV2Reply> = {
   name: 'cnat_set_snat_addresses_v2',
@@ -985,7 +984,7 @@ export const cnat_set_snat_addresses_v2: RequestDef<CnatSetSnatAddressesV2In, Cn
     const f_snat_ip4 = ip.decIp4Address(b, c);
     const f_snat_ip6 = ip.decIp6Address(b, c);
     const f_sw_if_index = rU32(b, c);
-    const f_flags = rU8(b, c) as CnatSnatPolicyFlags;
+    const f_flags = rU8(b, c);
     return { fwd_fib_index: f_fwd_fib_index, ret_fib_index: f_ret_fib_index, snat_ip4: f_snat_ip4, snat_ip6: f_snat_ip6, sw_if_index: f_sw_if_index, flags: f_flags };
   },
 };
@@ -1094,12 +1093,12 @@ export const cnat_snat_policy_add_del_exclude_pfx: RequestDef<CnatSnatPolicyAddD
 export interface CnatSnatPolicyAddDelIf {
   sw_if_index: number;
   is_add: number;
-  table: CnatSnatPolicyTable;
+  table: number;
 }
 export interface CnatSnatPolicyAddDelIfIn {
   sw_if_index?: number;
   is_add?: number;
-  table?: CnatSnatPolicyTable;
+  table?: number;
 }
 export const cnat_snat_policy_add_del_if: RequestDef<CnatSnatPolicyAddDelIfIn, CnatSnatPolicyAddDelIf, CnatSnatPolicyAddDelIfReply> = {
   name: 'cnat_snat_policy_add_del_if',
@@ -1129,16 +1128,16 @@ export const cnat_snat_policy_add_del_if: RequestDef<CnatSnatPolicyAddDelIfIn, C
     const c: Cursor = { p: 10 };
     const f_sw_if_index = rU32(b, c);
     const f_is_add = rU8(b, c);
-    const f_table = rU8(b, c) as CnatSnatPolicyTable;
+    const f_table = rU8(b, c);
     return { sw_if_index: f_sw_if_index, is_add: f_is_add, table: f_table };
   },
 };
 
 export interface CnatSetSnatPolicy {
-  policy: CnatSnatPolicies;
+  policy: number;
 }
 export interface CnatSetSnatPolicyIn {
-  policy?: CnatSnatPolicies;
+  policy?: number;
 }
 export const cnat_set_snat_policy: RequestDef<CnatSetSnatPolicyIn, CnatSetSnatPolicy, CnatSetSnatPolicyReply> = {
   name: 'cnat_set_snat_policy',
@@ -1164,7 +1163,7 @@ export const cnat_set_snat_policy: RequestDef<CnatSetSnatPolicyIn, CnatSetSnatPo
   decode(b): CnatSetSnatPolicy {
     if (b.length < 11) throw new VppDecodeError('cnat_set_snat_policy', `${b.length} bytes, the fixed part needs 11`);
     const c: Cursor = { p: 10 };
-    const f_policy = rU8(b, c) as CnatSnatPolicies;
+    const f_policy = rU8(b, c);
     return { policy: f_policy };
   },
 };

@@ -110,9 +110,9 @@ export interface FibPath {
   rpf_id: number;
   weight: number;
   preference: number;
-  type: FibPathType;
-  flags: FibPathFlags;
-  proto: FibPathNhProto;
+  type: number;
+  flags: number;
+  proto: number;
   nh: FibPathNh;
   n_labels: number;
   label_stack: FibMplsLabel[];
@@ -123,9 +123,9 @@ export interface FibPathIn {
   rpf_id?: number;
   weight?: number;
   preference?: number;
-  type?: FibPathType;
-  flags?: FibPathFlags;
-  proto?: FibPathNhProto;
+  type?: number;
+  flags?: number;
+  proto?: number;
   nh?: FibPathNhIn;
   n_labels?: number;
   label_stack?: FibMplsLabelIn[];
@@ -153,9 +153,9 @@ export function decFibPath(b: Buffer, c: Cursor): FibPath {
   const f_rpf_id = rU32(b, c);
   const f_weight = rU8(b, c);
   const f_preference = rU8(b, c);
-  const f_type = rU32(b, c) as FibPathType;
-  const f_flags = rU32(b, c) as FibPathFlags;
-  const f_proto = rU32(b, c) as FibPathNhProto;
+  const f_type = rU32(b, c);
+  const f_flags = rU32(b, c);
+  const f_proto = rU32(b, c);
   const f_nh = decFibPathNh(b, c);
   const f_n_labels = rU8(b, c);
   const f_label_stack: FibMplsLabel[] = new Array(16);

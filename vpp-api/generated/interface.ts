@@ -7,7 +7,6 @@ import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, Requ
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
 import { decFixedString, decVarString, encFixedString, encVarString, need, rBool, rI32, rU16, rU32, rU8, varStringBytes } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
-import * as m_interface_types from './interface_types.js';
 
 void VppDecodeError;
 void VppEncodeError;
@@ -186,13 +185,13 @@ export const sw_interface_set_ip_directed_broadcast_reply: MessageDef<SwInterfac
 export interface SwInterfaceEvent {
   pid: number;
   sw_if_index: number;
-  flags: m_interface_types.IfStatusFlags;
+  flags: number;
   deleted: boolean;
 }
 export interface SwInterfaceEventIn {
   pid?: number;
   sw_if_index?: number;
-  flags?: m_interface_types.IfStatusFlags;
+  flags?: number;
   deleted?: boolean;
 }
 export const sw_interface_event: MessageDef<SwInterfaceEventIn, SwInterfaceEvent> = {
@@ -224,7 +223,7 @@ export const sw_interface_event: MessageDef<SwInterfaceEventIn, SwInterfaceEvent
     const c: Cursor = { p: 6 };
     const f_pid = rU32(b, c);
     const f_sw_if_index = rU32(b, c);
-    const f_flags = rU32(b, c) as m_interface_types.IfStatusFlags;
+    const f_flags = rU32(b, c);
     const f_deleted = rBool(b, c);
     return { pid: f_pid, sw_if_index: f_sw_if_index, flags: f_flags, deleted: f_deleted };
   },
@@ -268,9 +267,9 @@ export interface SwInterfaceDetails {
   sw_if_index: number;
   sup_sw_if_index: number;
   l2_address: string;
-  flags: m_interface_types.IfStatusFlags;
-  type: m_interface_types.IfType;
-  link_duplex: m_interface_types.LinkDuplex;
+  flags: number;
+  type: number;
+  link_duplex: number;
   link_speed: number;
   link_mtu: number;
   mtu: number[];
@@ -278,7 +277,7 @@ export interface SwInterfaceDetails {
   sub_number_of_tags: number;
   sub_outer_vlan_id: number;
   sub_inner_vlan_id: number;
-  sub_if_flags: m_interface_types.SubIfFlags;
+  sub_if_flags: number;
   vtr_op: number;
   vtr_push_dot1q: number;
   vtr_tag1: number;
@@ -296,9 +295,9 @@ export interface SwInterfaceDetailsIn {
   sw_if_index?: number;
   sup_sw_if_index?: number;
   l2_address?: string;
-  flags?: m_interface_types.IfStatusFlags;
-  type?: m_interface_types.IfType;
-  link_duplex?: m_interface_types.LinkDuplex;
+  flags?: number;
+  type?: number;
+  link_duplex?: number;
   link_speed?: number;
   link_mtu?: number;
   mtu?: number[];
@@ -306,7 +305,7 @@ export interface SwInterfaceDetailsIn {
   sub_number_of_tags?: number;
   sub_outer_vlan_id?: number;
   sub_inner_vlan_id?: number;
-  sub_if_flags?: m_interface_types.SubIfFlags;
+  sub_if_flags?: number;
   vtr_op?: number;
   vtr_push_dot1q?: number;
   vtr_tag1?: number;
@@ -380,9 +379,9 @@ export const sw_interface_details: MessageDef<SwInterfaceDetailsIn, SwInterfaceD
     const f_sw_if_index = rU32(b, c);
     const f_sup_sw_if_index = rU32(b, c);
     const f_l2_address = ip.decMacAddress(b, c);
-    const f_flags = rU32(b, c) as m_interface_types.IfStatusFlags;
-    const f_type = rU32(b, c) as m_interface_types.IfType;
-    const f_link_duplex = rU32(b, c) as m_interface_types.LinkDuplex;
+    const f_flags = rU32(b, c);
+    const f_type = rU32(b, c);
+    const f_link_duplex = rU32(b, c);
     const f_link_speed = rU32(b, c);
     const f_link_mtu = rU16(b, c);
     const f_mtu: number[] = new Array(4);
@@ -391,7 +390,7 @@ export const sw_interface_details: MessageDef<SwInterfaceDetailsIn, SwInterfaceD
     const f_sub_number_of_tags = rU8(b, c);
     const f_sub_outer_vlan_id = rU16(b, c);
     const f_sub_inner_vlan_id = rU16(b, c);
-    const f_sub_if_flags = rU32(b, c) as m_interface_types.SubIfFlags;
+    const f_sub_if_flags = rU32(b, c);
     const f_vtr_op = rU32(b, c);
     const f_vtr_push_dot1q = rU32(b, c);
     const f_vtr_tag1 = rU32(b, c);
@@ -931,13 +930,13 @@ export interface SwInterfaceRxPlacementDetails {
   sw_if_index: number;
   queue_id: number;
   worker_id: number;
-  mode: m_interface_types.RxMode;
+  mode: number;
 }
 export interface SwInterfaceRxPlacementDetailsIn {
   sw_if_index?: number;
   queue_id?: number;
   worker_id?: number;
-  mode?: m_interface_types.RxMode;
+  mode?: number;
 }
 export const sw_interface_rx_placement_details: MessageDef<SwInterfaceRxPlacementDetailsIn, SwInterfaceRxPlacementDetails> = {
   name: 'sw_interface_rx_placement_details',
@@ -968,7 +967,7 @@ export const sw_interface_rx_placement_details: MessageDef<SwInterfaceRxPlacemen
     const f_sw_if_index = rU32(b, c);
     const f_queue_id = rU32(b, c);
     const f_worker_id = rU32(b, c);
-    const f_mode = rU32(b, c) as m_interface_types.RxMode;
+    const f_mode = rU32(b, c);
     return { sw_if_index: f_sw_if_index, queue_id: f_queue_id, worker_id: f_worker_id, mode: f_mode };
   },
 };
@@ -1495,11 +1494,11 @@ export const sw_interface_set_default_rx_mode_reply: MessageDef<SwInterfaceSetDe
 
 export interface SwInterfaceGetDefaultRxModeReply {
   retval: number;
-  mode: m_interface_types.RxMode;
+  mode: number;
 }
 export interface SwInterfaceGetDefaultRxModeReplyIn {
   retval?: number;
-  mode?: m_interface_types.RxMode;
+  mode?: number;
 }
 export const sw_interface_get_default_rx_mode_reply: MessageDef<SwInterfaceGetDefaultRxModeReplyIn, SwInterfaceGetDefaultRxModeReply> = {
   name: 'sw_interface_get_default_rx_mode_reply',
@@ -1526,7 +1525,7 @@ export const sw_interface_get_default_rx_mode_reply: MessageDef<SwInterfaceGetDe
     if (b.length < 14) throw new VppDecodeError('sw_interface_get_default_rx_mode_reply', `${b.length} bytes, the fixed part needs 14`);
     const c: Cursor = { p: 6 };
     const f_retval = rI32(b, c);
-    const f_mode = rU32(b, c) as m_interface_types.RxMode;
+    const f_mode = rU32(b, c);
     return { retval: f_retval, mode: f_mode };
   },
 };
@@ -1617,11 +1616,11 @@ export const sw_interface_get_speed_capa_reply: MessageDef<SwInterfaceGetSpeedCa
 
 export interface SwInterfaceSetFlags {
   sw_if_index: number;
-  flags: m_interface_types.IfStatusFlags;
+  flags: number;
 }
 export interface SwInterfaceSetFlagsIn {
   sw_if_index?: number;
-  flags?: m_interface_types.IfStatusFlags;
+  flags?: number;
 }
 export const sw_interface_set_flags: RequestDef<SwInterfaceSetFlagsIn, SwInterfaceSetFlags, SwInterfaceSetFlagsReply> = {
   name: 'sw_interface_set_flags',
@@ -1649,7 +1648,7 @@ export const sw_interface_set_flags: RequestDef<SwInterfaceSetFlagsIn, SwInterfa
     if (b.length < 18) throw new VppDecodeError('sw_interface_set_flags', `${b.length} bytes, the fixed part needs 18`);
     const c: Cursor = { p: 10 };
     const f_sw_if_index = rU32(b, c);
-    const f_flags = rU32(b, c) as m_interface_types.IfStatusFlags;
+    const f_flags = rU32(b, c);
     return { sw_if_index: f_sw_if_index, flags: f_flags };
   },
 };
@@ -2344,13 +2343,13 @@ export interface SwInterfaceSetRxMode {
   sw_if_index: number;
   queue_id_valid: boolean;
   queue_id: number;
-  mode: m_interface_types.RxMode;
+  mode: number;
 }
 export interface SwInterfaceSetRxModeIn {
   sw_if_index?: number;
   queue_id_valid?: boolean;
   queue_id?: number;
-  mode?: m_interface_types.RxMode;
+  mode?: number;
 }
 export const sw_interface_set_rx_mode: RequestDef<SwInterfaceSetRxModeIn, SwInterfaceSetRxMode, SwInterfaceSetRxModeReply> = {
   name: 'sw_interface_set_rx_mode',
@@ -2383,7 +2382,7 @@ export const sw_interface_set_rx_mode: RequestDef<SwInterfaceSetRxModeIn, SwInte
     const f_sw_if_index = rU32(b, c);
     const f_queue_id_valid = rBool(b, c);
     const f_queue_id = rU32(b, c);
-    const f_mode = rU32(b, c) as m_interface_types.RxMode;
+    const f_mode = rU32(b, c);
     return { sw_if_index: f_sw_if_index, queue_id_valid: f_queue_id_valid, queue_id: f_queue_id, mode: f_mode };
   },
 };
@@ -2650,14 +2649,14 @@ export const interface_name_renumber: RequestDef<InterfaceNameRenumberIn, Interf
 export interface CreateSubif {
   sw_if_index: number;
   sub_id: number;
-  sub_if_flags: m_interface_types.SubIfFlags;
+  sub_if_flags: number;
   outer_vlan_id: number;
   inner_vlan_id: number;
 }
 export interface CreateSubifIn {
   sw_if_index?: number;
   sub_id?: number;
-  sub_if_flags?: m_interface_types.SubIfFlags;
+  sub_if_flags?: number;
   outer_vlan_id?: number;
   inner_vlan_id?: number;
 }
@@ -2691,7 +2690,7 @@ export const create_subif: RequestDef<CreateSubifIn, CreateSubif, CreateSubifRep
     const c: Cursor = { p: 10 };
     const f_sw_if_index = rU32(b, c);
     const f_sub_id = rU32(b, c);
-    const f_sub_if_flags = rU32(b, c) as m_interface_types.SubIfFlags;
+    const f_sub_if_flags = rU32(b, c);
     const f_outer_vlan_id = rU16(b, c);
     const f_inner_vlan_id = rU16(b, c);
     return { sw_if_index: f_sw_if_index, sub_id: f_sub_id, sub_if_flags: f_sub_if_flags, outer_vlan_id: f_outer_vlan_id, inner_vlan_id: f_inner_vlan_id };
@@ -3079,10 +3078,10 @@ export const pcap_trace_off: RequestDef<PcapTraceOffIn, PcapTraceOff, PcapTraceO
 };
 
 export interface SwInterfaceSetDefaultRxMode {
-  mode: m_interface_types.RxMode;
+  mode: number;
 }
 export interface SwInterfaceSetDefaultRxModeIn {
-  mode?: m_interface_types.RxMode;
+  mode?: number;
 }
 export const sw_interface_set_default_rx_mode: RequestDef<SwInterfaceSetDefaultRxModeIn, SwInterfaceSetDefaultRxMode, SwInterfaceSetDefaultRxModeReply> = {
   name: 'sw_interface_set_default_rx_mode',
@@ -3108,7 +3107,7 @@ export const sw_interface_set_default_rx_mode: RequestDef<SwInterfaceSetDefaultR
   decode(b): SwInterfaceSetDefaultRxMode {
     if (b.length < 14) throw new VppDecodeError('sw_interface_set_default_rx_mode', `${b.length} bytes, the fixed part needs 14`);
     const c: Cursor = { p: 10 };
-    const f_mode = rU32(b, c) as m_interface_types.RxMode;
+    const f_mode = rU32(b, c);
     return { mode: f_mode };
   },
 };

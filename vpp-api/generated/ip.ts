@@ -166,7 +166,7 @@ export function sizeIpRouteV2(v: IpRouteV2In | undefined): number {
 /** type ip_mroute: 48+ bytes */
 export interface IpMroute {
   table_id: number;
-  entry_flags: m_mfib_types.MfibEntryFlags;
+  entry_flags: number;
   rpf_id: number;
   prefix: m_ip_types.Mprefix;
   n_paths: number; /** filled from paths.length */
@@ -174,7 +174,7 @@ export interface IpMroute {
 }
 export interface IpMrouteIn {
   table_id?: number;
-  entry_flags?: m_mfib_types.MfibEntryFlags;
+  entry_flags?: number;
   rpf_id?: number;
   prefix?: m_ip_types.MprefixIn;
   n_paths?: number; /** filled from paths.length */
@@ -195,7 +195,7 @@ export function encIpMroute(b: Buffer, p: number, v: IpMrouteIn | undefined): nu
 }
 export function decIpMroute(b: Buffer, c: Cursor): IpMroute {
   const f_table_id = rU32(b, c);
-  const f_entry_flags = rU32(b, c) as m_mfib_types.MfibEntryFlags;
+  const f_entry_flags = rU32(b, c);
   const f_rpf_id = rU32(b, c);
   const f_prefix = m_ip_types.decMprefix(b, c);
   const f_n_paths = rU8(b, c);
@@ -236,13 +236,13 @@ export function decPuntRedirect(b: Buffer, c: Cursor): PuntRedirect {
 /** type punt_redirect_v2: 9+ bytes */
 export interface PuntRedirectV2 {
   rx_sw_if_index: number;
-  af: m_ip_types.AddressFamily;
+  af: number;
   n_paths: number; /** filled from paths.length */
   paths: m_fib_types.FibPath[];
 }
 export interface PuntRedirectV2In {
   rx_sw_if_index?: number;
-  af?: m_ip_types.AddressFamily;
+  af?: number;
   n_paths?: number; /** filled from paths.length */
   paths?: m_fib_types.FibPathIn[];
 }
@@ -259,7 +259,7 @@ export function encPuntRedirectV2(b: Buffer, p: number, v: PuntRedirectV2In | un
 }
 export function decPuntRedirectV2(b: Buffer, c: Cursor): PuntRedirectV2 {
   const f_rx_sw_if_index = rU32(b, c);
-  const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+  const f_af = rU8(b, c);
   const f_n_paths = rU32(b, c);
   need(b, c, f_n_paths * 167, 'punt_redirect_v2.paths');
   const f_paths: m_fib_types.FibPath[] = new Array(f_n_paths);
@@ -2638,12 +2638,12 @@ export const set_ip_flow_hash: RequestDef<SetIpFlowHashIn, SetIpFlowHash, SetIpF
 
 export interface SetIpFlowHashV2 {
   table_id: number;
-  af: m_ip_types.AddressFamily;
+  af: number;
   flow_hash_config: number;
 }
 export interface SetIpFlowHashV2In {
   table_id?: number;
-  af?: m_ip_types.AddressFamily;
+  af?: number;
   flow_hash_config?: number;
 }
 export const set_ip_flow_hash_v2: RequestDef<SetIpFlowHashV2In, SetIpFlowHashV2, SetIpFlowHashV2Reply> = {
@@ -2673,7 +2673,7 @@ export const set_ip_flow_hash_v2: RequestDef<SetIpFlowHashV2In, SetIpFlowHashV2,
     if (b.length < 19) throw new VppDecodeError('set_ip_flow_hash_v2', `${b.length} bytes, the fixed part needs 19`);
     const c: Cursor = { p: 10 };
     const f_table_id = rU32(b, c);
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     const f_flow_hash_config = rU32(b, c);
     return { table_id: f_table_id, af: f_af, flow_hash_config: f_flow_hash_config };
   },
@@ -2681,12 +2681,12 @@ export const set_ip_flow_hash_v2: RequestDef<SetIpFlowHashV2In, SetIpFlowHashV2,
 
 export interface SetIpFlowHashV3 {
   table_id: number;
-  af: m_ip_types.AddressFamily;
+  af: number;
   flow_hash_config: number;
 }
 export interface SetIpFlowHashV3In {
   table_id?: number;
-  af?: m_ip_types.AddressFamily;
+  af?: number;
   flow_hash_config?: number;
 }
 export const set_ip_flow_hash_v3: RequestDef<SetIpFlowHashV3In, SetIpFlowHashV3, SetIpFlowHashV3Reply> = {
@@ -2716,7 +2716,7 @@ export const set_ip_flow_hash_v3: RequestDef<SetIpFlowHashV3In, SetIpFlowHashV3,
     if (b.length < 19) throw new VppDecodeError('set_ip_flow_hash_v3', `${b.length} bytes, the fixed part needs 19`);
     const c: Cursor = { p: 10 };
     const f_table_id = rU32(b, c);
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     const f_flow_hash_config = rU32(b, c);
     return { table_id: f_table_id, af: f_af, flow_hash_config: f_flow_hash_config };
   },
@@ -3221,11 +3221,11 @@ export const add_del_ip_punt_redirect_v2: RequestDef<AddDelIpPuntRedirectV2In, A
 
 export interface IpPuntRedirectV2Dump {
   sw_if_index: number;
-  af: m_ip_types.AddressFamily;
+  af: number;
 }
 export interface IpPuntRedirectV2DumpIn {
   sw_if_index?: number;
-  af?: m_ip_types.AddressFamily;
+  af?: number;
 }
 export const ip_punt_redirect_v2_dump: DumpDef<IpPuntRedirectV2DumpIn, IpPuntRedirectV2Dump, IpPuntRedirectV2Details> = {
   name: 'ip_punt_redirect_v2_dump',
@@ -3254,7 +3254,7 @@ export const ip_punt_redirect_v2_dump: DumpDef<IpPuntRedirectV2DumpIn, IpPuntRed
     if (b.length < 15) throw new VppDecodeError('ip_punt_redirect_v2_dump', `${b.length} bytes, the fixed part needs 15`);
     const c: Cursor = { p: 10 };
     const f_sw_if_index = rU32(b, c);
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     return { sw_if_index: f_sw_if_index, af: f_af };
   },
 };
@@ -3631,7 +3631,7 @@ export interface IpReassemblySet {
   max_reassembly_length: number;
   expire_walk_interval_ms: number;
   is_ip6: boolean;
-  type: IpReassType;
+  type: number;
 }
 export interface IpReassemblySetIn {
   timeout_ms?: number;
@@ -3639,7 +3639,7 @@ export interface IpReassemblySetIn {
   max_reassembly_length?: number;
   expire_walk_interval_ms?: number;
   is_ip6?: boolean;
-  type?: IpReassType;
+  type?: number;
 }
 export const ip_reassembly_set: RequestDef<IpReassemblySetIn, IpReassemblySet, IpReassemblySetReply> = {
   name: 'ip_reassembly_set',
@@ -3676,18 +3676,18 @@ export const ip_reassembly_set: RequestDef<IpReassemblySetIn, IpReassemblySet, I
     const f_max_reassembly_length = rU32(b, c);
     const f_expire_walk_interval_ms = rU32(b, c);
     const f_is_ip6 = rBool(b, c);
-    const f_type = rU32(b, c) as IpReassType;
+    const f_type = rU32(b, c);
     return { timeout_ms: f_timeout_ms, max_reassemblies: f_max_reassemblies, max_reassembly_length: f_max_reassembly_length, expire_walk_interval_ms: f_expire_walk_interval_ms, is_ip6: f_is_ip6, type: f_type };
   },
 };
 
 export interface IpReassemblyGet {
   is_ip6: boolean;
-  type: IpReassType;
+  type: number;
 }
 export interface IpReassemblyGetIn {
   is_ip6?: boolean;
-  type?: IpReassType;
+  type?: number;
 }
 export const ip_reassembly_get: RequestDef<IpReassemblyGetIn, IpReassemblyGet, IpReassemblyGetReply> = {
   name: 'ip_reassembly_get',
@@ -3716,7 +3716,7 @@ export const ip_reassembly_get: RequestDef<IpReassemblyGetIn, IpReassemblyGet, I
     if (b.length < 15) throw new VppDecodeError('ip_reassembly_get', `${b.length} bytes, the fixed part needs 15`);
     const c: Cursor = { p: 10 };
     const f_is_ip6 = rBool(b, c);
-    const f_type = rU32(b, c) as IpReassType;
+    const f_type = rU32(b, c);
     return { is_ip6: f_is_ip6, type: f_type };
   },
 };
@@ -3725,13 +3725,13 @@ export interface IpReassemblyEnableDisable {
   sw_if_index: number;
   enable_ip4: boolean;
   enable_ip6: boolean;
-  type: IpReassType;
+  type: number;
 }
 export interface IpReassemblyEnableDisableIn {
   sw_if_index?: number;
   enable_ip4?: boolean;
   enable_ip6?: boolean;
-  type?: IpReassType;
+  type?: number;
 }
 export const ip_reassembly_enable_disable: RequestDef<IpReassemblyEnableDisableIn, IpReassemblyEnableDisable, IpReassemblyEnableDisableReply> = {
   name: 'ip_reassembly_enable_disable',
@@ -3765,7 +3765,7 @@ export const ip_reassembly_enable_disable: RequestDef<IpReassemblyEnableDisableI
     const f_sw_if_index = rU32(b, c);
     const f_enable_ip4 = rBool(b, c);
     const f_enable_ip6 = rBool(b, c);
-    const f_type = rU32(b, c) as IpReassType;
+    const f_type = rU32(b, c);
     return { sw_if_index: f_sw_if_index, enable_ip4: f_enable_ip4, enable_ip6: f_enable_ip6, type: f_type };
   },
 };

@@ -7,7 +7,6 @@ import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, Requ
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
 import { rBool, rF64, rI32, rU32, rU8 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
-import * as m_ip_types from './ip_types.js';
 
 void VppDecodeError;
 void VppEncodeError;
@@ -31,13 +30,13 @@ export type IpNeighborEventFlags = (typeof IpNeighborEventFlags)[keyof typeof Ip
 /** type ip_neighbor: 28 bytes */
 export interface IpNeighbor {
   sw_if_index: number;
-  flags: IpNeighborFlags;
+  flags: number;
   mac_address: string;
   ip_address: string;
 }
 export interface IpNeighborIn {
   sw_if_index?: number;
-  flags?: IpNeighborFlags;
+  flags?: number;
   mac_address?: string;
   ip_address?: string;
 }
@@ -52,7 +51,7 @@ export function encIpNeighbor(b: Buffer, p: number, v: IpNeighborIn | undefined)
 }
 export function decIpNeighbor(b: Buffer, c: Cursor): IpNeighbor {
   const f_sw_if_index = rU32(b, c);
-  const f_flags = rU8(b, c) as IpNeighborFlags;
+  const f_flags = rU8(b, c);
   const f_mac_address = ip.decMacAddress(b, c);
   const f_ip_address = ip.decAddress(b, c);
   return { sw_if_index: f_sw_if_index, flags: f_flags, mac_address: f_mac_address, ip_address: f_ip_address };
@@ -170,14 +169,14 @@ export const ip_neighbor_config_reply: MessageDef<IpNeighborConfigReplyIn, IpNei
 
 export interface IpNeighborConfigGetReply {
   retval: number;
-  af: m_ip_types.AddressFamily;
+  af: number;
   max_number: number;
   max_age: number;
   recycle: boolean;
 }
 export interface IpNeighborConfigGetReplyIn {
   retval?: number;
-  af?: m_ip_types.AddressFamily;
+  af?: number;
   max_number?: number;
   max_age?: number;
   recycle?: boolean;
@@ -211,7 +210,7 @@ export const ip_neighbor_config_get_reply: MessageDef<IpNeighborConfigGetReplyIn
     if (b.length < 20) throw new VppDecodeError('ip_neighbor_config_get_reply', `${b.length} bytes, the fixed part needs 20`);
     const c: Cursor = { p: 6 };
     const f_retval = rI32(b, c);
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     const f_max_number = rU32(b, c);
     const f_max_age = rU32(b, c);
     const f_recycle = rBool(b, c);
@@ -429,12 +428,12 @@ export const want_ip_neighbor_events_v2_reply: MessageDef<WantIpNeighborEventsV2
 
 export interface IpNeighborEventV2 {
   pid: number;
-  flags: IpNeighborEventFlags;
+  flags: number;
   neighbor: IpNeighbor;
 }
 export interface IpNeighborEventV2In {
   pid?: number;
-  flags?: IpNeighborEventFlags;
+  flags?: number;
   neighbor?: IpNeighborIn;
 }
 export const ip_neighbor_event_v2: MessageDef<IpNeighborEventV2In, IpNeighborEventV2> = {
@@ -463,7 +462,7 @@ export const ip_neighbor_event_v2: MessageDef<IpNeighborEventV2In, IpNeighborEve
     if (b.length < 42) throw new VppDecodeError('ip_neighbor_event_v2', `${b.length} bytes, the fixed part needs 42`);
     const c: Cursor = { p: 6 };
     const f_pid = rU32(b, c);
-    const f_flags = rU32(b, c) as IpNeighborEventFlags;
+    const f_flags = rU32(b, c);
     const f_neighbor = decIpNeighbor(b, c);
     return { pid: f_pid, flags: f_flags, neighbor: f_neighbor };
   },
@@ -511,11 +510,11 @@ export const ip_neighbor_add_del: RequestDef<IpNeighborAddDelIn, IpNeighborAddDe
 
 export interface IpNeighborDump {
   sw_if_index: number;
-  af: m_ip_types.AddressFamily;
+  af: number;
 }
 export interface IpNeighborDumpIn {
   sw_if_index?: number;
-  af?: m_ip_types.AddressFamily;
+  af?: number;
 }
 export const ip_neighbor_dump: DumpDef<IpNeighborDumpIn, IpNeighborDump, IpNeighborDetails> = {
   name: 'ip_neighbor_dump',
@@ -544,19 +543,19 @@ export const ip_neighbor_dump: DumpDef<IpNeighborDumpIn, IpNeighborDump, IpNeigh
     if (b.length < 15) throw new VppDecodeError('ip_neighbor_dump', `${b.length} bytes, the fixed part needs 15`);
     const c: Cursor = { p: 10 };
     const f_sw_if_index = rU32(b, c);
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     return { sw_if_index: f_sw_if_index, af: f_af };
   },
 };
 
 export interface IpNeighborConfig {
-  af: m_ip_types.AddressFamily;
+  af: number;
   max_number: number;
   max_age: number;
   recycle: boolean;
 }
 export interface IpNeighborConfigIn {
-  af?: m_ip_types.AddressFamily;
+  af?: number;
   max_number?: number;
   max_age?: number;
   recycle?: boolean;
@@ -589,7 +588,7 @@ export const ip_neighbor_config: RequestDef<IpNeighborConfigIn, IpNeighborConfig
   decode(b): IpNeighborConfig {
     if (b.length < 20) throw new VppDecodeError('ip_neighbor_config', `${b.length} bytes, the fixed part needs 20`);
     const c: Cursor = { p: 10 };
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     const f_max_number = rU32(b, c);
     const f_max_age = rU32(b, c);
     const f_recycle = rBool(b, c);
@@ -598,10 +597,10 @@ export const ip_neighbor_config: RequestDef<IpNeighborConfigIn, IpNeighborConfig
 };
 
 export interface IpNeighborConfigGet {
-  af: m_ip_types.AddressFamily;
+  af: number;
 }
 export interface IpNeighborConfigGetIn {
-  af?: m_ip_types.AddressFamily;
+  af?: number;
 }
 export const ip_neighbor_config_get: RequestDef<IpNeighborConfigGetIn, IpNeighborConfigGet, IpNeighborConfigGetReply> = {
   name: 'ip_neighbor_config_get',
@@ -627,7 +626,7 @@ export const ip_neighbor_config_get: RequestDef<IpNeighborConfigGetIn, IpNeighbo
   decode(b): IpNeighborConfigGet {
     if (b.length < 11) throw new VppDecodeError('ip_neighbor_config_get', `${b.length} bytes, the fixed part needs 11`);
     const c: Cursor = { p: 10 };
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     return { af: f_af };
   },
 };
@@ -693,11 +692,11 @@ export const ip_neighbor_replace_end: RequestDef<IpNeighborReplaceEndIn, IpNeigh
 };
 
 export interface IpNeighborFlush {
-  af: m_ip_types.AddressFamily;
+  af: number;
   sw_if_index: number;
 }
 export interface IpNeighborFlushIn {
-  af?: m_ip_types.AddressFamily;
+  af?: number;
   sw_if_index?: number;
 }
 export const ip_neighbor_flush: RequestDef<IpNeighborFlushIn, IpNeighborFlush, IpNeighborFlushReply> = {
@@ -725,7 +724,7 @@ export const ip_neighbor_flush: RequestDef<IpNeighborFlushIn, IpNeighborFlush, I
   decode(b): IpNeighborFlush {
     if (b.length < 15) throw new VppDecodeError('ip_neighbor_flush', `${b.length} bytes, the fixed part needs 15`);
     const c: Cursor = { p: 10 };
-    const f_af = rU8(b, c) as m_ip_types.AddressFamily;
+    const f_af = rU8(b, c);
     const f_sw_if_index = rU32(b, c);
     return { af: f_af, sw_if_index: f_sw_if_index };
   },

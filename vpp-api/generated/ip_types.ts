@@ -137,13 +137,13 @@ export function decIp6AddressAndMask(b: Buffer, c: Cursor): Ip6AddressAndMask {
 
 /** type mprefix: 35 bytes */
 export interface Mprefix {
-  af: AddressFamily;
+  af: number;
   grp_address_length: number;
   grp_address: AddressUnion;
   src_address: AddressUnion;
 }
 export interface MprefixIn {
-  af?: AddressFamily;
+  af?: number;
   grp_address_length?: number;
   grp_address?: AddressUnionIn;
   src_address?: AddressUnionIn;
@@ -156,7 +156,7 @@ export function encMprefix(b: Buffer, p: number, v: MprefixIn | undefined): numb
   return p;
 }
 export function decMprefix(b: Buffer, c: Cursor): Mprefix {
-  const f_af = rU8(b, c) as AddressFamily;
+  const f_af = rU8(b, c);
   const f_grp_address_length = rU16(b, c);
   const f_grp_address = decAddressUnion(b, c);
   const f_src_address = decAddressUnion(b, c);

@@ -7,7 +7,6 @@ import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, Requ
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
 import { decFixedString, decVarString, encFixedString, encVarString, rBool, rI32, rU16, rU32, rU8, varStringBytes } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
-import * as m_interface_types from './interface_types.js';
 
 void VppDecodeError;
 void VppEncodeError;
@@ -253,26 +252,26 @@ export interface MemifDetails {
   sw_if_index: number;
   hw_addr: string;
   id: number;
-  role: MemifRole;
-  mode: MemifMode;
+  role: number;
+  mode: number;
   zero_copy: boolean;
   socket_id: number;
   ring_size: number;
   buffer_size: number;
-  flags: m_interface_types.IfStatusFlags;
+  flags: number;
   if_name: string;
 }
 export interface MemifDetailsIn {
   sw_if_index?: number;
   hw_addr?: string;
   id?: number;
-  role?: MemifRole;
-  mode?: MemifMode;
+  role?: number;
+  mode?: number;
   zero_copy?: boolean;
   socket_id?: number;
   ring_size?: number;
   buffer_size?: number;
-  flags?: m_interface_types.IfStatusFlags;
+  flags?: number;
   if_name?: string;
 }
 export const memif_details: MessageDef<MemifDetailsIn, MemifDetails> = {
@@ -314,13 +313,13 @@ export const memif_details: MessageDef<MemifDetailsIn, MemifDetails> = {
     const f_sw_if_index = rU32(b, c);
     const f_hw_addr = ip.decMacAddress(b, c);
     const f_id = rU32(b, c);
-    const f_role = rU32(b, c) as MemifRole;
-    const f_mode = rU32(b, c) as MemifMode;
+    const f_role = rU32(b, c);
+    const f_mode = rU32(b, c);
     const f_zero_copy = rBool(b, c);
     const f_socket_id = rU32(b, c);
     const f_ring_size = rU32(b, c);
     const f_buffer_size = rU16(b, c);
-    const f_flags = rU32(b, c) as m_interface_types.IfStatusFlags;
+    const f_flags = rU32(b, c);
     const f_if_name = decFixedString(b, c, 64, 'memif_details.if_name');
     return { sw_if_index: f_sw_if_index, hw_addr: f_hw_addr, id: f_id, role: f_role, mode: f_mode, zero_copy: f_zero_copy, socket_id: f_socket_id, ring_size: f_ring_size, buffer_size: f_buffer_size, flags: f_flags, if_name: f_if_name };
   },
@@ -418,8 +417,8 @@ export const memif_socket_filename_add_del_v2: RequestDef<MemifSocketFilenameAdd
 };
 
 export interface MemifCreate {
-  role: MemifRole;
-  mode: MemifMode;
+  role: number;
+  mode: number;
   rx_queues: number;
   tx_queues: number;
   id: number;
@@ -431,8 +430,8 @@ export interface MemifCreate {
   secret: string;
 }
 export interface MemifCreateIn {
-  role?: MemifRole;
-  mode?: MemifMode;
+  role?: number;
+  mode?: number;
   rx_queues?: number;
   tx_queues?: number;
   id?: number;
@@ -480,8 +479,8 @@ export const memif_create: RequestDef<MemifCreateIn, MemifCreate, MemifCreateRep
   decode(b): MemifCreate {
     if (b.length < 65) throw new VppDecodeError('memif_create', `${b.length} bytes, the fixed part needs 65`);
     const c: Cursor = { p: 10 };
-    const f_role = rU32(b, c) as MemifRole;
-    const f_mode = rU32(b, c) as MemifMode;
+    const f_role = rU32(b, c);
+    const f_mode = rU32(b, c);
     const f_rx_queues = rU8(b, c);
     const f_tx_queues = rU8(b, c);
     const f_id = rU32(b, c);
@@ -496,8 +495,8 @@ export const memif_create: RequestDef<MemifCreateIn, MemifCreate, MemifCreateRep
 };
 
 export interface MemifCreateV2 {
-  role: MemifRole;
-  mode: MemifMode;
+  role: number;
+  mode: number;
   rx_queues: number;
   tx_queues: number;
   id: number;
@@ -510,8 +509,8 @@ export interface MemifCreateV2 {
   secret: string;
 }
 export interface MemifCreateV2In {
-  role?: MemifRole;
-  mode?: MemifMode;
+  role?: number;
+  mode?: number;
   rx_queues?: number;
   tx_queues?: number;
   id?: number;
@@ -562,8 +561,8 @@ export const memif_create_v2: RequestDef<MemifCreateV2In, MemifCreateV2, MemifCr
   decode(b): MemifCreateV2 {
     if (b.length < 66) throw new VppDecodeError('memif_create_v2', `${b.length} bytes, the fixed part needs 66`);
     const c: Cursor = { p: 10 };
-    const f_role = rU32(b, c) as MemifRole;
-    const f_mode = rU32(b, c) as MemifMode;
+    const f_role = rU32(b, c);
+    const f_mode = rU32(b, c);
     const f_rx_queues = rU8(b, c);
     const f_tx_queues = rU8(b, c);
     const f_id = rU32(b, c);

@@ -35,11 +35,11 @@ export type MfibItfFlags = (typeof MfibItfFlags)[keyof typeof MfibItfFlags];
 
 /** type mfib_path: 171 bytes */
 export interface MfibPath {
-  itf_flags: MfibItfFlags;
+  itf_flags: number;
   path: m_fib_types.FibPath;
 }
 export interface MfibPathIn {
-  itf_flags?: MfibItfFlags;
+  itf_flags?: number;
   path?: m_fib_types.FibPathIn;
 }
 export function encMfibPath(b: Buffer, p: number, v: MfibPathIn | undefined): number {
@@ -48,7 +48,7 @@ export function encMfibPath(b: Buffer, p: number, v: MfibPathIn | undefined): nu
   return p;
 }
 export function decMfibPath(b: Buffer, c: Cursor): MfibPath {
-  const f_itf_flags = rU32(b, c) as MfibItfFlags;
+  const f_itf_flags = rU32(b, c);
   const f_path = m_fib_types.decFibPath(b, c);
   return { itf_flags: f_itf_flags, path: f_path };
 }

@@ -8,7 +8,6 @@ import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
 import { need, rI32, rU16, rU32, rU8 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 import * as m_fib_types from './fib_types.js';
-import * as m_ip_types from './ip_types.js';
 
 void VppDecodeError;
 void VppEncodeError;
@@ -24,12 +23,12 @@ export type PblClientFlags = (typeof PblClientFlags)[keyof typeof PblClientFlags
 export interface PblPortRange {
   start: number;
   end: number;
-  iproto: m_ip_types.IpProto;
+  iproto: number;
 }
 export interface PblPortRangeIn {
   start?: number;
   end?: number;
-  iproto?: m_ip_types.IpProto;
+  iproto?: number;
 }
 export function encPblPortRange(b: Buffer, p: number, v: PblPortRangeIn | undefined): number {
   p = b.writeUInt16BE(v?.start ?? 0, p);
@@ -40,7 +39,7 @@ export function encPblPortRange(b: Buffer, p: number, v: PblPortRangeIn | undefi
 export function decPblPortRange(b: Buffer, c: Cursor): PblPortRange {
   const f_start = rU16(b, c);
   const f_end = rU16(b, c);
-  const f_iproto = rU8(b, c) as m_ip_types.IpProto;
+  const f_iproto = rU8(b, c);
   return { start: f_start, end: f_end, iproto: f_iproto };
 }
 

@@ -623,25 +623,25 @@ export const session_rule_add_del_reply: MessageDef<SessionRuleAddDelReplyIn, Se
 };
 
 export interface SessionRulesDetails {
-  transport_proto: TransportProto;
+  transport_proto: number;
   lcl: string;
   rmt: string;
   lcl_port: number;
   rmt_port: number;
   action_index: number;
   appns_index: number;
-  scope: SessionRuleScope;
+  scope: number;
   tag: string;
 }
 export interface SessionRulesDetailsIn {
-  transport_proto?: TransportProto;
+  transport_proto?: number;
   lcl?: string;
   rmt?: string;
   lcl_port?: number;
   rmt_port?: number;
   action_index?: number;
   appns_index?: number;
-  scope?: SessionRuleScope;
+  scope?: number;
   tag?: string;
 }
 export const session_rules_details: MessageDef<SessionRulesDetailsIn, SessionRulesDetails> = {
@@ -678,39 +678,39 @@ export const session_rules_details: MessageDef<SessionRulesDetailsIn, SessionRul
   decode(b): SessionRulesDetails {
     if (b.length < 123) throw new VppDecodeError('session_rules_details', `${b.length} bytes, the fixed part needs 123`);
     const c: Cursor = { p: 6 };
-    const f_transport_proto = rU8(b, c) as TransportProto;
+    const f_transport_proto = rU8(b, c);
     const f_lcl = ip.decPrefix(b, c);
     const f_rmt = ip.decPrefix(b, c);
     const f_lcl_port = rU16(b, c);
     const f_rmt_port = rU16(b, c);
     const f_action_index = rU32(b, c);
     const f_appns_index = rU32(b, c);
-    const f_scope = rU32(b, c) as SessionRuleScope;
+    const f_scope = rU32(b, c);
     const f_tag = decFixedString(b, c, 64, 'session_rules_details.tag');
     return { transport_proto: f_transport_proto, lcl: f_lcl, rmt: f_rmt, lcl_port: f_lcl_port, rmt_port: f_rmt_port, action_index: f_action_index, appns_index: f_appns_index, scope: f_scope, tag: f_tag };
   },
 };
 
 export interface SessionRulesV2Details {
-  transport_proto: TransportProto;
+  transport_proto: number;
   lcl: string;
   rmt: string;
   lcl_port: number;
   rmt_port: number;
   action_index: number;
-  scope: SessionRuleScope;
+  scope: number;
   tag: string;
   count: number; /** filled from appns_index.length */
   appns_index: number[];
 }
 export interface SessionRulesV2DetailsIn {
-  transport_proto?: TransportProto;
+  transport_proto?: number;
   lcl?: string;
   rmt?: string;
   lcl_port?: number;
   rmt_port?: number;
   action_index?: number;
-  scope?: SessionRuleScope;
+  scope?: number;
   tag?: string;
   count?: number; /** filled from appns_index.length */
   appns_index?: number[];
@@ -756,13 +756,13 @@ export const session_rules_v2_details: MessageDef<SessionRulesV2DetailsIn, Sessi
   decode(b): SessionRulesV2Details {
     if (b.length < 123) throw new VppDecodeError('session_rules_v2_details', `${b.length} bytes, the fixed part needs 123`);
     const c: Cursor = { p: 6 };
-    const f_transport_proto = rU8(b, c) as TransportProto;
+    const f_transport_proto = rU8(b, c);
     const f_lcl = ip.decPrefix(b, c);
     const f_rmt = ip.decPrefix(b, c);
     const f_lcl_port = rU16(b, c);
     const f_rmt_port = rU16(b, c);
     const f_action_index = rU32(b, c);
-    const f_scope = rU32(b, c) as SessionRuleScope;
+    const f_scope = rU32(b, c);
     const f_tag = decFixedString(b, c, 64, 'session_rules_v2_details.tag');
     const f_count = rU32(b, c);
     need(b, c, f_count * 4, 'session_rules_v2_details.appns_index');
@@ -1235,10 +1235,10 @@ export const session_enable_disable: RequestDef<SessionEnableDisableIn, SessionE
 };
 
 export interface SessionEnableDisableV2 {
-  rt_engine_type: RtBackendEngine;
+  rt_engine_type: number;
 }
 export interface SessionEnableDisableV2In {
-  rt_engine_type?: RtBackendEngine;
+  rt_engine_type?: number;
 }
 export const session_enable_disable_v2: RequestDef<SessionEnableDisableV2In, SessionEnableDisableV2, SessionEnableDisableV2Reply> = {
   name: 'session_enable_disable_v2',
@@ -1264,7 +1264,7 @@ export const session_enable_disable_v2: RequestDef<SessionEnableDisableV2In, Ses
   decode(b): SessionEnableDisableV2 {
     if (b.length < 11) throw new VppDecodeError('session_enable_disable_v2', `${b.length} bytes, the fixed part needs 11`);
     const c: Cursor = { p: 10 };
-    const f_rt_engine_type = rU8(b, c) as RtBackendEngine;
+    const f_rt_engine_type = rU8(b, c);
     return { rt_engine_type: f_rt_engine_type };
   },
 };
@@ -1547,7 +1547,7 @@ export const app_namespace_add_del_v3: RequestDef<AppNamespaceAddDelV3In, AppNam
 };
 
 export interface SessionRuleAddDel {
-  transport_proto: TransportProto;
+  transport_proto: number;
   lcl: string;
   rmt: string;
   lcl_port: number;
@@ -1555,11 +1555,11 @@ export interface SessionRuleAddDel {
   action_index: number;
   is_add: boolean;
   appns_index: number;
-  scope: SessionRuleScope;
+  scope: number;
   tag: string;
 }
 export interface SessionRuleAddDelIn {
-  transport_proto?: TransportProto;
+  transport_proto?: number;
   lcl?: string;
   rmt?: string;
   lcl_port?: number;
@@ -1567,7 +1567,7 @@ export interface SessionRuleAddDelIn {
   action_index?: number;
   is_add?: boolean;
   appns_index?: number;
-  scope?: SessionRuleScope;
+  scope?: number;
   tag?: string;
 }
 export const session_rule_add_del: RequestDef<SessionRuleAddDelIn, SessionRuleAddDel, SessionRuleAddDelReply> = {
@@ -1607,7 +1607,7 @@ export const session_rule_add_del: RequestDef<SessionRuleAddDelIn, SessionRuleAd
   decode(b): SessionRuleAddDel {
     if (b.length < 128) throw new VppDecodeError('session_rule_add_del', `${b.length} bytes, the fixed part needs 128`);
     const c: Cursor = { p: 10 };
-    const f_transport_proto = rU8(b, c) as TransportProto;
+    const f_transport_proto = rU8(b, c);
     const f_lcl = ip.decPrefix(b, c);
     const f_rmt = ip.decPrefix(b, c);
     const f_lcl_port = rU16(b, c);
@@ -1615,7 +1615,7 @@ export const session_rule_add_del: RequestDef<SessionRuleAddDelIn, SessionRuleAd
     const f_action_index = rU32(b, c);
     const f_is_add = rBool(b, c);
     const f_appns_index = rU32(b, c);
-    const f_scope = rU32(b, c) as SessionRuleScope;
+    const f_scope = rU32(b, c);
     const f_tag = decFixedString(b, c, 64, 'session_rule_add_del.tag');
     return { transport_proto: f_transport_proto, lcl: f_lcl, rmt: f_rmt, lcl_port: f_lcl_port, rmt_port: f_rmt_port, action_index: f_action_index, is_add: f_is_add, appns_index: f_appns_index, scope: f_scope, tag: f_tag };
   },

@@ -145,7 +145,7 @@ export interface SwInterfaceTapV2Details {
   host_mac_addr: string;
   host_ip4_prefix: string;
   host_ip6_prefix: string;
-  tap_flags: TapFlags;
+  tap_flags: number;
   dev_name: string;
   host_if_name: string;
   host_namespace: string;
@@ -160,7 +160,7 @@ export interface SwInterfaceTapV2DetailsIn {
   host_mac_addr?: string;
   host_ip4_prefix?: string;
   host_ip6_prefix?: string;
-  tap_flags?: TapFlags;
+  tap_flags?: number;
   dev_name?: string;
   host_if_name?: string;
   host_namespace?: string;
@@ -216,7 +216,7 @@ export const sw_interface_tap_v2_details: MessageDef<SwInterfaceTapV2DetailsIn, 
     const f_host_mac_addr = ip.decMacAddress(b, c);
     const f_host_ip4_prefix = ip.decIp4Prefix(b, c);
     const f_host_ip6_prefix = ip.decIp6Prefix(b, c);
-    const f_tap_flags = rU32(b, c) as TapFlags;
+    const f_tap_flags = rU32(b, c);
     const f_dev_name = decFixedString(b, c, 64, 'sw_interface_tap_v2_details.dev_name');
     const f_host_if_name = decFixedString(b, c, 64, 'sw_interface_tap_v2_details.host_if_name');
     const f_host_namespace = decFixedString(b, c, 64, 'sw_interface_tap_v2_details.host_namespace');
@@ -245,7 +245,7 @@ export interface TapCreateV3 {
   host_ip4_gw: string;
   host_ip6_gw_set: boolean;
   host_ip6_gw: string;
-  tap_flags: TapFlags;
+  tap_flags: number;
   host_namespace_set: boolean;
   host_namespace: string;
   host_if_name_set: boolean;
@@ -274,7 +274,7 @@ export interface TapCreateV3In {
   host_ip4_gw?: string;
   host_ip6_gw_set?: boolean;
   host_ip6_gw?: string;
-  tap_flags?: TapFlags;
+  tap_flags?: number;
   host_namespace_set?: boolean;
   host_namespace?: string;
   host_if_name_set?: boolean;
@@ -373,7 +373,7 @@ export const tap_create_v3: RequestDef<TapCreateV3In, TapCreateV3, TapCreateV3Re
     const f_host_ip4_gw = ip.decIp4Address(b, c);
     const f_host_ip6_gw_set = rBool(b, c);
     const f_host_ip6_gw = ip.decIp6Address(b, c);
-    const f_tap_flags = rU32(b, c) as TapFlags;
+    const f_tap_flags = rU32(b, c);
     const f_host_namespace_set = rBool(b, c);
     const f_host_namespace = decFixedString(b, c, 64, 'tap_create_v3.host_namespace');
     const f_host_if_name_set = rBool(b, c);
@@ -404,7 +404,7 @@ export interface TapCreateV2 {
   host_ip4_gw: string;
   host_ip6_gw_set: boolean;
   host_ip6_gw: string;
-  tap_flags: TapFlags;
+  tap_flags: number;
   host_namespace_set: boolean;
   host_namespace: string;
   host_if_name_set: boolean;
@@ -432,7 +432,7 @@ export interface TapCreateV2In {
   host_ip4_gw?: string;
   host_ip6_gw_set?: boolean;
   host_ip6_gw?: string;
-  tap_flags?: TapFlags;
+  tap_flags?: number;
   host_namespace_set?: boolean;
   host_namespace?: string;
   host_if_name_set?: boolean;
@@ -529,7 +529,7 @@ export const tap_create_v2: RequestDef<TapCreateV2In, TapCreateV2, TapCreateV2Re
     const f_host_ip4_gw = ip.decIp4Address(b, c);
     const f_host_ip6_gw_set = rBool(b, c);
     const f_host_ip6_gw = ip.decIp6Address(b, c);
-    const f_tap_flags = rU32(b, c) as TapFlags;
+    const f_tap_flags = rU32(b, c);
     const f_host_namespace_set = rBool(b, c);
     const f_host_namespace = decFixedString(b, c, 64, 'tap_create_v2.host_namespace');
     const f_host_if_name_set = rBool(b, c);

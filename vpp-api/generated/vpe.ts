@@ -6,7 +6,6 @@
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
 import { decFixedString, encFixedString, rF64, rI32, rU32 } from '../codec/prim.js';
-import * as m_vpe_types from './vpe_types.js';
 
 void VppDecodeError;
 void VppEncodeError;
@@ -106,13 +105,13 @@ export const show_vpe_system_time_reply: MessageDef<ShowVpeSystemTimeReplyIn, Sh
 
 export interface LogDetails {
   timestamp: number;
-  level: m_vpe_types.LogLevel;
+  level: number;
   msg_class: string;
   message: string;
 }
 export interface LogDetailsIn {
   timestamp?: number;
-  level?: m_vpe_types.LogLevel;
+  level?: number;
   msg_class?: string;
   message?: string;
 }
@@ -145,7 +144,7 @@ export const log_details: MessageDef<LogDetailsIn, LogDetails> = {
     if (b.length < 306) throw new VppDecodeError('log_details', `${b.length} bytes, the fixed part needs 306`);
     const c: Cursor = { p: 6 };
     const f_timestamp = rF64(b, c);
-    const f_level = rU32(b, c) as m_vpe_types.LogLevel;
+    const f_level = rU32(b, c);
     const f_msg_class = decFixedString(b, c, 32, 'log_details.msg_class');
     const f_message = decFixedString(b, c, 256, 'log_details.message');
     return { timestamp: f_timestamp, level: f_level, msg_class: f_msg_class, message: f_message };

@@ -100,7 +100,9 @@ class ModuleEmitter {
       case 'special':
         return 'string';
       case 'enum':
-        return t.flags ? 'number' : `${this.ref(t.owner)}${pascal(t.name)}`;
+        // Numbers, not the member union: VPP ORs some plain enums together (if_status_flags) and may send
+        // values newer than this build. The const objects give the names.
+        return 'number';
       default:
         return `${this.ref(t.owner)}${pascal(t.name)}${input ? 'In' : ''}`;
     }
@@ -188,7 +190,7 @@ class ModuleEmitter {
       case 'base':
         return `${this.prim(READ[t.base])}(b, ${c})`;
       case 'enum':
-        return `${this.prim(READ[t.base])}(b, ${c})${t.flags ? '' : ` as ${this.tsType(t, false)}`}`;
+        return `${this.prim(READ[t.base])}(b, ${c})`;
       case 'special':
         this.usesIp = true;
         return `ip.dec${SPECIAL_TYPES[t.name]!.codec}(b, ${c})`;

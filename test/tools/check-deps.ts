@@ -1,0 +1,106 @@
+/**
+ * Keeps the architecture's arrows one way: checks every relative import of the source tree against the
+ * layer rules below, and fails on any import cycle. Run by `npm test` (npm run lint:deps).
+ */
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const ROOT = process.cwd();
+const SOURCE_DIRS = ['vpp-api', 'agent', 'cni-plugin', 'ctl', 'contract'];
+
+/** For each area (longest prefix wins): the areas it may import. Its own area is always allowed. */
+const RULES: [string, string[]][] = [
+  ['vpp-api/codec', []],
+  ['vpp-api/generated', ['vpp-api/codec']],
+  ['vpp-api/generator', ['vpp-api/codec']],
+  ['vpp-api/transport', ['vpp-api/codec', 'vpp-api/generated']],
+  ['vpp-api/client', ['vpp-api/codec', 'vpp-api/generated', 'vpp-api/transport']],
+  ['vpp-api/sim', ['vpp-api/codec', 'vpp-api/generated', 'vpp-api/transport']],
+  ['contract', []],
+  ['agent', ['vpp-api/codec', 'vpp-api/generated', 'vpp-api/client', 'vpp-api/transport', 'contract']],
+  ['cni-plugin', ['contract']],
+  ['ctl', ['vpp-api', 'contract']],
+];
+
+function areaOf(file: string): string | undefined {
+  const rel = relative(ROOT, file);
+  let best: string | undefined;
+  for (const [a] of RULES) if ((rel === a || rel.startsWith(`${a}/`)) && (!best || a.length > best.length)) best = a;
+  return best;
+}
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (p.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+
+function resolveImport(from: string, spec: string): string {
+  const base = resolve(dirname(from), spec);
+  for (const c of [base.replace(/\.js$/, '.ts'), base, `${base}.ts`, join(base, 'index.ts')]) if (existsSync(c) && statSync(c).isFile()) return c;
+  return base;
+}
+
+const files = SOURCE_DIRS.flatMap((d) => walk(join(ROOT, d)));
+const graph = new Map<string, string[]>();
+const problems: string[] = [];
+for (const f of files) {
+  const text = readFileSync(f, 'utf8');
+  const deps: string[] = [];
+  for (const m of text.matchAll(IMPORT_RE)) {
+    const spec = m[1] ?? m[2]!;
+    const target = resolveImport(f, spec);
+    deps.push(target);
+    const from = areaOf(f);
+    const to = areaOf(target);
+    if (!from || !to || from === to) continue;
+    const allowed = RULES.find(([a]) => a === from)![1];
+    if (!allowed.some((a) => to === a || to.startsWith(`${a}/`))) {
+      problems.push(`${relative(ROOT, f)} imports ${relative(ROOT, target)}: ${from} may not depend on ${to}`);
+    }
+  }
+  graph.set(f, deps);
+}
+
+// Cycle detection (iterative DFS with colours).
+const colour = new Map<string, 0 | 1 | 2>();
+for (const start of files) {
+  if (colour.get(start)) continue;
+  const stack: [string, number][] = [[start, 0]];
+  const path: string[] = [];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [node, i] = top;
+    if (i === 0) {
+      colour.set(node, 1);
+      path.push(node);
+    }
+    const deps = graph.get(node) ?? [];
+    if (i < deps.length) {
+      top[1]++;
+      const d = deps[i]!;
+      const c = colour.get(d) ?? 0;
+      if (c === 1) {
+        const cyc = path.slice(path.indexOf(d)).concat(d).map((p) => relative(ROOT, p));
+        problems.push(`import cycle: ${cyc.join(' -> ')}`);
+      } else if (c === 0 && graph.has(d)) stack.push([d, 0]);
+    } else {
+      colour.set(node, 2);
+      path.pop();
+      stack.pop();
+    }
+  }
+}
+
+if (problems.length > 0) {
+  for (const p of problems) console.error(`check-deps: ${p}`);
+  process.exit(1);
+}
+console.log(`check-deps: ${files.length} files, layer rules and no cycles: ok`);
