@@ -1,0 +1,89 @@
+/**
+ * Work inside a pod's network namespace. Node has no per-thread setns, so every operation is a short
+ * child process entered into the namespace by path (nsenter --net=PATH), with iproute2 batches so one
+ * pod costs as few processes as possible. Commands are argument arrays, checked so that no argument can
+ * break the batch line it is written into.
+ */
+import { statfs } from 'node:fs/promises';
+import { run, CommandError, type RunOptions } from './exec.js';
+
+/** statfs f_type of a network namespace file (bind mount under /var/run/netns or /proc/PID/ns/net). */
+const NSFS_MAGIC = 0x6e736673;
+
+export class NetnsGoneError extends Error {
+  override readonly name = 'NetnsGoneError';
+  constructor(readonly netns: string) {
+    super(`network namespace ${netns} does not exist`);
+  }
+}
+
+export interface NetnsOps {
+  /** True when `path` exists and is a network namespace. */
+  isNetns(path: string): Promise<boolean>;
+  /** Runs iproute2 commands (each an argv without the leading `ip`) as one batch inside the namespace. */
+  ipBatch(netns: string, commands: readonly (readonly string[])[]): Promise<void>;
+  /** `ip -j <args>` inside the namespace, parsed (callers validate the shape). */
+  ipJson(netns: string, args: readonly string[]): Promise<unknown>;
+  /** Sets sysctls inside the namespace (net.* keys are per namespace). */
+  sysctl(netns: string, values: readonly (readonly [string, string])[]): Promise<void>;
+}
+
+const SAFE_ARG = /^[A-Za-z0-9_.:/@%+=,-]+$/;
+const SAFE_KEY = /^[a-z0-9_.-]+$/i;
+
+export interface LinuxNetnsOptions {
+  timeoutMs?: number;
+  nsenter?: string;
+  ip?: string;
+  sysctl?: string;
+}
+
+export class LinuxNetns implements NetnsOps {
+  private readonly runOpts: RunOptions;
+  private readonly nsenter: string;
+  private readonly ip: string;
+  private readonly sysctlBin: string;
+
+  constructor(opts: LinuxNetnsOptions = {}) {
+    this.runOpts = { timeoutMs: opts.timeoutMs ?? 10_000 };
+    this.nsenter = opts.nsenter ?? 'nsenter';
+    this.ip = opts.ip ?? 'ip';
+    this.sysctlBin = opts.sysctl ?? 'sysctl';
+  }
+
+  async isNetns(path: string): Promise<boolean> {
+    try {
+      const s = await statfs(path);
+      return s.type === NSFS_MAGIC;
+    } catch {
+      return false;
+    }
+  }
+
+  private async enter(netns: string, args: string[], input?: string): Promise<string> {
+    if (!(await this.isNetns(netns))) throw new NetnsGoneError(netns);
+    const opts: RunOptions = input === undefined ? this.runOpts : { ...this.runOpts, input };
+    return run(this.nsenter, [`--net=${netns}`, '--', ...args], opts);
+  }
+
+  async ipBatch(netns: string, commands: readonly (readonly string[])[]): Promise<void> {
+    if (commands.length === 0) return;
+    for (const c of commands) {
+      for (const a of c) if (!SAFE_ARG.test(a)) throw new Error(`refusing ip argument ${JSON.stringify(a)}`);
+    }
+    await this.enter(netns, [this.ip, '-batch', '-'], `${commands.map((c) => c.join(' ')).join('\n')}\n`);
+  }
+
+  async ipJson(netns: string, args: readonly string[]): Promise<unknown> {
+    const out = await this.enter(netns, [this.ip, '-j', ...args]);
+    return out.trim() === '' ? [] : (JSON.parse(out) as unknown);
+  }
+
+  async sysctl(netns: string, values: readonly (readonly [string, string])[]): Promise<void> {
+    if (values.length === 0) return;
+    for (const [k, v] of values) if (!SAFE_KEY.test(k) || !SAFE_ARG.test(v)) throw new Error(`refusing sysctl ${k}=${v}`);
+    await this.enter(netns, [this.sysctlBin, '-q', '-w', ...values.map(([k, v]) => `${k}=${v}`)]);
+  }
+}
+
+export { CommandError };

@@ -1,0 +1,25 @@
+/** What every pod interface driver is given: VPP, the pod netns, shared node objects, config, a logger. */
+import type { NetnsOps } from '../../linux/netns.js';
+import type { PodInterfaceConfig } from '../interface-spec.js';
+import type { NodeResources } from '../node-resources.js';
+import type { VppApi } from '../vpp-ops.js';
+
+export interface DriverLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface DriverContext {
+  vpp: VppApi;
+  netns: NetnsOps;
+  node: NodeResources;
+  cfg: PodInterfaceConfig;
+  log: DriverLogger;
+}
+
+/** A difference between what should exist and what does, found by CHECK. */
+export interface CheckProblem {
+  object: string;
+  problem: string;
+}

@@ -1,0 +1,104 @@
+/**
+ * tun/tap driver: a VPP tap whose host end VPP creates directly in the pod netns under the pod's
+ * interface name (TUN for L3, the default; TAP for L2), then the pod-side Linux configuration and the
+ * pod's host routes in VPP.
+ */
+import * as tapv2 from '../../../vpp-api/generated/tapv2.js';
+import { TapFlags } from '../../../vpp-api/generated/tapv2.js';
+import { NetnsGoneError } from '../../linux/netns.js';
+import { hostPrefix, ipOf, type AttachRequest, type MadeObjects, type MadeRoute, type MadeTun } from '../attachment.js';
+import type { InterfaceSpec } from '../interface-spec.js';
+import { configureInterface, readLink } from '../linux-side.js';
+import { makeTag } from '../tags.js';
+import type { Transaction } from '../transaction.js';
+import { adminUp, deleteTolerant, interfaceByIndex, addRoute, delRoute, setRxMode, setUnnumbered } from '../vpp-ops.js';
+import type { CheckProblem, DriverContext } from './context.js';
+
+/** VPP's host_namespace and host_if_name fields are string[64] and the kernel's ifname limit is 15. */
+const MAX_NETNS_PATH = 63;
+const MAX_IFNAME = 15;
+
+export async function createTun(ctx: DriverContext, tx: Transaction, req: AttachRequest, spec: InterfaceSpec, made: MadeObjects): Promise<MadeTun> {
+  if (Buffer.byteLength(req.netns) > MAX_NETNS_PATH) {
+    throw new Error(`netns path ${req.netns} is longer than the ${MAX_NETNS_PATH} bytes VPP accepts for a tap's host namespace`);
+  }
+  if (req.ifName.length > MAX_IFNAME || !/^[A-Za-z0-9_.-]+$/.test(req.ifName)) {
+    throw new Error(`interface name "${req.ifName}" is not a valid Linux interface name (at most ${MAX_IFNAME} characters)`);
+  }
+  const loop = await tx.step('node loopback', () => ctx.node.unnumberedLoopback());
+  const tag = makeTag({ containerId: req.containerId, ifName: req.ifName, podNamespace: req.pod.namespace, podName: req.pod.name }, 'tun');
+  const l2 = !spec.isl3;
+  const swIfIndex = await tx.step(
+    'tap create',
+    async () => {
+      const r = await ctx.vpp.request(tapv2.tap_create_v3, {
+        id: 0xffffffff,
+        use_random_mac: true,
+        num_rx_queues: spec.rx,
+        num_tx_queues: spec.tx,
+        rx_ring_sz: spec.rxqsz,
+        tx_ring_sz: spec.txqsz,
+        host_mtu_set: true,
+        host_mtu_size: ctx.cfg.mtu,
+        host_namespace_set: true,
+        host_namespace: req.netns,
+        host_if_name_set: true,
+        host_if_name: req.ifName,
+        tap_flags: l2 ? 0 : TapFlags.TAP_API_FLAG_TUN,
+        tag,
+      });
+      return r.sw_if_index;
+    },
+    (sw) => deleteTolerant(() => ctx.vpp.request(tapv2.tap_delete_v2, { sw_if_index: sw })),
+  );
+  const tun: MadeTun = { swIfIndex, tag, hostIfName: req.ifName, l2, spec };
+  made.tun = tun;
+  await tx.step('tap unnumbered', () => setUnnumbered(ctx.vpp, swIfIndex, loop));
+  await tx.step('tap admin up', () => adminUp(ctx.vpp, swIfIndex));
+  await tx.step('tap rx mode', () => setRxMode(ctx.vpp, swIfIndex, spec.rxMode));
+  let peerMac: string | undefined;
+  if (l2) {
+    peerMac = await tx.step('tap mac', async () => {
+      const d = await interfaceByIndex(ctx.vpp, swIfIndex);
+      if (!d) throw new Error(`tap sw_if_index ${swIfIndex} vanished`);
+      return d.l2_address;
+    });
+  }
+  await tx.step('pod netns: configure ' + req.ifName, () =>
+    configureInterface(ctx.netns, req.netns, { ifName: req.ifName, ips: req.ips, routes: req.routes, ...(peerMac ? { l2: { peerMac } } : {}) }),
+  );
+  for (const a of req.ips) {
+    const ip = ipOf(a.address);
+    const route: MadeRoute = { prefix: hostPrefix(ip), tableId: 0, swIfIndex, ...(l2 ? { nh: ip } : {}) };
+    await tx.step(`route ${route.prefix} via tap`, () => addRoute(ctx.vpp, route), () => delRoute(ctx.vpp, route));
+    made.routes.push(route);
+  }
+  return tun;
+}
+
+/** Removes the tap (its kernel end goes with it). Idempotent. Routes are removed by the caller first. */
+export async function deleteTun(ctx: DriverContext, tun: MadeTun): Promise<void> {
+  await deleteTolerant(() => ctx.vpp.request(tapv2.tap_delete_v2, { sw_if_index: tun.swIfIndex }));
+}
+
+export async function checkTun(ctx: DriverContext, netns: string, tun: MadeTun, ips: string[]): Promise<CheckProblem[]> {
+  const out: CheckProblem[] = [];
+  const d = await interfaceByIndex(ctx.vpp, tun.swIfIndex);
+  if (!d) return [{ object: `tap sw_if_index ${tun.swIfIndex}`, problem: 'missing in VPP' }];
+  if (d.tag !== tun.tag) out.push({ object: `tap ${d.interface_name}`, problem: `tag is "${d.tag}", expected "${tun.tag}"` });
+  if ((d.flags & 1) === 0) out.push({ object: `tap ${d.interface_name}`, problem: 'admin down' });
+  try {
+    const link = await readLink(ctx.netns, netns, tun.hostIfName);
+    if (!link) out.push({ object: `${tun.hostIfName} in ${netns}`, problem: 'missing' });
+    else {
+      if (!link.up) out.push({ object: `${tun.hostIfName} in ${netns}`, problem: 'link down' });
+      for (const ip of ips) {
+        if (!link.addresses.includes(hostPrefix(ip))) out.push({ object: `${tun.hostIfName} in ${netns}`, problem: `address ${hostPrefix(ip)} missing` });
+      }
+    }
+  } catch (e) {
+    if (e instanceof NetnsGoneError) out.push({ object: netns, problem: 'network namespace is gone' });
+    else throw e;
+  }
+  return out;
+}

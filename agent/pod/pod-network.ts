@@ -1,0 +1,198 @@
+/**
+ * The pod-interface layer: turns an attachment request (netns, interface name, IPs from IPAM,
+ * annotations, config) into VPP and Linux state, checks it, and removes it again.
+ *
+ * ADD runs as one transaction: any failure undoes every earlier step. DEL removes everything ADD made,
+ * tolerates objects that are already gone (and a netns that is gone), and reports what it could not remove.
+ */
+import * as ip from '../../vpp-api/generated/ip.js';
+import * as pbl from '../../vpp-api/generated/pbl.js';
+import { NetnsGoneError } from '../linux/netns.js';
+import { parsePodAnnotations, type PodAnnotations } from './annotations.js';
+import {
+  describeAttachment,
+  hostPrefix,
+  ipOf,
+  isV6,
+  type AttachRequest,
+  type AttachResult,
+  type AttachmentKind,
+  type AttachmentRecord,
+  type MadeObjects,
+} from './attachment.js';
+import { resolveSpec, type InterfaceSpec } from './interface-spec.js';
+import { readLink } from './linux-side.js';
+import { transact, type StepHook } from './transaction.js';
+import { deleteTolerant, delNeighbor, delRoute } from './vpp-ops.js';
+import type { CheckProblem, DriverContext } from './drivers/context.js';
+import { checkMemif, createMemif, deleteMemif, type MemifPlan } from './drivers/memif.js';
+import { checkTun, createTun, deleteTun } from './drivers/tun.js';
+import { checkVcl, createVcl, deleteVcl } from './drivers/vcl.js';
+
+export class PodRequestError extends Error {
+  override readonly name = 'PodRequestError';
+}
+
+export interface AttachPlan {
+  kind: AttachmentKind;
+  annotations: PodAnnotations;
+  /** tun spec (kind tun) or multinet memif spec. */
+  spec: InterfaceSpec;
+  pblMemif?: MemifPlan;
+  vcl: boolean;
+}
+
+export interface PodNetworkOptions {
+  /** The pod's main interface: PBL memif and VCL attach to it. */
+  primaryIfName?: string;
+  /** Called before every step (tests inject failures). */
+  stepHook?: StepHook;
+}
+
+export class DeleteIncompleteError extends Error {
+  override readonly name = 'DeleteIncompleteError';
+  constructor(
+    readonly pod: string,
+    readonly failures: string[],
+  ) {
+    super(`${pod}: delete incomplete: ${failures.join('; ')}`);
+  }
+}
+
+export class PodNetwork {
+  private readonly primary: string;
+
+  constructor(
+    private readonly ctx: DriverContext,
+    private readonly opts: PodNetworkOptions = {},
+  ) {
+    this.primary = opts.primaryIfName ?? 'eth0';
+  }
+
+  /** Validates the request and its annotations; throws InvalidAnnotationError or PodRequestError. */
+  plan(req: AttachRequest): AttachPlan {
+    const { gates } = this.ctx.cfg;
+    const ann = parsePodAnnotations(req.annotations, gates, this.ctx.cfg.limits);
+    const label = describeAttachment(req);
+    if (req.ips.length === 0) throw new PodRequestError(`${label}: no IP addresses (IPAM returned none)`);
+    for (const a of req.ips) {
+      if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(a.address)) throw new PodRequestError(`${label}: IP "${a.address}" is not an address/prefix-length`);
+    }
+    if (req.ifName.startsWith('memif')) {
+      const missing = (['multinetEnabled', 'memifEnabled'] as const).filter((g) => !gates[g]);
+      if (missing.length > 0) {
+        throw new PodRequestError(`${label}: interface ${req.ifName} is a multinet memif, which is disabled on this node (feature gate ${missing.join(' and ')} is false)`);
+      }
+      return { kind: 'memif-multinet', annotations: ann, spec: resolveSpec(ann.interfacesSpec[req.ifName], this.ctx.cfg, false), vcl: false };
+    }
+    const plan: AttachPlan = { kind: 'tun', annotations: ann, spec: resolveSpec(ann.interfacesSpec[req.ifName], this.ctx.cfg, true), vcl: false };
+    if (req.ifName === this.primary) {
+      if (ann.memifPorts) plan.pblMemif = { mode: 'pbl', spec: resolveSpec(ann.memifSpec, this.ctx.cfg, false), ports: ann.memifPorts };
+      plan.vcl = ann.vcl;
+    }
+    return plan;
+  }
+
+  /** Creates the attachment. On failure everything done is undone and a StepError is thrown. */
+  async add(req: AttachRequest, plan: AttachPlan = this.plan(req)): Promise<AttachmentRecord> {
+    const label = describeAttachment(req);
+    const made: MadeObjects = { pbl: [], routes: [], neighbors: [] };
+    return transact(label, this.ctx.log, this.opts.stepHook, async (tx) => {
+      await tx.step('netns check', async () => {
+        if (!(await this.ctx.netns.isNetns(req.netns))) throw new NetnsGoneError(req.netns);
+      });
+      if (plan.kind === 'tun') {
+        await createTun(this.ctx, tx, req, plan.spec, made);
+        if (plan.pblMemif) await createMemif(this.ctx, tx, req, plan.pblMemif, made);
+        if (plan.vcl) await createVcl(this.ctx, tx, req, made);
+      } else {
+        await createMemif(this.ctx, tx, req, { mode: 'multinet', spec: plan.spec }, made);
+      }
+      const result = await tx.step('result', () => this.result(req, plan, made));
+      return {
+        containerId: req.containerId,
+        ifName: req.ifName,
+        netns: req.netns,
+        pod: req.pod,
+        kind: plan.kind,
+        ips: req.ips,
+        routes: req.routes,
+        objects: made,
+        result,
+        createdAt: new Date().toISOString(),
+      };
+    });
+  }
+
+  private async result(req: AttachRequest, plan: AttachPlan, made: MadeObjects): Promise<AttachResult> {
+    const link = await readLink(this.ctx.netns, req.netns, req.ifName);
+    const main: AttachResult['interfaces'][number] = { name: req.ifName, sandbox: req.netns };
+    if (link?.mac) main.mac = link.mac;
+    if (link?.mtu) main.mtu = link.mtu;
+    const interfaces: AttachResult['interfaces'] = [main];
+    if (plan.kind === 'tun' && made.memif) {
+      interfaces.push({ name: `memif-${req.ifName}`, sandbox: req.netns, socketPath: made.memif.socketName });
+    }
+    if (plan.kind === 'memif-multinet' && made.memif) main.socketPath = made.memif.socketName;
+    return {
+      interfaces,
+      ips: req.ips.map((a) => ({ address: a.address, ...(a.gateway ? { gateway: a.gateway } : {}), interface: 0 })),
+      routes: req.routes,
+    };
+  }
+
+  /** Removes everything the record says was made. Idempotent; throws DeleteIncompleteError listing what failed. */
+  async del(rec: AttachmentRecord): Promise<void> {
+    const o = rec.objects;
+    const failures: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        failures.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    for (const p of o.pbl) await attempt(`pbl client ${p.id}`, () => deleteTolerant(() => this.ctx.vpp.request(pbl.pbl_client_del, { id: p.id })));
+    for (const n of o.neighbors) await attempt(`neighbor ${n.ip}`, () => delNeighbor(this.ctx.vpp, n));
+    for (const r of o.routes) await attempt(`route ${r.prefix}`, () => delRoute(this.ctx.vpp, r));
+    if (o.vcl) {
+      const v = o.vcl;
+      await attempt(`app namespace ${v.namespaceId}`, () => deleteVcl(this.ctx, v));
+    }
+    if (o.memif) {
+      const m = o.memif;
+      await attempt(`memif ${m.swIfIndex}`, () => deleteMemif(this.ctx, rec.netns, m, o.dummy));
+    }
+    if (o.tun) {
+      const t = o.tun;
+      await attempt(`tap ${t.swIfIndex}`, () => deleteTun(this.ctx, t));
+    }
+    if (failures.length > 0) throw new DeleteIncompleteError(describeAttachment(rec), failures);
+  }
+
+  /** Compares VPP and Linux with the record; returns the differences (empty when healthy). */
+  async check(rec: AttachmentRecord): Promise<CheckProblem[]> {
+    const out: CheckProblem[] = [];
+    if (!(await this.ctx.netns.isNetns(rec.netns))) return [{ object: rec.netns, problem: 'network namespace is gone' }];
+    const ips = rec.ips.map((a) => ipOf(a.address));
+    const o = rec.objects;
+    if (o.tun) out.push(...(await checkTun(this.ctx, rec.netns, o.tun, ips)));
+    if (o.memif) out.push(...(await checkMemif(this.ctx, o.memif, o.pbl.map((p) => p.id))));
+    if (o.vcl) out.push(...(await checkVcl(this.ctx, o.vcl)));
+    if (o.dummy) {
+      const link = await readLink(this.ctx.netns, rec.netns, o.dummy);
+      if (!link) out.push({ object: `${o.dummy} in ${rec.netns}`, problem: 'missing' });
+      else for (const a of ips) if (!link.addresses.includes(hostPrefix(a))) out.push({ object: `${o.dummy} in ${rec.netns}`, problem: `address ${hostPrefix(a)} missing` });
+    }
+    for (const fam of [false, true]) {
+      const want = o.routes.filter((r) => isV6(r.prefix) === fam);
+      if (want.length === 0) continue;
+      const have = await this.ctx.vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6: fam } });
+      for (const r of want) {
+        const hit = have.find((h) => h.route.prefix === r.prefix && h.route.paths.some((p) => p.sw_if_index === r.swIfIndex));
+        if (!hit) out.push({ object: `route ${r.prefix}`, problem: `missing in table ${r.tableId} (via sw_if_index ${r.swIfIndex})` });
+      }
+    }
+    return out;
+  }
+}
