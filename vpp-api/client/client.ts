@@ -132,6 +132,8 @@ export class VppClient {
   private readonly restartListeners = new Set<(r: VppRestart) => void>();
   private readonly errorListeners = new Set<(e: Error) => void>();
   private compat: CompatReport | undefined;
+  /** A restart found by establish(), announced once the state is 'connected'. */
+  private pendingRestart: VppRestart | undefined;
   private readonly connectedWaiters = new Set<() => void>();
 
   constructor(options: VppClientOptions) {
@@ -312,12 +314,15 @@ export class VppClient {
     }
     if (previous !== undefined && previous !== pid) {
       this.log.warn({ previousPid: previous, vpePid: pid }, 'VPP restarted: its state is gone');
-      for (const l of this.restartListeners) l({ previousPid: previous, vpePid: pid });
+      this.pendingRestart = { previousPid: previous, vpePid: pid };
     }
     return { clientIndex: hs.clientIndex, vpePid: pid, messageCount: hs.table.size, compat };
   }
 
   private afterConnected(): void {
+    const restart = this.pendingRestart;
+    this.pendingRestart = undefined;
+    if (restart) for (const l of this.restartListeners) l(restart);
     this.backoff.reset();
     this.healthMisses = 0;
     for (const w of [...this.connectedWaiters]) w();
@@ -659,6 +664,17 @@ export class VppClient {
   private onReply(ctx: number, def: MessageDef, msg: Buffer): void {
     const p = this.pending.get(ctx);
     if (!p) return; // late reply to a request that timed out
+    try {
+      this.deliver(p, ctx, def, msg);
+    } catch (e) {
+      // Undecodable: fail this request too (the caller gets the cause), then let onMessage reset the connection.
+      if (this.pending.get(ctx) === p) this.pending.delete(ctx);
+      p.reject(new VppProtocolError(`${p.def.name}: bad ${def.name} from VPP: ${(e as Error).message}`, { cause: e }));
+      throw e;
+    }
+  }
+
+  private deliver(p: Pending, ctx: number, def: MessageDef, msg: Buffer): void {
     if (def === p.details) {
       const d = def.decode(msg);
       p.deadline = this.now() + p.timeoutMs; // a long dump is alive while it streams
@@ -671,13 +687,14 @@ export class VppClient {
       p.reject(new VppProtocolError(`${p.def.name}: VPP answered with ${def.name}`));
       return;
     }
-    this.pending.delete(ctx);
     if (p.kind === PendingKind.Dump) {
+      this.pending.delete(ctx);
       this.observe(p, undefined);
       p.resolve(p.items);
       return;
     }
     const reply = def.decode(msg);
+    this.pending.delete(ctx);
     if (p.kind === PendingKind.Cursor) {
       this.observe(p, undefined);
       p.resolve({ items: p.items, reply });
