@@ -134,7 +134,7 @@ class RawPinger {
       if (id === 16) {
         r.frame = Buffer.alloc(26);
         writeFrameHeader(r.frame, 0, 10);
-        control_ping.encode(r.frame, 16, pingId, m.readUInt32BE(12), 1, {});
+        control_ping.encode(r.frame, 16, pingId, m.readUInt32BE(14), 1, {}); // sockclnt_create_reply.index
         r.onReply?.();
         return;
       }

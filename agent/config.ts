@@ -1,0 +1,142 @@
+/**
+ * The agent's configuration: environment variables (fed by a ConfigMap in a cluster), overridden by
+ * command-line flags. Parsed once at start through zod; an invalid value stops the agent with one line
+ * naming the variable and the problem. The result is passed to whoever needs it (no global config).
+ */
+import { z } from 'zod';
+import {
+  DEFAULT_FEATURE_GATES,
+  DEFAULT_LIMITS,
+  DEFAULT_QUEUES,
+  featureGatesSchema,
+  interfaceSpecSchema,
+  isPowerOfTwo,
+  type PodInterfaceConfig,
+} from './pod/interface-spec.js';
+
+export interface AgentConfig {
+  vppApiSocket: string;
+  cniSocket: string;
+  nodeName: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  metricsPort: number;
+  healthPort: number;
+  stateDir: string;
+  /** Pods file for running without Kubernetes (undefined: use the Kubernetes API). */
+  podsFile: string | undefined;
+  pod: PodInterfaceConfig;
+}
+
+/** One row per setting: variable, flag, default, description (the README table is made from it). */
+export const SETTINGS = [
+  { env: 'VPPCNI_VPP_API_SOCKET', flag: '--vpp-socket', default: '/run/vpp/api.sock', doc: "VPP's binary API socket" },
+  { env: 'VPPCNI_CNI_SOCKET', flag: '--cni-socket', default: '/var/run/vpp-cni/agent.sock', doc: 'where the agent serves the CNI plugin (0600, in a 0700 directory)' },
+  { env: 'NODE_NAME', flag: '--node-name', default: '', doc: 'this node (required with Kubernetes; from the downward API)' },
+  { env: 'VPPCNI_LOG_LEVEL', flag: '--log-level', default: 'info', doc: 'trace, debug, info, warn, error' },
+  { env: 'VPPCNI_METRICS_PORT', flag: '--metrics-port', default: '9464', doc: 'Prometheus /metrics port (0 disables)' },
+  { env: 'VPPCNI_HEALTH_PORT', flag: '--health-port', default: '9465', doc: '/healthz and /readyz port (0 disables)' },
+  { env: 'VPPCNI_STATE_DIR', flag: '--state-dir', default: '/var/lib/vpp-cni', doc: 'checkpoint of attachments' },
+  { env: 'VPPCNI_PODS_FILE', flag: '--pods-file', default: '', doc: 'pods YAML standing in for the Kubernetes API (local runs)' },
+  { env: 'VPPCNI_FEATURE_GATES', flag: '--feature-gates', default: '{"memifEnabled":true,"vclEnabled":false,"multinetEnabled":false}', doc: 'JSON feature gates' },
+  { env: 'VPPCNI_DEFAULT_POD_IF_SPEC', flag: '--default-pod-if-spec', default: '{"rx":1,"tx":1,"rxqsz":1024,"txqsz":1024}', doc: 'JSON queues and ring sizes when a pod says nothing' },
+  { env: 'VPPCNI_MAX_POD_IF_SPEC', flag: '--max-pod-if-spec', default: '{"rx":16,"tx":16,"rxqsz":16384,"txqsz":16384}', doc: 'JSON limits of pod queues and rings (0: no limit)' },
+  { env: 'VPPCNI_POD_MTU', flag: '--pod-mtu', default: '1450', doc: 'MTU of pod interfaces' },
+] as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const queuesSchema = interfaceSpecSchema.pick({ rx: true, tx: true, rxqsz: true, txqsz: true }).strict();
+
+function jsonOf(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ConfigError(`${name}: not valid JSON (${(e as Error).message}): ${text}`);
+  }
+}
+
+function zodLine(name: string, e: z.ZodError, value: string): ConfigError {
+  const i = e.issues[0]!;
+  const field = i.path.length ? ` field "${i.path.join('.')}"` : '';
+  const what = i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message;
+  return new ConfigError(`${name}${field}: ${what} (value ${JSON.stringify(value)})`);
+}
+
+/** Reads `--flag value` / `--flag=value` pairs. Unknown flags are an error. */
+export function parseFlags(argv: readonly string[]): Map<string, string> {
+  const known = new Set<string>(SETTINGS.map((s) => s.flag));
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    if (!known.has(flag)) throw new ConfigError(`unknown flag ${flag} (known: ${[...known].join(' ')})`);
+    const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (v === undefined) throw new ConfigError(`${flag} needs a value`);
+    out.set(flag, v);
+  }
+  return out;
+}
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[]): AgentConfig {
+  const flags = parseFlags(argv);
+  const get = (envName: string): { name: string; value: string } => {
+    const s = SETTINGS.find((x) => x.env === envName)!;
+    const f = flags.get(s.flag);
+    if (f !== undefined) return { name: s.flag, value: f };
+    const e = env[envName];
+    return { name: envName, value: e !== undefined && e !== '' ? e : s.default };
+  };
+  const str = (envName: string): string => get(envName).value;
+  const num = (envName: string): number => {
+    const { name, value } = get(envName);
+    const r = port.safeParse(value);
+    if (!r.success) throw new ConfigError(`${name}: "${value}" is not a port number (0-65535)`);
+    return r.data;
+  };
+
+  const lvl = get('VPPCNI_LOG_LEVEL');
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+  if (!(levels as readonly string[]).includes(lvl.value)) throw new ConfigError(`${lvl.name}: "${lvl.value}" is not one of ${levels.join(', ')}`);
+
+  const gatesIn = get('VPPCNI_FEATURE_GATES');
+  const gates = featureGatesSchema.safeParse(jsonOf(gatesIn.name, gatesIn.value));
+  if (!gates.success) throw zodLine(gatesIn.name, gates.error, gatesIn.value);
+
+  const defIn = get('VPPCNI_DEFAULT_POD_IF_SPEC');
+  const def = queuesSchema.safeParse(jsonOf(defIn.name, defIn.value));
+  if (!def.success) throw zodLine(defIn.name, def.error, defIn.value);
+  const maxIn = get('VPPCNI_MAX_POD_IF_SPEC');
+  const max = queuesSchema.safeParse(jsonOf(maxIn.name, maxIn.value));
+  if (!max.success) throw zodLine(maxIn.name, max.error, maxIn.value);
+
+  const defaults = { ...DEFAULT_QUEUES, ...def.data };
+  const limits = { ...DEFAULT_LIMITS, ...max.data };
+  for (const k of ['rx', 'tx', 'rxqsz', 'txqsz'] as const) {
+    if (defaults[k] < 1) throw new ConfigError(`${defIn.name} field "${k}": ${defaults[k]} must be at least 1`);
+    if (limits[k] < 0) throw new ConfigError(`${maxIn.name} field "${k}": ${limits[k]} must not be negative`);
+    if (limits[k] > 0 && defaults[k] > limits[k]) throw new ConfigError(`${defIn.name} field "${k}": ${defaults[k]} is above ${maxIn.name} ${k} ${limits[k]}`);
+  }
+  for (const k of ['rxqsz', 'txqsz'] as const) {
+    if (!isPowerOfTwo(defaults[k])) throw new ConfigError(`${defIn.name} field "${k}": ${defaults[k]} is not a power of two`);
+  }
+  const mtuIn = get('VPPCNI_POD_MTU');
+  const mtu = Number(mtuIn.value);
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9216) throw new ConfigError(`${mtuIn.name}: "${mtuIn.value}" is not an MTU between 576 and 9216`);
+
+  const podsFile = str('VPPCNI_PODS_FILE');
+  return {
+    vppApiSocket: str('VPPCNI_VPP_API_SOCKET'),
+    cniSocket: str('VPPCNI_CNI_SOCKET'),
+    nodeName: str('NODE_NAME'),
+    logLevel: lvl.value as AgentConfig['logLevel'],
+    metricsPort: num('VPPCNI_METRICS_PORT'),
+    healthPort: num('VPPCNI_HEALTH_PORT'),
+    stateDir: str('VPPCNI_STATE_DIR'),
+    podsFile: podsFile === '' ? undefined : podsFile,
+    pod: { gates: { ...DEFAULT_FEATURE_GATES, ...gates.data }, defaults, limits, mtu },
+  };
+}

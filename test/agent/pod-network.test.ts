@@ -1,0 +1,296 @@
+/**
+ * The pod-interface layer against the simulator (with real kernel taps) and real network namespaces:
+ * for each kind and combination, the VPP state (by dumps) and the Linux state (by `ip -j -n`) after ADD
+ * are exactly as expected, and after DEL both are as before; a failure injected at every step of every
+ * ADD leaves nothing behind; VPP refusals name the pod, the step, the message and the retval name.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allModules } from '../../vpp-api/generated/index.js';
+import * as iface from '../../vpp-api/generated/interface.js';
+import * as memif from '../../vpp-api/generated/memif.js';
+import * as pbl from '../../vpp-api/generated/pbl.js';
+import * as ip from '../../vpp-api/generated/ip.js';
+import { VppClient } from '../../vpp-api/client/index.js';
+import { VppSimulator } from '../../vpp-api/sim/index.js';
+import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
+import { LinuxNetns } from '../../agent/linux/netns.js';
+import { NodeResources, NODE_LOOPBACK_TAG } from '../../agent/pod/node-resources.js';
+import { PodNetwork } from '../../agent/pod/pod-network.js';
+import { StepError } from '../../agent/pod/transaction.js';
+import { ANN } from '../../agent/pod/annotations.js';
+import type { AttachRequest } from '../../agent/pod/attachment.js';
+import type { PodInterfaceConfig } from '../../agent/pod/interface-spec.js';
+import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
+
+const root = haveRoot();
+const d = root ? describe : describe.skip;
+
+const dir = mkdtempSync(join(tmpdir(), 'vcni-pod-'));
+let sim: VppSimulator;
+let vpp: VppClient;
+let node: NodeResources;
+const cfg: PodInterfaceConfig = {
+  gates: { memifEnabled: true, vclEnabled: true, multinetEnabled: true },
+  defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 },
+  limits: { rx: 4, tx: 4, rxqsz: 4096, txqsz: 4096 },
+  mtu: 1400,
+};
+const silent = { debug() {}, info() {}, warn() {} };
+
+function network(stepHook?: (s: string) => void): PodNetwork {
+  return new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg, log: silent }, stepHook ? { stepHook } : {});
+}
+
+let cid = 0;
+function request(ns: TestNetns, over: Partial<AttachRequest> = {}): AttachRequest {
+  cid++;
+  return {
+    containerId: `c0ffee${String(cid).padStart(6, '0')}abcdef0123456789`,
+    ifName: 'eth0',
+    netns: ns.path,
+    pod: { namespace: 'default', name: `web-${cid}` },
+    ips: [{ address: `10.244.1.${cid % 250}/24`, gateway: '10.244.1.1' }],
+    routes: [{ dst: '0.0.0.0/0' }],
+    annotations: {},
+    ...over,
+  };
+}
+
+/** Everything the layer may touch in VPP, in comparable text form. */
+async function vppState(): Promise<Record<string, string[]>> {
+  const ifs = await vpp.dumpAll(iface.sw_interface_dump, {});
+  const memifs = await vpp.dumpAll(memif.memif_dump, {});
+  const sockets = await vpp.dumpAll(memif.memif_socket_filename_dump, {});
+  const clients = await vpp.dumpAll(pbl.pbl_client_dump, {});
+  const routes: string[] = [];
+  for (const is_ip6 of [false, true]) {
+    for (const r of await vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6 } })) {
+      routes.push(`${r.route.prefix} -> ${r.route.paths.map((p) => p.sw_if_index).join(',')}`);
+    }
+  }
+  const appns = (await vpp.cli('show app ns'))
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => l.includes('vcni-'));
+  return {
+    interfaces: ifs.map((i) => `${i.sw_if_index} ${i.interface_name} flags=${i.flags} tag=${i.tag}`).sort(),
+    memifs: memifs.map((m) => `${m.sw_if_index} role=${m.role} mode=${m.mode} socket=${m.socket_id}`).sort(),
+    sockets: sockets.map((s) => `${s.socket_id} ${s.socket_filename}`).sort(),
+    pbl: clients.map((c) => `${c.client.id} ${c.client.addr}`).sort(),
+    routes: routes.sort(),
+    appns,
+  };
+}
+
+beforeAll(async () => {
+  if (!root) return;
+  sim = await VppSimulator.start({ socketPath: join(dir, 'api.sock'), host: kernelTun() });
+  vpp = new VppClient({ socketPath: sim.socketPath, modules: allModules, healthCheck: false, requestTimeoutMs: 3000 });
+  await vpp.connect();
+  node = new NodeResources(vpp);
+  // Node-wide objects exist before any pod: snapshots below compare pod state only.
+  await node.unnumberedLoopback();
+  await node.sessionEnabled();
+});
+
+afterAll(async () => {
+  deleteAllNetns();
+  await vpp?.close();
+  await sim?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const COMBOS: [string, Record<string, string>, string][] = [
+  ['tun', {}, 'eth0'],
+  ['tun + PBL memif', { [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000' }, 'eth0'],
+  ['multinet memif alone', {}, 'memif1'],
+  ['tun + VCL', { [ANN.vcl]: 'enable' }, 'eth0'],
+  ['tun + PBL memif + VCL', { [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }, 'eth0'],
+];
+
+d('ADD then DEL, per kind', () => {
+  test.each(COMBOS)('%s', async (_name, annotations, ifName) => {
+    const ns = createNetns('k');
+    try {
+      const beforeVpp = await vppState();
+      const beforeLinux = linuxState(ns);
+      const req = request(ns, { annotations, ifName });
+      const net = network();
+      const rec = await net.add(req);
+      const ip4 = req.ips[0]!.address.split('/')[0]!;
+      const after = await vppState();
+      const linux = linuxState(ns);
+      const added = (k: string): string[] => after[k]!.filter((x) => !beforeVpp[k]!.includes(x));
+      const cid12 = req.containerId.slice(0, 12);
+      const memifExpected = !!annotations[ANN.extraMemifPorts] || ifName.startsWith('memif');
+
+      if (ifName === 'eth0') {
+        const tun = rec.objects.tun!;
+        expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`^${tun.swIfIndex} tap\\d+ flags=\\d+ tag=vcni:${cid12}:eth0:tun:default/${req.pod.name}$`)));
+        expect(added('routes')).toContain(`${ip4}/32 -> ${tun.swIfIndex}`);
+        expect(linux.links).toContain('eth0 none mtu 1400 UP');
+        expect(linux.addrs).toEqual([`eth0 ${ip4}/32`]);
+        expect(linux.routes).toEqual(['default dev eth0']);
+        expect(rec.result.interfaces[0]).toEqual({ name: 'eth0', mtu: 1400, sandbox: ns.path });
+      }
+      if (memifExpected) {
+        const m = rec.objects.memif!;
+        const sockName = ifName === 'eth0' ? 'vpp/memif-eth0' : ifName;
+        expect(added('sockets')).toEqual([`${m.socketId} abstract:${sockName},netns_name=${ns.path}`]);
+        expect(added('memifs')).toEqual([`${m.swIfIndex} role=0 mode=0 socket=${m.socketId}`]);
+        expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`^${m.swIfIndex} memif${m.socketId}/0 flags=1 tag=vcni:${cid12}:${ifName}:(memif|mmif):`)));
+        expect(rec.result.interfaces).toContainEqual(expect.objectContaining({ socketPath: `@${sockName}` }));
+      }
+      if (annotations[ANN.extraMemifPorts]) {
+        expect(added('pbl')).toEqual([`${rec.objects.pbl[0]!.id} ${ip4}`]);
+      } else {
+        expect(added('pbl')).toEqual([]);
+      }
+      if (ifName.startsWith('memif')) {
+        expect(added('routes')).toEqual([`${ip4}/32 -> ${rec.objects.memif!.swIfIndex}`]);
+        expect(linux.links).toContain('memif1 ether mtu 1500 UP');
+        expect(linux.addrs).toEqual([`memif1 ${ip4}/32`]);
+        expect(linux.routes).toEqual(['default dev memif1']);
+      }
+      if (annotations[ANN.vcl]) {
+        expect(after.appns).toHaveLength(beforeVpp.appns!.length + 1);
+        expect(after.appns!.join('\n')).toContain(`abstract:vpp/session,netns_name=${ns.path}`);
+        expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`tag=vcni:${cid12}:eth0:vcl:`)));
+      } else {
+        expect(after.appns).toEqual(beforeVpp.appns);
+      }
+      await expect(net.check(rec)).resolves.toEqual([]);
+
+      await net.del(rec);
+      expect(await vppState()).toEqual(beforeVpp);
+      expect(linuxState(ns)).toEqual(beforeLinux);
+      await net.del(rec); // idempotent
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test('DEL still removes the VPP side when the netns is already gone', async () => {
+    const ns = createNetns('g');
+    const before = await vppState();
+    const net = network();
+    const rec = await net.add(request(ns, { annotations: { [ANN.extraMemifPorts]: 'tcp:80' } }));
+    deleteNetns(ns);
+    await net.del(rec);
+    expect(await vppState()).toEqual(before);
+  });
+
+  test('CHECK reports what is missing', async () => {
+    const ns = createNetns('c');
+    try {
+      const net = network();
+      const rec = await net.add(request(ns));
+      await vpp.request(iface.sw_interface_set_flags, { sw_if_index: rec.objects.tun!.swIfIndex, flags: 0 });
+      const problems = await net.check(rec);
+      expect(problems).toContainEqual({ object: expect.stringMatching(/^tap /), problem: 'admin down' });
+      await net.del(rec);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test('IPv4 + IPv6 pod: both host routes, both addresses, IPv6 enabled in the pod', async () => {
+    const ns = createNetns('6');
+    try {
+      const net = network();
+      const req = request(ns, { ips: [{ address: '10.244.9.9/24' }, { address: 'fd00:10::9/64' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] });
+      const rec = await net.add(req);
+      const linux = linuxState(ns);
+      expect(linux.addrs).toEqual(['eth0 10.244.9.9/32', 'eth0 fd00:10::9/128']);
+      expect(linux.routes).toEqual(['default dev eth0', 'default dev eth0', 'fd00:10::9 dev eth0']);
+      expect(rec.objects.routes.map((r) => r.prefix)).toEqual(['10.244.9.9/32', 'fd00:10::9/128']);
+      await net.del(rec);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+});
+
+d('rollback', () => {
+  /** Runs ADD once to learn its steps, then fails it at each step in turn: nothing may be left behind. */
+  test.each(COMBOS)('a failure at every step of %s leaves nothing behind', async (_n, annotations, ifName) => {
+    const ns = createNetns('r');
+    try {
+      const steps: string[] = [];
+      const probe = network((s) => void steps.push(s));
+      const rec = await probe.add(request(ns, { annotations, ifName }));
+      await probe.del(rec);
+      expect(steps.length).toBeGreaterThan(5);
+      const beforeVpp = await vppState();
+      const beforeLinux = linuxState(ns);
+      for (let i = 0; i < steps.length; i++) {
+        let n = 0;
+        const net = network((s) => {
+          if (n++ === i) throw new Error(`injected failure at ${s}`);
+        });
+        const req = request(ns, { annotations, ifName });
+        const err = await net.add(req).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StepError);
+        expect((err as StepError).step).toBe(steps[i]);
+        expect((err as Error).message).toContain(`pod default/${req.pod.name} (container ${req.containerId.slice(0, 12)}, ${ifName}): step "${steps[i]}" failed`);
+        expect((err as StepError).undoFailures).toEqual([]);
+        expect({ step: steps[i], vpp: await vppState() }).toEqual({ step: steps[i], vpp: beforeVpp });
+        expect({ step: steps[i], linux: linuxState(ns) }).toEqual({ step: steps[i], linux: beforeLinux });
+      }
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test.each([
+    ['tap_create_v3', -12, 'VNET_API_ERROR_SYSCALL_ERROR_2', {}],
+    ['memif_socket_filename_add_del_v2', -73, 'VNET_API_ERROR_INVALID_ARGUMENT', { [ANN.extraMemifPorts]: 'tcp:80' }],
+    ['memif_create_v2', -14, 'VNET_API_ERROR_SYSCALL_ERROR_4', { [ANN.extraMemifPorts]: 'tcp:80' }],
+    ['pbl_client_update', -6, 'VNET_API_ERROR_NO_SUCH_ENTRY', { [ANN.extraMemifPorts]: 'tcp:80' }],
+    ['ip_route_add_del', -3, 'VNET_API_ERROR_NO_SUCH_FIB', {}],
+    ['app_namespace_add_del_v4', -128, 'VNET_API_ERROR_APP_INVALID_NS', { [ANN.vcl]: 'enable' }],
+  ] as const)('VPP refusing %s (%d): error names the step, message and retval; nothing left', async (msg, retval, name, annotations) => {
+    const ns = createNetns('v');
+    try {
+      const before = await vppState();
+      const beforeLinux = linuxState(ns);
+      sim.faults.failWith(msg, retval);
+      const err = await network().add(request(ns, { annotations })).catch((e: unknown) => e);
+      sim.faults.clear();
+      expect(err).toBeInstanceOf(StepError);
+      expect(err).toMatchObject({ vppMessage: msg, retval, retvalName: name });
+      expect((err as Error).message).toContain(`${msg}: VPP returned ${retval} (${name})`);
+      expect(await vppState()).toEqual(before);
+      expect(linuxState(ns)).toEqual(beforeLinux);
+    } finally {
+      sim.faults.clear();
+      deleteNetns(ns);
+    }
+  });
+
+  test('the netns disappearing is a clear error', async () => {
+    const ns = createNetns('x');
+    const req = request(ns);
+    deleteNetns(ns);
+    const err = await network().add(req).catch((e: unknown) => e);
+    expect((err as Error).message).toContain(`step "netns check" failed: network namespace ${ns.path} does not exist`);
+  });
+});
+
+d('gates and requests', () => {
+  test('a multinet memif on a node without multinet is refused', () => {
+    const net = new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, gates: { ...cfg.gates, multinetEnabled: false } }, log: silent });
+    expect(() => net.plan(request({ name: 'x', path: '/nonexistent' }, { ifName: 'memif1' }))).toThrow(
+      /interface memif1 is a multinet memif, which is disabled on this node \(feature gate multinetEnabled is false\)/,
+    );
+  });
+
+  test('the node loopback is found again by its tag', async () => {
+    const again = new NodeResources(vpp);
+    expect(await again.unnumberedLoopback()).toBe(await node.unnumberedLoopback());
+    const all = await vpp.dumpAll(iface.sw_interface_dump, {});
+    expect(all.filter((i) => i.tag === NODE_LOOPBACK_TAG)).toHaveLength(1);
+  });
+});
