@@ -1,0 +1,32 @@
+/** The VNET_API_ERROR_* values the simulator answers with (vpp:src/vnet/error.h). */
+export const Retval = {
+  OK: 0,
+  UNSPECIFIED: -1,
+  INVALID_SW_IF_INDEX: -2,
+  NO_SUCH_FIB: -3,
+  NO_SUCH_ENTRY: -6,
+  INVALID_VALUE: -7,
+  INVALID_SW_IF_INDEX_2: -10,
+  SYSCALL_ERROR_1: -11,
+  SYSCALL_ERROR_2: -12,
+  SYSCALL_ERROR_4: -14,
+  FEATURE_DISABLED: -30,
+  INVALID_REGISTRATION: -31,
+  NO_PATHS_IN_ROUTE: -52,
+  NO_MATCHING_INTERFACE: -54,
+  ADDRESS_NOT_FOUND_FOR_INTERFACE: -60,
+  SUBIF_ALREADY_EXISTS: -68,
+  INVALID_INTERFACE: -71,
+  INVALID_ARGUMENT: -73,
+  UNEXPECTED_INTF_STATE: -74,
+  IF_ALREADY_EXISTS: -79,
+  ADDRESS_IN_USE: -105,
+  ADDRESS_FOUND_FOR_INTERFACE: -114,
+  ENTRY_ALREADY_EXISTS: -116,
+  EAGAIN: -165,
+  /** session_error_t SESSION_E_INVALID, returned as is by the app namespace handlers. */
+  SESSION_E_INVALID: -19,
+} as const;
+
+/** ~0 as a u32. */
+export const U32_MAX = 0xffffffff;
