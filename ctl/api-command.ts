@@ -165,7 +165,9 @@ function reportError(e: unknown, io: Io): number {
   }
   if (e instanceof VppApiError) {
     io.err(`vpp-cnictl: ${msg}`);
-    if (e.reply !== undefined) io.err(JSON.stringify(toJson(e.reply)));
+    // The reply only when it says more than its retval (VPP sometimes returns the existing object's index).
+    const rest = e.reply && typeof e.reply === 'object' ? Object.entries(e.reply).filter(([k]) => k !== 'retval') : [];
+    if (rest.length > 0) io.out(JSON.stringify(toJson(e.reply)));
     return EXIT.vppError;
   }
   if (e instanceof VppTimeoutError) {

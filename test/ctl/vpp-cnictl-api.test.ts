@@ -116,7 +116,7 @@ describe('every error case: non-zero exit and one clear line', () => {
   test('retval < 0, with its name', async () => {
     const r = await ctl(['api', 'call', 'sw_interface_set_flags', '{"sw_if_index":9999,"flags":1}', '--socket', sim.socketPath]);
     expect(r.code).toBe(1);
-    expect(r.err.split('\n')[0]).toBe('vpp-cnictl: sw_interface_set_flags: VPP returned -2 (VNET_API_ERROR_INVALID_SW_IF_INDEX)');
+    expect(r.err.trim()).toBe('vpp-cnictl: sw_interface_set_flags: VPP returned -2 (VNET_API_ERROR_INVALID_SW_IF_INDEX)');
   });
 
   test('timeout', async () => {
