@@ -432,7 +432,8 @@ export class VppClient {
     const id = this.idOf(def);
     if (!t || !this.hs) throw new VppDisconnectedError(def.name, `not connected to VPP (state ${this.sm.state})`);
     const size = def.size(msg);
-    const [b, p] = t.reserve(size);
+    const p = t.reserve(size);
+    const b = t.buffer;
     try {
       def.encode(b, p, id, this.hs.clientIndex, ctx, msg);
     } catch (e) {
@@ -731,7 +732,8 @@ export class VppClient {
       const t = this.transport;
       const id = this.ids.get(memclnt_keepalive_reply);
       if (t && id !== undefined) {
-        const [b, p] = t.reserve(memclnt_keepalive_reply.fixedSize);
+        const p = t.reserve(memclnt_keepalive_reply.fixedSize);
+        const b = t.buffer;
         memclnt_keepalive_reply.encode(b, p, id, 0, 0, { retval: 0 });
       }
       return;

@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { decFixedString, encFixedString, rBool, rI32, rU16, rU32 } from '../codec/prim.js';
+import { decFixedString, encFixedString, rBool, rU16, rU32 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 
 void VppDecodeError;
@@ -58,9 +58,8 @@ export const af_packet_create_reply: MessageDef<AfPacketCreateReplyIn, AfPacketC
   },
   decode(b): AfPacketCreateReply {
     if (b.length < 14) throw new VppDecodeError('af_packet_create_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -96,9 +95,8 @@ export const af_packet_create_v2_reply: MessageDef<AfPacketCreateV2ReplyIn, AfPa
   },
   decode(b): AfPacketCreateV2Reply {
     if (b.length < 14) throw new VppDecodeError('af_packet_create_v2_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -134,9 +132,8 @@ export const af_packet_create_v3_reply: MessageDef<AfPacketCreateV3ReplyIn, AfPa
   },
   decode(b): AfPacketCreateV3Reply {
     if (b.length < 14) throw new VppDecodeError('af_packet_create_v3_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -169,8 +166,7 @@ export const af_packet_delete_reply: MessageDef<AfPacketDeleteReplyIn, AfPacketD
   },
   decode(b): AfPacketDeleteReply {
     if (b.length < 10) throw new VppDecodeError('af_packet_delete_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -203,8 +199,7 @@ export const af_packet_set_l4_cksum_offload_reply: MessageDef<AfPacketSetL4Cksum
   },
   decode(b): AfPacketSetL4CksumOffloadReply {
     if (b.length < 10) throw new VppDecodeError('af_packet_set_l4_cksum_offload_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -511,9 +506,8 @@ export const af_packet_set_l4_cksum_offload: RequestDef<AfPacketSetL4CksumOffloa
   },
   decode(b): AfPacketSetL4CksumOffload {
     if (b.length < 15) throw new VppDecodeError('af_packet_set_l4_cksum_offload', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_set = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_set = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, set: f_set };
   },
 };

@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { need, rBool, rI32, rU16, rU32, rU8 } from '../codec/prim.js';
+import { need, rI32, rU16, rU32, rU8 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 
 void VppDecodeError;
@@ -258,9 +258,8 @@ export const cnat_translation_update_reply: MessageDef<CnatTranslationUpdateRepl
   },
   decode(b): CnatTranslationUpdateReply {
     if (b.length < 14) throw new VppDecodeError('cnat_translation_update_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_id = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_id = b.readUInt32BE(10);
     return { retval: f_retval, id: f_id };
   },
 };
@@ -293,8 +292,7 @@ export const cnat_translation_del_reply: MessageDef<CnatTranslationDelReplyIn, C
   },
   decode(b): CnatTranslationDelReply {
     if (b.length < 10) throw new VppDecodeError('cnat_translation_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -363,8 +361,7 @@ export const cnat_session_purge_reply: MessageDef<CnatSessionPurgeReplyIn, CnatS
   },
   decode(b): CnatSessionPurgeReply {
     if (b.length < 10) throw new VppDecodeError('cnat_session_purge_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -431,8 +428,7 @@ export const cnat_set_snat_addresses_reply: MessageDef<CnatSetSnatAddressesReply
   },
   decode(b): CnatSetSnatAddressesReply {
     if (b.length < 10) throw new VppDecodeError('cnat_set_snat_addresses_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -465,8 +461,7 @@ export const cnat_set_snat_addresses_v2_reply: MessageDef<CnatSetSnatAddressesV2
   },
   decode(b): CnatSetSnatAddressesV2Reply {
     if (b.length < 10) throw new VppDecodeError('cnat_set_snat_addresses_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -615,8 +610,7 @@ export const cnat_snat_policy_add_del_exclude_pfx_reply: MessageDef<CnatSnatPoli
   },
   decode(b): CnatSnatPolicyAddDelExcludePfxReply {
     if (b.length < 10) throw new VppDecodeError('cnat_snat_policy_add_del_exclude_pfx_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -649,8 +643,7 @@ export const cnat_snat_policy_add_del_if_reply: MessageDef<CnatSnatPolicyAddDelI
   },
   decode(b): CnatSnatPolicyAddDelIfReply {
     if (b.length < 10) throw new VppDecodeError('cnat_snat_policy_add_del_if_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -683,8 +676,7 @@ export const cnat_set_snat_policy_reply: MessageDef<CnatSetSnatPolicyReplyIn, Cn
   },
   decode(b): CnatSetSnatPolicyReply {
     if (b.length < 10) throw new VppDecodeError('cnat_set_snat_policy_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -717,8 +709,7 @@ export const feature_cnat_enable_disable_reply: MessageDef<FeatureCnatEnableDisa
   },
   decode(b): FeatureCnatEnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('feature_cnat_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -789,8 +780,7 @@ export const cnat_translation_del: RequestDef<CnatTranslationDelIn, CnatTranslat
   },
   decode(b): CnatTranslationDel {
     if (b.length < 14) throw new VppDecodeError('cnat_translation_del', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_id = rU32(b, c);
+    const f_id = b.readUInt32BE(10);
     return { id: f_id };
   },
 };
@@ -1125,10 +1115,9 @@ export const cnat_snat_policy_add_del_if: RequestDef<CnatSnatPolicyAddDelIfIn, C
   },
   decode(b): CnatSnatPolicyAddDelIf {
     if (b.length < 16) throw new VppDecodeError('cnat_snat_policy_add_del_if', `${b.length} bytes, the fixed part needs 16`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_is_add = rU8(b, c);
-    const f_table = rU8(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_is_add = b[14]!;
+    const f_table = b[15]!;
     return { sw_if_index: f_sw_if_index, is_add: f_is_add, table: f_table };
   },
 };
@@ -1162,8 +1151,7 @@ export const cnat_set_snat_policy: RequestDef<CnatSetSnatPolicyIn, CnatSetSnatPo
   },
   decode(b): CnatSetSnatPolicy {
     if (b.length < 11) throw new VppDecodeError('cnat_set_snat_policy', `${b.length} bytes, the fixed part needs 11`);
-    const c: Cursor = { p: 10 };
-    const f_policy = rU8(b, c);
+    const f_policy = b[10]!;
     return { policy: f_policy };
   },
 };
@@ -1201,9 +1189,8 @@ export const feature_cnat_enable_disable: RequestDef<FeatureCnatEnableDisableIn,
   },
   decode(b): FeatureCnatEnableDisable {
     if (b.length < 15) throw new VppDecodeError('feature_cnat_enable_disable', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_enable_disable = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_enable_disable = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, enable_disable: f_enable_disable };
   },
 };

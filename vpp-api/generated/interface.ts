@@ -40,8 +40,7 @@ export const sw_interface_set_flags_reply: MessageDef<SwInterfaceSetFlagsReplyIn
   },
   decode(b): SwInterfaceSetFlagsReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_flags_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -74,8 +73,7 @@ export const sw_interface_set_promisc_reply: MessageDef<SwInterfaceSetPromiscRep
   },
   decode(b): SwInterfaceSetPromiscReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_promisc_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -108,8 +106,7 @@ export const hw_interface_set_mtu_reply: MessageDef<HwInterfaceSetMtuReplyIn, Hw
   },
   decode(b): HwInterfaceSetMtuReply {
     if (b.length < 10) throw new VppDecodeError('hw_interface_set_mtu_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -142,8 +139,7 @@ export const sw_interface_set_mtu_reply: MessageDef<SwInterfaceSetMtuReplyIn, Sw
   },
   decode(b): SwInterfaceSetMtuReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_mtu_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -176,8 +172,7 @@ export const sw_interface_set_ip_directed_broadcast_reply: MessageDef<SwInterfac
   },
   decode(b): SwInterfaceSetIpDirectedBroadcastReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_ip_directed_broadcast_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -220,11 +215,10 @@ export const sw_interface_event: MessageDef<SwInterfaceEventIn, SwInterfaceEvent
   },
   decode(b): SwInterfaceEvent {
     if (b.length < 19) throw new VppDecodeError('sw_interface_event', `${b.length} bytes, the fixed part needs 19`);
-    const c: Cursor = { p: 6 };
-    const f_pid = rU32(b, c);
-    const f_sw_if_index = rU32(b, c);
-    const f_flags = rU32(b, c);
-    const f_deleted = rBool(b, c);
+    const f_pid = b.readUInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_flags = b.readUInt32BE(14);
+    const f_deleted = b[18] !== 0;
     return { pid: f_pid, sw_if_index: f_sw_if_index, flags: f_flags, deleted: f_deleted };
   },
 };
@@ -257,8 +251,7 @@ export const want_interface_events_reply: MessageDef<WantInterfaceEventsReplyIn,
   },
   decode(b): WantInterfaceEventsReply {
     if (b.length < 10) throw new VppDecodeError('want_interface_events_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -435,8 +428,7 @@ export const sw_interface_add_del_address_reply: MessageDef<SwInterfaceAddDelAdd
   },
   decode(b): SwInterfaceAddDelAddressReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_add_del_address_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -469,8 +461,7 @@ export const sw_interface_address_replace_begin_reply: MessageDef<SwInterfaceAdd
   },
   decode(b): SwInterfaceAddressReplaceBeginReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_address_replace_begin_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -503,8 +494,7 @@ export const sw_interface_address_replace_end_reply: MessageDef<SwInterfaceAddre
   },
   decode(b): SwInterfaceAddressReplaceEndReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_address_replace_end_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -537,8 +527,7 @@ export const sw_interface_set_table_reply: MessageDef<SwInterfaceSetTableReplyIn
   },
   decode(b): SwInterfaceSetTableReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_table_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -574,9 +563,8 @@ export const sw_interface_get_table_reply: MessageDef<SwInterfaceGetTableReplyIn
   },
   decode(b): SwInterfaceGetTableReply {
     if (b.length < 14) throw new VppDecodeError('sw_interface_get_table_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_vrf_id = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_vrf_id = b.readUInt32BE(10);
     return { retval: f_retval, vrf_id: f_vrf_id };
   },
 };
@@ -609,8 +597,7 @@ export const sw_interface_set_unnumbered_reply: MessageDef<SwInterfaceSetUnnumbe
   },
   decode(b): SwInterfaceSetUnnumberedReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_unnumbered_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -643,8 +630,7 @@ export const sw_interface_clear_stats_reply: MessageDef<SwInterfaceClearStatsRep
   },
   decode(b): SwInterfaceClearStatsReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_clear_stats_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -677,8 +663,7 @@ export const sw_interface_tag_add_del_reply: MessageDef<SwInterfaceTagAddDelRepl
   },
   decode(b): SwInterfaceTagAddDelReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_tag_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -711,8 +696,7 @@ export const sw_interface_add_del_mac_address_reply: MessageDef<SwInterfaceAddDe
   },
   decode(b): SwInterfaceAddDelMacAddressReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_add_del_mac_address_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -745,8 +729,7 @@ export const sw_interface_set_mac_address_reply: MessageDef<SwInterfaceSetMacAdd
   },
   decode(b): SwInterfaceSetMacAddressReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_mac_address_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -818,8 +801,7 @@ export const sw_interface_set_rx_mode_reply: MessageDef<SwInterfaceSetRxModeRepl
   },
   decode(b): SwInterfaceSetRxModeReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_rx_mode_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -852,8 +834,7 @@ export const sw_interface_set_rx_placement_reply: MessageDef<SwInterfaceSetRxPla
   },
   decode(b): SwInterfaceSetRxPlacementReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_rx_placement_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -886,8 +867,7 @@ export const sw_interface_set_tx_placement_reply: MessageDef<SwInterfaceSetTxPla
   },
   decode(b): SwInterfaceSetTxPlacementReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_tx_placement_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -920,8 +900,7 @@ export const sw_interface_set_interface_name_reply: MessageDef<SwInterfaceSetInt
   },
   decode(b): SwInterfaceSetInterfaceNameReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_interface_name_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -963,11 +942,10 @@ export const sw_interface_rx_placement_details: MessageDef<SwInterfaceRxPlacemen
   },
   decode(b): SwInterfaceRxPlacementDetails {
     if (b.length < 26) throw new VppDecodeError('sw_interface_rx_placement_details', `${b.length} bytes, the fixed part needs 26`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_queue_id = rU32(b, c);
-    const f_worker_id = rU32(b, c);
-    const f_mode = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_queue_id = b.readUInt32BE(14);
+    const f_worker_id = b.readUInt32BE(18);
+    const f_mode = b.readUInt32BE(22);
     return { sw_if_index: f_sw_if_index, queue_id: f_queue_id, worker_id: f_worker_id, mode: f_mode };
   },
 };
@@ -1003,9 +981,8 @@ export const sw_interface_tx_placement_get_reply: MessageDef<SwInterfaceTxPlacem
   },
   decode(b): SwInterfaceTxPlacementGetReply {
     if (b.length < 14) throw new VppDecodeError('sw_interface_tx_placement_get_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_cursor = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_cursor = b.readUInt32BE(10);
     return { retval: f_retval, cursor: f_cursor };
   },
 };
@@ -1096,8 +1073,7 @@ export const interface_name_renumber_reply: MessageDef<InterfaceNameRenumberRepl
   },
   decode(b): InterfaceNameRenumberReply {
     if (b.length < 10) throw new VppDecodeError('interface_name_renumber_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1133,9 +1109,8 @@ export const create_subif_reply: MessageDef<CreateSubifReplyIn, CreateSubifReply
   },
   decode(b): CreateSubifReply {
     if (b.length < 14) throw new VppDecodeError('create_subif_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -1171,9 +1146,8 @@ export const create_vlan_subif_reply: MessageDef<CreateVlanSubifReplyIn, CreateV
   },
   decode(b): CreateVlanSubifReply {
     if (b.length < 14) throw new VppDecodeError('create_vlan_subif_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -1206,8 +1180,7 @@ export const delete_subif_reply: MessageDef<DeleteSubifReplyIn, DeleteSubifReply
   },
   decode(b): DeleteSubifReply {
     if (b.length < 10) throw new VppDecodeError('delete_subif_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1243,9 +1216,8 @@ export const create_loopback_reply: MessageDef<CreateLoopbackReplyIn, CreateLoop
   },
   decode(b): CreateLoopbackReply {
     if (b.length < 14) throw new VppDecodeError('create_loopback_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -1281,9 +1253,8 @@ export const create_loopback_instance_reply: MessageDef<CreateLoopbackInstanceRe
   },
   decode(b): CreateLoopbackInstanceReply {
     if (b.length < 14) throw new VppDecodeError('create_loopback_instance_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -1316,8 +1287,7 @@ export const delete_loopback_reply: MessageDef<DeleteLoopbackReplyIn, DeleteLoop
   },
   decode(b): DeleteLoopbackReply {
     if (b.length < 10) throw new VppDecodeError('delete_loopback_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1350,8 +1320,7 @@ export const collect_detailed_interface_stats_reply: MessageDef<CollectDetailedI
   },
   decode(b): CollectDetailedInterfaceStatsReply {
     if (b.length < 10) throw new VppDecodeError('collect_detailed_interface_stats_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1384,8 +1353,7 @@ export const pcap_set_filter_function_reply: MessageDef<PcapSetFilterFunctionRep
   },
   decode(b): PcapSetFilterFunctionReply {
     if (b.length < 10) throw new VppDecodeError('pcap_set_filter_function_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1418,8 +1386,7 @@ export const pcap_trace_on_reply: MessageDef<PcapTraceOnReplyIn, PcapTraceOnRepl
   },
   decode(b): PcapTraceOnReply {
     if (b.length < 10) throw new VppDecodeError('pcap_trace_on_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1452,8 +1419,7 @@ export const pcap_trace_off_reply: MessageDef<PcapTraceOffReplyIn, PcapTraceOffR
   },
   decode(b): PcapTraceOffReply {
     if (b.length < 10) throw new VppDecodeError('pcap_trace_off_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1486,8 +1452,7 @@ export const sw_interface_set_default_rx_mode_reply: MessageDef<SwInterfaceSetDe
   },
   decode(b): SwInterfaceSetDefaultRxModeReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_default_rx_mode_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1523,9 +1488,8 @@ export const sw_interface_get_default_rx_mode_reply: MessageDef<SwInterfaceGetDe
   },
   decode(b): SwInterfaceGetDefaultRxModeReply {
     if (b.length < 14) throw new VppDecodeError('sw_interface_get_default_rx_mode_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_mode = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_mode = b.readUInt32BE(10);
     return { retval: f_retval, mode: f_mode };
   },
 };
@@ -1558,8 +1522,7 @@ export const sw_interface_set_link_speed_reply: MessageDef<SwInterfaceSetLinkSpe
   },
   decode(b): SwInterfaceSetLinkSpeedReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_set_link_speed_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1646,9 +1609,8 @@ export const sw_interface_set_flags: RequestDef<SwInterfaceSetFlagsIn, SwInterfa
   },
   decode(b): SwInterfaceSetFlags {
     if (b.length < 18) throw new VppDecodeError('sw_interface_set_flags', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_flags = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_flags = b.readUInt32BE(14);
     return { sw_if_index: f_sw_if_index, flags: f_flags };
   },
 };
@@ -1686,9 +1648,8 @@ export const sw_interface_set_promisc: RequestDef<SwInterfaceSetPromiscIn, SwInt
   },
   decode(b): SwInterfaceSetPromisc {
     if (b.length < 15) throw new VppDecodeError('sw_interface_set_promisc', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_promisc_on = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_promisc_on = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, promisc_on: f_promisc_on };
   },
 };
@@ -1725,9 +1686,8 @@ export const hw_interface_set_mtu: RequestDef<HwInterfaceSetMtuIn, HwInterfaceSe
   },
   decode(b): HwInterfaceSetMtu {
     if (b.length < 16) throw new VppDecodeError('hw_interface_set_mtu', `${b.length} bytes, the fixed part needs 16`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_mtu = rU16(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_mtu = b.readUInt16BE(14);
     return { sw_if_index: f_sw_if_index, mtu: f_mtu };
   },
 };
@@ -1808,9 +1768,8 @@ export const sw_interface_set_ip_directed_broadcast: RequestDef<SwInterfaceSetIp
   },
   decode(b): SwInterfaceSetIpDirectedBroadcast {
     if (b.length < 15) throw new VppDecodeError('sw_interface_set_ip_directed_broadcast', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_enable = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_enable = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, enable: f_enable };
   },
 };
@@ -1848,9 +1807,8 @@ export const want_interface_events: EventsDef<WantInterfaceEventsIn, WantInterfa
   },
   decode(b): WantInterfaceEvents {
     if (b.length < 18) throw new VppDecodeError('want_interface_events', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_enable_disable = rU32(b, c);
-    const f_pid = rU32(b, c);
+    const f_enable_disable = b.readUInt32BE(10);
+    const f_pid = b.readUInt32BE(14);
     return { enable_disable: f_enable_disable, pid: f_pid };
   },
 };
@@ -2048,10 +2006,9 @@ export const sw_interface_set_table: RequestDef<SwInterfaceSetTableIn, SwInterfa
   },
   decode(b): SwInterfaceSetTable {
     if (b.length < 19) throw new VppDecodeError('sw_interface_set_table', `${b.length} bytes, the fixed part needs 19`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_is_ipv6 = rBool(b, c);
-    const f_vrf_id = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_is_ipv6 = b[14] !== 0;
+    const f_vrf_id = b.readUInt32BE(15);
     return { sw_if_index: f_sw_if_index, is_ipv6: f_is_ipv6, vrf_id: f_vrf_id };
   },
 };
@@ -2089,9 +2046,8 @@ export const sw_interface_get_table: RequestDef<SwInterfaceGetTableIn, SwInterfa
   },
   decode(b): SwInterfaceGetTable {
     if (b.length < 15) throw new VppDecodeError('sw_interface_get_table', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_is_ipv6 = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_is_ipv6 = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, is_ipv6: f_is_ipv6 };
   },
 };
@@ -2132,10 +2088,9 @@ export const sw_interface_set_unnumbered: RequestDef<SwInterfaceSetUnnumberedIn,
   },
   decode(b): SwInterfaceSetUnnumbered {
     if (b.length < 19) throw new VppDecodeError('sw_interface_set_unnumbered', `${b.length} bytes, the fixed part needs 19`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_unnumbered_sw_if_index = rU32(b, c);
-    const f_is_add = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_unnumbered_sw_if_index = b.readUInt32BE(14);
+    const f_is_add = b[18] !== 0;
     return { sw_if_index: f_sw_if_index, unnumbered_sw_if_index: f_unnumbered_sw_if_index, is_add: f_is_add };
   },
 };
@@ -2169,8 +2124,7 @@ export const sw_interface_clear_stats: RequestDef<SwInterfaceClearStatsIn, SwInt
   },
   decode(b): SwInterfaceClearStats {
     if (b.length < 14) throw new VppDecodeError('sw_interface_clear_stats', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -2333,8 +2287,7 @@ export const sw_interface_get_mac_address: RequestDef<SwInterfaceGetMacAddressIn
   },
   decode(b): SwInterfaceGetMacAddress {
     if (b.length < 14) throw new VppDecodeError('sw_interface_get_mac_address', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -2378,11 +2331,10 @@ export const sw_interface_set_rx_mode: RequestDef<SwInterfaceSetRxModeIn, SwInte
   },
   decode(b): SwInterfaceSetRxMode {
     if (b.length < 23) throw new VppDecodeError('sw_interface_set_rx_mode', `${b.length} bytes, the fixed part needs 23`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_queue_id_valid = rBool(b, c);
-    const f_queue_id = rU32(b, c);
-    const f_mode = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_queue_id_valid = b[14] !== 0;
+    const f_queue_id = b.readUInt32BE(15);
+    const f_mode = b.readUInt32BE(19);
     return { sw_if_index: f_sw_if_index, queue_id_valid: f_queue_id_valid, queue_id: f_queue_id, mode: f_mode };
   },
 };
@@ -2426,11 +2378,10 @@ export const sw_interface_set_rx_placement: RequestDef<SwInterfaceSetRxPlacement
   },
   decode(b): SwInterfaceSetRxPlacement {
     if (b.length < 23) throw new VppDecodeError('sw_interface_set_rx_placement', `${b.length} bytes, the fixed part needs 23`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_queue_id = rU32(b, c);
-    const f_worker_id = rU32(b, c);
-    const f_is_main = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_queue_id = b.readUInt32BE(14);
+    const f_worker_id = b.readUInt32BE(18);
+    const f_is_main = b[22] !== 0;
     return { sw_if_index: f_sw_if_index, queue_id: f_queue_id, worker_id: f_worker_id, is_main: f_is_main };
   },
 };
@@ -2560,8 +2511,7 @@ export const sw_interface_rx_placement_dump: DumpDef<SwInterfaceRxPlacementDumpI
   },
   decode(b): SwInterfaceRxPlacementDump {
     if (b.length < 14) throw new VppDecodeError('sw_interface_rx_placement_dump', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -2600,9 +2550,8 @@ export const sw_interface_tx_placement_get: CursorDef<SwInterfaceTxPlacementGetI
   },
   decode(b): SwInterfaceTxPlacementGet {
     if (b.length < 18) throw new VppDecodeError('sw_interface_tx_placement_get', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_cursor = rU32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_cursor = b.readUInt32BE(10);
+    const f_sw_if_index = b.readUInt32BE(14);
     return { cursor: f_cursor, sw_if_index: f_sw_if_index };
   },
 };
@@ -2639,9 +2588,8 @@ export const interface_name_renumber: RequestDef<InterfaceNameRenumberIn, Interf
   },
   decode(b): InterfaceNameRenumber {
     if (b.length < 18) throw new VppDecodeError('interface_name_renumber', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_new_show_dev_instance = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_new_show_dev_instance = b.readUInt32BE(14);
     return { sw_if_index: f_sw_if_index, new_show_dev_instance: f_new_show_dev_instance };
   },
 };
@@ -2687,12 +2635,11 @@ export const create_subif: RequestDef<CreateSubifIn, CreateSubif, CreateSubifRep
   },
   decode(b): CreateSubif {
     if (b.length < 26) throw new VppDecodeError('create_subif', `${b.length} bytes, the fixed part needs 26`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_sub_id = rU32(b, c);
-    const f_sub_if_flags = rU32(b, c);
-    const f_outer_vlan_id = rU16(b, c);
-    const f_inner_vlan_id = rU16(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_sub_id = b.readUInt32BE(14);
+    const f_sub_if_flags = b.readUInt32BE(18);
+    const f_outer_vlan_id = b.readUInt16BE(22);
+    const f_inner_vlan_id = b.readUInt16BE(24);
     return { sw_if_index: f_sw_if_index, sub_id: f_sub_id, sub_if_flags: f_sub_if_flags, outer_vlan_id: f_outer_vlan_id, inner_vlan_id: f_inner_vlan_id };
   },
 };
@@ -2729,9 +2676,8 @@ export const create_vlan_subif: RequestDef<CreateVlanSubifIn, CreateVlanSubif, C
   },
   decode(b): CreateVlanSubif {
     if (b.length < 18) throw new VppDecodeError('create_vlan_subif', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_vlan_id = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_vlan_id = b.readUInt32BE(14);
     return { sw_if_index: f_sw_if_index, vlan_id: f_vlan_id };
   },
 };
@@ -2765,8 +2711,7 @@ export const delete_subif: RequestDef<DeleteSubifIn, DeleteSubif, DeleteSubifRep
   },
   decode(b): DeleteSubif {
     if (b.length < 14) throw new VppDecodeError('delete_subif', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -2881,8 +2826,7 @@ export const delete_loopback: RequestDef<DeleteLoopbackIn, DeleteLoopback, Delet
   },
   decode(b): DeleteLoopback {
     if (b.length < 14) throw new VppDecodeError('delete_loopback', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -2920,9 +2864,8 @@ export const collect_detailed_interface_stats: RequestDef<CollectDetailedInterfa
   },
   decode(b): CollectDetailedInterfaceStats {
     if (b.length < 15) throw new VppDecodeError('collect_detailed_interface_stats', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_enable_disable = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_enable_disable = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, enable_disable: f_enable_disable };
   },
 };
@@ -3106,8 +3049,7 @@ export const sw_interface_set_default_rx_mode: RequestDef<SwInterfaceSetDefaultR
   },
   decode(b): SwInterfaceSetDefaultRxMode {
     if (b.length < 14) throw new VppDecodeError('sw_interface_set_default_rx_mode', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_mode = rU32(b, c);
+    const f_mode = b.readUInt32BE(10);
     return { mode: f_mode };
   },
 };
@@ -3174,9 +3116,8 @@ export const sw_interface_set_link_speed: RequestDef<SwInterfaceSetLinkSpeedIn, 
   },
   decode(b): SwInterfaceSetLinkSpeed {
     if (b.length < 18) throw new VppDecodeError('sw_interface_set_link_speed', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_link_speed = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_link_speed = b.readUInt32BE(14);
     return { sw_if_index: f_sw_if_index, link_speed: f_link_speed };
   },
 };
@@ -3210,8 +3151,7 @@ export const sw_interface_get_speed_capa: RequestDef<SwInterfaceGetSpeedCapaIn, 
   },
   decode(b): SwInterfaceGetSpeedCapa {
     if (b.length < 14) throw new VppDecodeError('sw_interface_get_speed_capa', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };

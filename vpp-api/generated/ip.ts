@@ -331,8 +331,7 @@ export const ip_table_add_del_reply: MessageDef<IpTableAddDelReplyIn, IpTableAdd
   },
   decode(b): IpTableAddDelReply {
     if (b.length < 10) throw new VppDecodeError('ip_table_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -365,8 +364,7 @@ export const ip_table_add_del_v2_reply: MessageDef<IpTableAddDelV2ReplyIn, IpTab
   },
   decode(b): IpTableAddDelV2Reply {
     if (b.length < 10) throw new VppDecodeError('ip_table_add_del_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -437,8 +435,7 @@ export const ip_table_replace_begin_reply: MessageDef<IpTableReplaceBeginReplyIn
   },
   decode(b): IpTableReplaceBeginReply {
     if (b.length < 10) throw new VppDecodeError('ip_table_replace_begin_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -471,8 +468,7 @@ export const ip_table_replace_end_reply: MessageDef<IpTableReplaceEndReplyIn, Ip
   },
   decode(b): IpTableReplaceEndReply {
     if (b.length < 10) throw new VppDecodeError('ip_table_replace_end_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -505,8 +501,7 @@ export const ip_table_flush_reply: MessageDef<IpTableFlushReplyIn, IpTableFlushR
   },
   decode(b): IpTableFlushReply {
     if (b.length < 10) throw new VppDecodeError('ip_table_flush_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -576,9 +571,8 @@ export const ip_route_add_del_reply: MessageDef<IpRouteAddDelReplyIn, IpRouteAdd
   },
   decode(b): IpRouteAddDelReply {
     if (b.length < 14) throw new VppDecodeError('ip_route_add_del_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_stats_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_stats_index = b.readUInt32BE(10);
     return { retval: f_retval, stats_index: f_stats_index };
   },
 };
@@ -614,9 +608,8 @@ export const ip_route_add_del_v2_reply: MessageDef<IpRouteAddDelV2ReplyIn, IpRou
   },
   decode(b): IpRouteAddDelV2Reply {
     if (b.length < 14) throw new VppDecodeError('ip_route_add_del_v2_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_stats_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_stats_index = b.readUInt32BE(10);
     return { retval: f_retval, stats_index: f_stats_index };
   },
 };
@@ -801,8 +794,7 @@ export const set_ip_flow_hash_reply: MessageDef<SetIpFlowHashReplyIn, SetIpFlowH
   },
   decode(b): SetIpFlowHashReply {
     if (b.length < 10) throw new VppDecodeError('set_ip_flow_hash_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -835,8 +827,7 @@ export const set_ip_flow_hash_v2_reply: MessageDef<SetIpFlowHashV2ReplyIn, SetIp
   },
   decode(b): SetIpFlowHashV2Reply {
     if (b.length < 10) throw new VppDecodeError('set_ip_flow_hash_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -869,8 +860,7 @@ export const set_ip_flow_hash_v3_reply: MessageDef<SetIpFlowHashV3ReplyIn, SetIp
   },
   decode(b): SetIpFlowHashV3Reply {
     if (b.length < 10) throw new VppDecodeError('set_ip_flow_hash_v3_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -903,8 +893,7 @@ export const set_ip_flow_hash_router_id_reply: MessageDef<SetIpFlowHashRouterIdR
   },
   decode(b): SetIpFlowHashRouterIdReply {
     if (b.length < 10) throw new VppDecodeError('set_ip_flow_hash_router_id_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -937,8 +926,7 @@ export const sw_interface_ip6_enable_disable_reply: MessageDef<SwInterfaceIp6Ena
   },
   decode(b): SwInterfaceIp6EnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_ip6_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -971,8 +959,7 @@ export const sw_interface_ip4_enable_disable_reply: MessageDef<SwInterfaceIp4Ena
   },
   decode(b): SwInterfaceIp4EnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_ip4_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1042,9 +1029,8 @@ export const ip_mroute_add_del_reply: MessageDef<IpMrouteAddDelReplyIn, IpMroute
   },
   decode(b): IpMrouteAddDelReply {
     if (b.length < 14) throw new VppDecodeError('ip_mroute_add_del_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_stats_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_stats_index = b.readUInt32BE(10);
     return { retval: f_retval, stats_index: f_stats_index };
   },
 };
@@ -1155,9 +1141,8 @@ export const ip_unnumbered_details: MessageDef<IpUnnumberedDetailsIn, IpUnnumber
   },
   decode(b): IpUnnumberedDetails {
     if (b.length < 14) throw new VppDecodeError('ip_unnumbered_details', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_sw_if_index = rU32(b, c);
-    const f_ip_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(6);
+    const f_ip_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index, ip_sw_if_index: f_ip_sw_if_index };
   },
 };
@@ -1194,9 +1179,8 @@ export const ip_details: MessageDef<IpDetailsIn, IpDetails> = {
   },
   decode(b): IpDetails {
     if (b.length < 11) throw new VppDecodeError('ip_details', `${b.length} bytes, the fixed part needs 11`);
-    const c: Cursor = { p: 6 };
-    const f_sw_if_index = rU32(b, c);
-    const f_is_ipv6 = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(6);
+    const f_is_ipv6 = b[10] !== 0;
     return { sw_if_index: f_sw_if_index, is_ipv6: f_is_ipv6 };
   },
 };
@@ -1280,8 +1264,7 @@ export const ip_punt_redirect_reply: MessageDef<IpPuntRedirectReplyIn, IpPuntRed
   },
   decode(b): IpPuntRedirectReply {
     if (b.length < 10) throw new VppDecodeError('ip_punt_redirect_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1348,8 +1331,7 @@ export const add_del_ip_punt_redirect_v2_reply: MessageDef<AddDelIpPuntRedirectV
   },
   decode(b): AddDelIpPuntRedirectV2Reply {
     if (b.length < 10) throw new VppDecodeError('add_del_ip_punt_redirect_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1418,8 +1400,7 @@ export const ip_container_proxy_add_del_reply: MessageDef<IpContainerProxyAddDel
   },
   decode(b): IpContainerProxyAddDelReply {
     if (b.length < 10) throw new VppDecodeError('ip_container_proxy_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1491,8 +1472,7 @@ export const ip_source_and_port_range_check_add_del_reply: MessageDef<IpSourceAn
   },
   decode(b): IpSourceAndPortRangeCheckAddDelReply {
     if (b.length < 10) throw new VppDecodeError('ip_source_and_port_range_check_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1525,8 +1505,7 @@ export const ip_source_and_port_range_check_interface_add_del_reply: MessageDef<
   },
   decode(b): IpSourceAndPortRangeCheckInterfaceAddDelReply {
     if (b.length < 10) throw new VppDecodeError('ip_source_and_port_range_check_interface_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1559,8 +1538,7 @@ export const sw_interface_ip6_set_link_local_address_reply: MessageDef<SwInterfa
   },
   decode(b): SwInterfaceIp6SetLinkLocalAddressReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_ip6_set_link_local_address_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1632,8 +1610,7 @@ export const ioam_enable_reply: MessageDef<IoamEnableReplyIn, IoamEnableReply> =
   },
   decode(b): IoamEnableReply {
     if (b.length < 10) throw new VppDecodeError('ioam_enable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1666,8 +1643,7 @@ export const ioam_disable_reply: MessageDef<IoamDisableReplyIn, IoamDisableReply
   },
   decode(b): IoamDisableReply {
     if (b.length < 10) throw new VppDecodeError('ioam_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1700,8 +1676,7 @@ export const ip_reassembly_set_reply: MessageDef<IpReassemblySetReplyIn, IpReass
   },
   decode(b): IpReassemblySetReply {
     if (b.length < 10) throw new VppDecodeError('ip_reassembly_set_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1750,13 +1725,12 @@ export const ip_reassembly_get_reply: MessageDef<IpReassemblyGetReplyIn, IpReass
   },
   decode(b): IpReassemblyGetReply {
     if (b.length < 27) throw new VppDecodeError('ip_reassembly_get_reply', `${b.length} bytes, the fixed part needs 27`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_timeout_ms = rU32(b, c);
-    const f_max_reassemblies = rU32(b, c);
-    const f_max_reassembly_length = rU32(b, c);
-    const f_expire_walk_interval_ms = rU32(b, c);
-    const f_is_ip6 = rBool(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_timeout_ms = b.readUInt32BE(10);
+    const f_max_reassemblies = b.readUInt32BE(14);
+    const f_max_reassembly_length = b.readUInt32BE(18);
+    const f_expire_walk_interval_ms = b.readUInt32BE(22);
+    const f_is_ip6 = b[26] !== 0;
     return { retval: f_retval, timeout_ms: f_timeout_ms, max_reassemblies: f_max_reassemblies, max_reassembly_length: f_max_reassembly_length, expire_walk_interval_ms: f_expire_walk_interval_ms, is_ip6: f_is_ip6 };
   },
 };
@@ -1789,8 +1763,7 @@ export const ip_reassembly_enable_disable_reply: MessageDef<IpReassemblyEnableDi
   },
   decode(b): IpReassemblyEnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('ip_reassembly_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1823,8 +1796,7 @@ export const ip_local_reass_enable_disable_reply: MessageDef<IpLocalReassEnableD
   },
   decode(b): IpLocalReassEnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('ip_local_reass_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1865,10 +1837,9 @@ export const ip_local_reass_get_reply: MessageDef<IpLocalReassGetReplyIn, IpLoca
   },
   decode(b): IpLocalReassGetReply {
     if (b.length < 12) throw new VppDecodeError('ip_local_reass_get_reply', `${b.length} bytes, the fixed part needs 12`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_ip4_is_enabled = rBool(b, c);
-    const f_ip6_is_enabled = rBool(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_ip4_is_enabled = b[10] !== 0;
+    const f_ip6_is_enabled = b[11] !== 0;
     return { retval: f_retval, ip4_is_enabled: f_ip4_is_enabled, ip6_is_enabled: f_ip6_is_enabled };
   },
 };
@@ -1901,8 +1872,7 @@ export const ip_path_mtu_update_reply: MessageDef<IpPathMtuUpdateReplyIn, IpPath
   },
   decode(b): IpPathMtuUpdateReply {
     if (b.length < 10) throw new VppDecodeError('ip_path_mtu_update_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1938,9 +1908,8 @@ export const ip_path_mtu_get_reply: MessageDef<IpPathMtuGetReplyIn, IpPathMtuGet
   },
   decode(b): IpPathMtuGetReply {
     if (b.length < 14) throw new VppDecodeError('ip_path_mtu_get_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_cursor = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_cursor = b.readUInt32BE(10);
     return { retval: f_retval, cursor: f_cursor };
   },
 };
@@ -2007,8 +1976,7 @@ export const ip_path_mtu_replace_begin_reply: MessageDef<IpPathMtuReplaceBeginRe
   },
   decode(b): IpPathMtuReplaceBeginReply {
     if (b.length < 10) throw new VppDecodeError('ip_path_mtu_replace_begin_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -2041,8 +2009,7 @@ export const ip_path_mtu_replace_end_reply: MessageDef<IpPathMtuReplaceEndReplyI
   },
   decode(b): IpPathMtuReplaceEndReply {
     if (b.length < 10) throw new VppDecodeError('ip_path_mtu_replace_end_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -2622,16 +2589,15 @@ export const set_ip_flow_hash: RequestDef<SetIpFlowHashIn, SetIpFlowHash, SetIpF
   },
   decode(b): SetIpFlowHash {
     if (b.length < 22) throw new VppDecodeError('set_ip_flow_hash', `${b.length} bytes, the fixed part needs 22`);
-    const c: Cursor = { p: 10 };
-    const f_vrf_id = rU32(b, c);
-    const f_is_ipv6 = rBool(b, c);
-    const f_src = rBool(b, c);
-    const f_dst = rBool(b, c);
-    const f_sport = rBool(b, c);
-    const f_dport = rBool(b, c);
-    const f_proto = rBool(b, c);
-    const f_reverse = rBool(b, c);
-    const f_symmetric = rBool(b, c);
+    const f_vrf_id = b.readUInt32BE(10);
+    const f_is_ipv6 = b[14] !== 0;
+    const f_src = b[15] !== 0;
+    const f_dst = b[16] !== 0;
+    const f_sport = b[17] !== 0;
+    const f_dport = b[18] !== 0;
+    const f_proto = b[19] !== 0;
+    const f_reverse = b[20] !== 0;
+    const f_symmetric = b[21] !== 0;
     return { vrf_id: f_vrf_id, is_ipv6: f_is_ipv6, src: f_src, dst: f_dst, sport: f_sport, dport: f_dport, proto: f_proto, reverse: f_reverse, symmetric: f_symmetric };
   },
 };
@@ -2671,10 +2637,9 @@ export const set_ip_flow_hash_v2: RequestDef<SetIpFlowHashV2In, SetIpFlowHashV2,
   },
   decode(b): SetIpFlowHashV2 {
     if (b.length < 19) throw new VppDecodeError('set_ip_flow_hash_v2', `${b.length} bytes, the fixed part needs 19`);
-    const c: Cursor = { p: 10 };
-    const f_table_id = rU32(b, c);
-    const f_af = rU8(b, c);
-    const f_flow_hash_config = rU32(b, c);
+    const f_table_id = b.readUInt32BE(10);
+    const f_af = b[14]!;
+    const f_flow_hash_config = b.readUInt32BE(15);
     return { table_id: f_table_id, af: f_af, flow_hash_config: f_flow_hash_config };
   },
 };
@@ -2714,10 +2679,9 @@ export const set_ip_flow_hash_v3: RequestDef<SetIpFlowHashV3In, SetIpFlowHashV3,
   },
   decode(b): SetIpFlowHashV3 {
     if (b.length < 19) throw new VppDecodeError('set_ip_flow_hash_v3', `${b.length} bytes, the fixed part needs 19`);
-    const c: Cursor = { p: 10 };
-    const f_table_id = rU32(b, c);
-    const f_af = rU8(b, c);
-    const f_flow_hash_config = rU32(b, c);
+    const f_table_id = b.readUInt32BE(10);
+    const f_af = b[14]!;
+    const f_flow_hash_config = b.readUInt32BE(15);
     return { table_id: f_table_id, af: f_af, flow_hash_config: f_flow_hash_config };
   },
 };
@@ -2751,8 +2715,7 @@ export const set_ip_flow_hash_router_id: RequestDef<SetIpFlowHashRouterIdIn, Set
   },
   decode(b): SetIpFlowHashRouterId {
     if (b.length < 14) throw new VppDecodeError('set_ip_flow_hash_router_id', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_router_id = rU32(b, c);
+    const f_router_id = b.readUInt32BE(10);
     return { router_id: f_router_id };
   },
 };
@@ -2790,9 +2753,8 @@ export const sw_interface_ip6_enable_disable: RequestDef<SwInterfaceIp6EnableDis
   },
   decode(b): SwInterfaceIp6EnableDisable {
     if (b.length < 15) throw new VppDecodeError('sw_interface_ip6_enable_disable', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_enable = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_enable = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, enable: f_enable };
   },
 };
@@ -2830,9 +2792,8 @@ export const sw_interface_ip4_enable_disable: RequestDef<SwInterfaceIp4EnableDis
   },
   decode(b): SwInterfaceIp4EnableDisable {
     if (b.length < 15) throw new VppDecodeError('sw_interface_ip4_enable_disable', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_enable = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_enable = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, enable: f_enable };
   },
 };
@@ -2985,9 +2946,8 @@ export const ip_address_dump: DumpDef<IpAddressDumpIn, IpAddressDump, IpAddressD
   },
   decode(b): IpAddressDump {
     if (b.length < 15) throw new VppDecodeError('ip_address_dump', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_is_ipv6 = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_is_ipv6 = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, is_ipv6: f_is_ipv6 };
   },
 };
@@ -3022,8 +2982,7 @@ export const ip_unnumbered_dump: DumpDef<IpUnnumberedDumpIn, IpUnnumberedDump, I
   },
   decode(b): IpUnnumberedDump {
     if (b.length < 14) throw new VppDecodeError('ip_unnumbered_dump', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -3059,8 +3018,7 @@ export const ip_dump: DumpDef<IpDumpIn, IpDump, IpDetails> = {
   },
   decode(b): IpDump {
     if (b.length < 11) throw new VppDecodeError('ip_dump', `${b.length} bytes, the fixed part needs 11`);
-    const c: Cursor = { p: 10 };
-    const f_is_ipv6 = rBool(b, c);
+    const f_is_ipv6 = b[10] !== 0;
     return { is_ipv6: f_is_ipv6 };
   },
 };
@@ -3170,9 +3128,8 @@ export const ip_punt_redirect_dump: DumpDef<IpPuntRedirectDumpIn, IpPuntRedirect
   },
   decode(b): IpPuntRedirectDump {
     if (b.length < 15) throw new VppDecodeError('ip_punt_redirect_dump', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_is_ipv6 = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_is_ipv6 = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, is_ipv6: f_is_ipv6 };
   },
 };
@@ -3252,9 +3209,8 @@ export const ip_punt_redirect_v2_dump: DumpDef<IpPuntRedirectV2DumpIn, IpPuntRed
   },
   decode(b): IpPuntRedirectV2Dump {
     if (b.length < 15) throw new VppDecodeError('ip_punt_redirect_v2_dump', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_af = rU8(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_af = b[14]!;
     return { sw_if_index: f_sw_if_index, af: f_af };
   },
 };
@@ -3445,13 +3401,12 @@ export const ip_source_and_port_range_check_interface_add_del: RequestDef<IpSour
   },
   decode(b): IpSourceAndPortRangeCheckInterfaceAddDel {
     if (b.length < 31) throw new VppDecodeError('ip_source_and_port_range_check_interface_add_del', `${b.length} bytes, the fixed part needs 31`);
-    const c: Cursor = { p: 10 };
-    const f_is_add = rBool(b, c);
-    const f_sw_if_index = rU32(b, c);
-    const f_tcp_in_vrf_id = rU32(b, c);
-    const f_tcp_out_vrf_id = rU32(b, c);
-    const f_udp_in_vrf_id = rU32(b, c);
-    const f_udp_out_vrf_id = rU32(b, c);
+    const f_is_add = b[10] !== 0;
+    const f_sw_if_index = b.readUInt32BE(11);
+    const f_tcp_in_vrf_id = b.readUInt32BE(15);
+    const f_tcp_out_vrf_id = b.readUInt32BE(19);
+    const f_udp_in_vrf_id = b.readUInt32BE(23);
+    const f_udp_out_vrf_id = b.readUInt32BE(27);
     return { is_add: f_is_add, sw_if_index: f_sw_if_index, tcp_in_vrf_id: f_tcp_in_vrf_id, tcp_out_vrf_id: f_tcp_out_vrf_id, udp_in_vrf_id: f_udp_in_vrf_id, udp_out_vrf_id: f_udp_out_vrf_id };
   },
 };
@@ -3525,8 +3480,7 @@ export const sw_interface_ip6_get_link_local_address: RequestDef<SwInterfaceIp6G
   },
   decode(b): SwInterfaceIp6GetLinkLocalAddress {
     if (b.length < 14) throw new VppDecodeError('sw_interface_ip6_get_link_local_address', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -3579,13 +3533,12 @@ export const ioam_enable: RequestDef<IoamEnableIn, IoamEnable, IoamEnableReply> 
   },
   decode(b): IoamEnable {
     if (b.length < 20) throw new VppDecodeError('ioam_enable', `${b.length} bytes, the fixed part needs 20`);
-    const c: Cursor = { p: 10 };
-    const f_id = rU16(b, c);
-    const f_seqno = rBool(b, c);
-    const f_analyse = rBool(b, c);
-    const f_pot_enable = rBool(b, c);
-    const f_trace_enable = rBool(b, c);
-    const f_node_id = rU32(b, c);
+    const f_id = b.readUInt16BE(10);
+    const f_seqno = b[12] !== 0;
+    const f_analyse = b[13] !== 0;
+    const f_pot_enable = b[14] !== 0;
+    const f_trace_enable = b[15] !== 0;
+    const f_node_id = b.readUInt32BE(16);
     return { id: f_id, seqno: f_seqno, analyse: f_analyse, pot_enable: f_pot_enable, trace_enable: f_trace_enable, node_id: f_node_id };
   },
 };
@@ -3619,8 +3572,7 @@ export const ioam_disable: RequestDef<IoamDisableIn, IoamDisable, IoamDisableRep
   },
   decode(b): IoamDisable {
     if (b.length < 12) throw new VppDecodeError('ioam_disable', `${b.length} bytes, the fixed part needs 12`);
-    const c: Cursor = { p: 10 };
-    const f_id = rU16(b, c);
+    const f_id = b.readUInt16BE(10);
     return { id: f_id };
   },
 };
@@ -3670,13 +3622,12 @@ export const ip_reassembly_set: RequestDef<IpReassemblySetIn, IpReassemblySet, I
   },
   decode(b): IpReassemblySet {
     if (b.length < 31) throw new VppDecodeError('ip_reassembly_set', `${b.length} bytes, the fixed part needs 31`);
-    const c: Cursor = { p: 10 };
-    const f_timeout_ms = rU32(b, c);
-    const f_max_reassemblies = rU32(b, c);
-    const f_max_reassembly_length = rU32(b, c);
-    const f_expire_walk_interval_ms = rU32(b, c);
-    const f_is_ip6 = rBool(b, c);
-    const f_type = rU32(b, c);
+    const f_timeout_ms = b.readUInt32BE(10);
+    const f_max_reassemblies = b.readUInt32BE(14);
+    const f_max_reassembly_length = b.readUInt32BE(18);
+    const f_expire_walk_interval_ms = b.readUInt32BE(22);
+    const f_is_ip6 = b[26] !== 0;
+    const f_type = b.readUInt32BE(27);
     return { timeout_ms: f_timeout_ms, max_reassemblies: f_max_reassemblies, max_reassembly_length: f_max_reassembly_length, expire_walk_interval_ms: f_expire_walk_interval_ms, is_ip6: f_is_ip6, type: f_type };
   },
 };
@@ -3714,9 +3665,8 @@ export const ip_reassembly_get: RequestDef<IpReassemblyGetIn, IpReassemblyGet, I
   },
   decode(b): IpReassemblyGet {
     if (b.length < 15) throw new VppDecodeError('ip_reassembly_get', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_is_ip6 = rBool(b, c);
-    const f_type = rU32(b, c);
+    const f_is_ip6 = b[10] !== 0;
+    const f_type = b.readUInt32BE(11);
     return { is_ip6: f_is_ip6, type: f_type };
   },
 };
@@ -3761,11 +3711,10 @@ export const ip_reassembly_enable_disable: RequestDef<IpReassemblyEnableDisableI
   },
   decode(b): IpReassemblyEnableDisable {
     if (b.length < 20) throw new VppDecodeError('ip_reassembly_enable_disable', `${b.length} bytes, the fixed part needs 20`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_enable_ip4 = rBool(b, c);
-    const f_enable_ip6 = rBool(b, c);
-    const f_type = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_enable_ip4 = b[14] !== 0;
+    const f_enable_ip6 = b[15] !== 0;
+    const f_type = b.readUInt32BE(16);
     return { sw_if_index: f_sw_if_index, enable_ip4: f_enable_ip4, enable_ip6: f_enable_ip6, type: f_type };
   },
 };
@@ -3804,9 +3753,8 @@ export const ip_local_reass_enable_disable: RequestDef<IpLocalReassEnableDisable
   },
   decode(b): IpLocalReassEnableDisable {
     if (b.length < 12) throw new VppDecodeError('ip_local_reass_enable_disable', `${b.length} bytes, the fixed part needs 12`);
-    const c: Cursor = { p: 10 };
-    const f_enable_ip4 = rBool(b, c);
-    const f_enable_ip6 = rBool(b, c);
+    const f_enable_ip4 = b[10] !== 0;
+    const f_enable_ip6 = b[11] !== 0;
     return { enable_ip4: f_enable_ip4, enable_ip6: f_enable_ip6 };
   },
 };
@@ -3907,8 +3855,7 @@ export const ip_path_mtu_get: CursorDef<IpPathMtuGetIn, IpPathMtuGet, IpPathMtuG
   },
   decode(b): IpPathMtuGet {
     if (b.length < 14) throw new VppDecodeError('ip_path_mtu_get', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_cursor = rU32(b, c);
+    const f_cursor = b.readUInt32BE(10);
     return { cursor: f_cursor };
   },
 };

@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { need, rBool, rF64, rI32, rU16, rU32, rU8 } from '../codec/prim.js';
+import { need, rBool, rF64, rU16, rU32, rU8 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 
 void VppDecodeError;
@@ -122,8 +122,7 @@ export const sw_interface_ip6nd_ra_config_reply: MessageDef<SwInterfaceIp6ndRaCo
   },
   decode(b): SwInterfaceIp6ndRaConfigReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_ip6nd_ra_config_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -156,8 +155,7 @@ export const sw_interface_ip6nd_ra_prefix_reply: MessageDef<SwInterfaceIp6ndRaPr
   },
   decode(b): SwInterfaceIp6ndRaPrefixReply {
     if (b.length < 10) throw new VppDecodeError('sw_interface_ip6nd_ra_prefix_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -335,8 +333,7 @@ export const ip6nd_proxy_enable_disable_reply: MessageDef<Ip6ndProxyEnableDisabl
   },
   decode(b): Ip6ndProxyEnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('ip6nd_proxy_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -369,8 +366,7 @@ export const ip6nd_proxy_add_del_reply: MessageDef<Ip6ndProxyAddDelReplyIn, Ip6n
   },
   decode(b): Ip6ndProxyAddDelReply {
     if (b.length < 10) throw new VppDecodeError('ip6nd_proxy_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -442,8 +438,7 @@ export const ip6nd_send_router_solicitation_reply: MessageDef<Ip6ndSendRouterSol
   },
   decode(b): Ip6ndSendRouterSolicitationReply {
     if (b.length < 10) throw new VppDecodeError('ip6nd_send_router_solicitation_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -476,8 +471,7 @@ export const want_ip6_ra_events_reply: MessageDef<WantIp6RaEventsReplyIn, WantIp
   },
   decode(b): WantIp6RaEventsReply {
     if (b.length < 10) throw new VppDecodeError('want_ip6_ra_events_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -630,21 +624,20 @@ export const sw_interface_ip6nd_ra_config: RequestDef<SwInterfaceIp6ndRaConfigIn
   },
   decode(b): SwInterfaceIp6ndRaConfig {
     if (b.length < 42) throw new VppDecodeError('sw_interface_ip6nd_ra_config', `${b.length} bytes, the fixed part needs 42`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_suppress = rU8(b, c);
-    const f_managed = rU8(b, c);
-    const f_other = rU8(b, c);
-    const f_ll_option = rU8(b, c);
-    const f_send_unicast = rU8(b, c);
-    const f_cease = rU8(b, c);
-    const f_is_no = rBool(b, c);
-    const f_default_router = rU8(b, c);
-    const f_max_interval = rU32(b, c);
-    const f_min_interval = rU32(b, c);
-    const f_lifetime = rU32(b, c);
-    const f_initial_count = rU32(b, c);
-    const f_initial_interval = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_suppress = b[14]!;
+    const f_managed = b[15]!;
+    const f_other = b[16]!;
+    const f_ll_option = b[17]!;
+    const f_send_unicast = b[18]!;
+    const f_cease = b[19]!;
+    const f_is_no = b[20] !== 0;
+    const f_default_router = b[21]!;
+    const f_max_interval = b.readUInt32BE(22);
+    const f_min_interval = b.readUInt32BE(26);
+    const f_lifetime = b.readUInt32BE(30);
+    const f_initial_count = b.readUInt32BE(34);
+    const f_initial_interval = b.readUInt32BE(38);
     return { sw_if_index: f_sw_if_index, suppress: f_suppress, managed: f_managed, other: f_other, ll_option: f_ll_option, send_unicast: f_send_unicast, cease: f_cease, is_no: f_is_no, default_router: f_default_router, max_interval: f_max_interval, min_interval: f_min_interval, lifetime: f_lifetime, initial_count: f_initial_count, initial_interval: f_initial_interval };
   },
 };
@@ -757,8 +750,7 @@ export const sw_interface_ip6nd_ra_dump: DumpDef<SwInterfaceIp6ndRaDumpIn, SwInt
   },
   decode(b): SwInterfaceIp6ndRaDump {
     if (b.length < 14) throw new VppDecodeError('sw_interface_ip6nd_ra_dump', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -796,9 +788,8 @@ export const ip6nd_proxy_enable_disable: RequestDef<Ip6ndProxyEnableDisableIn, I
   },
   decode(b): Ip6ndProxyEnableDisable {
     if (b.length < 15) throw new VppDecodeError('ip6nd_proxy_enable_disable', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_is_enable = rBool(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_is_enable = b[14] !== 0;
     return { sw_if_index: f_sw_if_index, is_enable: f_is_enable };
   },
 };
@@ -924,13 +915,12 @@ export const ip6nd_send_router_solicitation: RequestDef<Ip6ndSendRouterSolicitat
   },
   decode(b): Ip6ndSendRouterSolicitation {
     if (b.length < 31) throw new VppDecodeError('ip6nd_send_router_solicitation', `${b.length} bytes, the fixed part needs 31`);
-    const c: Cursor = { p: 10 };
-    const f_irt = rU32(b, c);
-    const f_mrt = rU32(b, c);
-    const f_mrc = rU32(b, c);
-    const f_mrd = rU32(b, c);
-    const f_sw_if_index = rU32(b, c);
-    const f_stop = rBool(b, c);
+    const f_irt = b.readUInt32BE(10);
+    const f_mrt = b.readUInt32BE(14);
+    const f_mrc = b.readUInt32BE(18);
+    const f_mrd = b.readUInt32BE(22);
+    const f_sw_if_index = b.readUInt32BE(26);
+    const f_stop = b[30] !== 0;
     return { irt: f_irt, mrt: f_mrt, mrc: f_mrc, mrd: f_mrd, sw_if_index: f_sw_if_index, stop: f_stop };
   },
 };
@@ -969,9 +959,8 @@ export const want_ip6_ra_events: EventsDef<WantIp6RaEventsIn, WantIp6RaEvents, W
   },
   decode(b): WantIp6RaEvents {
     if (b.length < 15) throw new VppDecodeError('want_ip6_ra_events', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_enable = rBool(b, c);
-    const f_pid = rU32(b, c);
+    const f_enable = b[10] !== 0;
+    const f_pid = b.readUInt32BE(11);
     return { enable: f_enable, pid: f_pid };
   },
 };

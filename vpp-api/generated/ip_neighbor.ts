@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { rBool, rF64, rI32, rU32, rU8 } from '../codec/prim.js';
+import { rBool, rF64, rU32, rU8 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 
 void VppDecodeError;
@@ -88,9 +88,8 @@ export const ip_neighbor_add_del_reply: MessageDef<IpNeighborAddDelReplyIn, IpNe
   },
   decode(b): IpNeighborAddDelReply {
     if (b.length < 14) throw new VppDecodeError('ip_neighbor_add_del_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_stats_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_stats_index = b.readUInt32BE(10);
     return { retval: f_retval, stats_index: f_stats_index };
   },
 };
@@ -161,8 +160,7 @@ export const ip_neighbor_config_reply: MessageDef<IpNeighborConfigReplyIn, IpNei
   },
   decode(b): IpNeighborConfigReply {
     if (b.length < 10) throw new VppDecodeError('ip_neighbor_config_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -208,12 +206,11 @@ export const ip_neighbor_config_get_reply: MessageDef<IpNeighborConfigGetReplyIn
   },
   decode(b): IpNeighborConfigGetReply {
     if (b.length < 20) throw new VppDecodeError('ip_neighbor_config_get_reply', `${b.length} bytes, the fixed part needs 20`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_af = rU8(b, c);
-    const f_max_number = rU32(b, c);
-    const f_max_age = rU32(b, c);
-    const f_recycle = rBool(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_af = b[10]!;
+    const f_max_number = b.readUInt32BE(11);
+    const f_max_age = b.readUInt32BE(15);
+    const f_recycle = b[19] !== 0;
     return { retval: f_retval, af: f_af, max_number: f_max_number, max_age: f_max_age, recycle: f_recycle };
   },
 };
@@ -246,8 +243,7 @@ export const ip_neighbor_replace_begin_reply: MessageDef<IpNeighborReplaceBeginR
   },
   decode(b): IpNeighborReplaceBeginReply {
     if (b.length < 10) throw new VppDecodeError('ip_neighbor_replace_begin_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -280,8 +276,7 @@ export const ip_neighbor_replace_end_reply: MessageDef<IpNeighborReplaceEndReply
   },
   decode(b): IpNeighborReplaceEndReply {
     if (b.length < 10) throw new VppDecodeError('ip_neighbor_replace_end_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -314,8 +309,7 @@ export const ip_neighbor_flush_reply: MessageDef<IpNeighborFlushReplyIn, IpNeigh
   },
   decode(b): IpNeighborFlushReply {
     if (b.length < 10) throw new VppDecodeError('ip_neighbor_flush_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -348,8 +342,7 @@ export const want_ip_neighbor_events_reply: MessageDef<WantIpNeighborEventsReply
   },
   decode(b): WantIpNeighborEventsReply {
     if (b.length < 10) throw new VppDecodeError('want_ip_neighbor_events_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -420,8 +413,7 @@ export const want_ip_neighbor_events_v2_reply: MessageDef<WantIpNeighborEventsV2
   },
   decode(b): WantIpNeighborEventsV2Reply {
     if (b.length < 10) throw new VppDecodeError('want_ip_neighbor_events_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -541,9 +533,8 @@ export const ip_neighbor_dump: DumpDef<IpNeighborDumpIn, IpNeighborDump, IpNeigh
   },
   decode(b): IpNeighborDump {
     if (b.length < 15) throw new VppDecodeError('ip_neighbor_dump', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
-    const f_af = rU8(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
+    const f_af = b[14]!;
     return { sw_if_index: f_sw_if_index, af: f_af };
   },
 };
@@ -587,11 +578,10 @@ export const ip_neighbor_config: RequestDef<IpNeighborConfigIn, IpNeighborConfig
   },
   decode(b): IpNeighborConfig {
     if (b.length < 20) throw new VppDecodeError('ip_neighbor_config', `${b.length} bytes, the fixed part needs 20`);
-    const c: Cursor = { p: 10 };
-    const f_af = rU8(b, c);
-    const f_max_number = rU32(b, c);
-    const f_max_age = rU32(b, c);
-    const f_recycle = rBool(b, c);
+    const f_af = b[10]!;
+    const f_max_number = b.readUInt32BE(11);
+    const f_max_age = b.readUInt32BE(15);
+    const f_recycle = b[19] !== 0;
     return { af: f_af, max_number: f_max_number, max_age: f_max_age, recycle: f_recycle };
   },
 };
@@ -625,8 +615,7 @@ export const ip_neighbor_config_get: RequestDef<IpNeighborConfigGetIn, IpNeighbo
   },
   decode(b): IpNeighborConfigGet {
     if (b.length < 11) throw new VppDecodeError('ip_neighbor_config_get', `${b.length} bytes, the fixed part needs 11`);
-    const c: Cursor = { p: 10 };
-    const f_af = rU8(b, c);
+    const f_af = b[10]!;
     return { af: f_af };
   },
 };
@@ -723,9 +712,8 @@ export const ip_neighbor_flush: RequestDef<IpNeighborFlushIn, IpNeighborFlush, I
   },
   decode(b): IpNeighborFlush {
     if (b.length < 15) throw new VppDecodeError('ip_neighbor_flush', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 10 };
-    const f_af = rU8(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_af = b[10]!;
+    const f_sw_if_index = b.readUInt32BE(11);
     return { af: f_af, sw_if_index: f_sw_if_index };
   },
 };

@@ -98,11 +98,10 @@ export const memclnt_create_reply: MessageDef<MemclntCreateReplyIn, MemclntCreat
   },
   decode(b): MemclntCreateReply {
     if (b.length < 30) throw new VppDecodeError('memclnt_create_reply', `${b.length} bytes, the fixed part needs 30`);
-    const c: Cursor = { p: 6 };
-    const f_response = rI32(b, c);
-    const f_handle = rU64(b, c);
-    const f_index = rU32(b, c);
-    const f_message_table = rU64(b, c);
+    const f_response = b.readInt32BE(6);
+    const f_handle = b.readBigUInt64BE(10);
+    const f_index = b.readUInt32BE(18);
+    const f_message_table = b.readBigUInt64BE(22);
     return { response: f_response, handle: f_handle, index: f_index, message_table: f_message_table };
   },
 };
@@ -138,9 +137,8 @@ export const memclnt_delete_reply: MessageDef<MemclntDeleteReplyIn, MemclntDelet
   },
   decode(b): MemclntDeleteReply {
     if (b.length < 14) throw new VppDecodeError('memclnt_delete_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 2 };
-    const f_response = rI32(b, c);
-    const f_handle = rU64(b, c);
+    const f_response = b.readInt32BE(2);
+    const f_handle = b.readBigUInt64BE(6);
     return { response: f_response, handle: f_handle };
   },
 };
@@ -173,8 +171,7 @@ export const rpc_call_reply: MessageDef<RpcCallReplyIn, RpcCallReply> = {
   },
   decode(b): RpcCallReply {
     if (b.length < 10) throw new VppDecodeError('rpc_call_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -210,9 +207,8 @@ export const get_first_msg_id_reply: MessageDef<GetFirstMsgIdReplyIn, GetFirstMs
   },
   decode(b): GetFirstMsgIdReply {
     if (b.length < 12) throw new VppDecodeError('get_first_msg_id_reply', `${b.length} bytes, the fixed part needs 12`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_first_msg_id = rU16(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_first_msg_id = b.readUInt16BE(10);
     return { retval: f_retval, first_msg_id: f_first_msg_id };
   },
 };
@@ -349,8 +345,7 @@ export const sockclnt_delete_reply: MessageDef<SockclntDeleteReplyIn, SockclntDe
   },
   decode(b): SockclntDeleteReply {
     if (b.length < 10) throw new VppDecodeError('sockclnt_delete_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_response = rI32(b, c);
+    const f_response = b.readInt32BE(6);
     return { response: f_response };
   },
 };
@@ -383,8 +378,7 @@ export const sock_init_shm_reply: MessageDef<SockInitShmReplyIn, SockInitShmRepl
   },
   decode(b): SockInitShmReply {
     if (b.length < 10) throw new VppDecodeError('sock_init_shm_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -417,8 +411,7 @@ export const memclnt_keepalive_reply: MessageDef<MemclntKeepaliveReplyIn, Memcln
   },
   decode(b): MemclntKeepaliveReply {
     if (b.length < 10) throw new VppDecodeError('memclnt_keepalive_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -457,10 +450,9 @@ export const control_ping_reply: MessageDef<ControlPingReplyIn, ControlPingReply
   },
   decode(b): ControlPingReply {
     if (b.length < 18) throw new VppDecodeError('control_ping_reply', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_client_index = rU32(b, c);
-    const f_vpe_pid = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_client_index = b.readUInt32BE(10);
+    const f_vpe_pid = b.readUInt32BE(14);
     return { retval: f_retval, client_index: f_client_index, vpe_pid: f_vpe_pid };
   },
 };
@@ -502,11 +494,10 @@ export const memclnt_create_v2_reply: MessageDef<MemclntCreateV2ReplyIn, Memclnt
   },
   decode(b): MemclntCreateV2Reply {
     if (b.length < 30) throw new VppDecodeError('memclnt_create_v2_reply', `${b.length} bytes, the fixed part needs 30`);
-    const c: Cursor = { p: 6 };
-    const f_response = rI32(b, c);
-    const f_handle = rU64(b, c);
-    const f_index = rU32(b, c);
-    const f_message_table = rU64(b, c);
+    const f_response = b.readInt32BE(6);
+    const f_handle = b.readBigUInt64BE(10);
+    const f_index = b.readUInt32BE(18);
+    const f_message_table = b.readBigUInt64BE(22);
     return { response: f_response, handle: f_handle, index: f_index, message_table: f_message_table };
   },
 };
@@ -639,10 +630,9 @@ export const memclnt_delete: RequestDef<MemclntDeleteIn, MemclntDelete, MemclntD
   },
   decode(b): MemclntDelete {
     if (b.length < 15) throw new VppDecodeError('memclnt_delete', `${b.length} bytes, the fixed part needs 15`);
-    const c: Cursor = { p: 2 };
-    const f_index = rU32(b, c);
-    const f_handle = rU64(b, c);
-    const f_do_cleanup = rBool(b, c);
+    const f_index = b.readUInt32BE(2);
+    const f_handle = b.readBigUInt64BE(6);
+    const f_do_cleanup = b[14] !== 0;
     return { index: f_index, handle: f_handle, do_cleanup: f_do_cleanup };
   },
 };
@@ -675,8 +665,7 @@ export const rx_thread_exit: MessageDef<RxThreadExitIn, RxThreadExit> = {
   },
   decode(b): RxThreadExit {
     if (b.length < 3) throw new VppDecodeError('rx_thread_exit', `${b.length} bytes, the fixed part needs 3`);
-    const c: Cursor = { p: 2 };
-    const f_dummy = rU8(b, c);
+    const f_dummy = b[2]!;
     return { dummy: f_dummy };
   },
 };
@@ -709,8 +698,7 @@ export const memclnt_rx_thread_suspend: MessageDef<MemclntRxThreadSuspendIn, Mem
   },
   decode(b): MemclntRxThreadSuspend {
     if (b.length < 3) throw new VppDecodeError('memclnt_rx_thread_suspend', `${b.length} bytes, the fixed part needs 3`);
-    const c: Cursor = { p: 2 };
-    const f_dummy = rU8(b, c);
+    const f_dummy = b[2]!;
     return { dummy: f_dummy };
   },
 };
@@ -743,8 +731,7 @@ export const memclnt_read_timeout: MessageDef<MemclntReadTimeoutIn, MemclntReadT
   },
   decode(b): MemclntReadTimeout {
     if (b.length < 3) throw new VppDecodeError('memclnt_read_timeout', `${b.length} bytes, the fixed part needs 3`);
-    const c: Cursor = { p: 2 };
-    const f_dummy = rU8(b, c);
+    const f_dummy = b[2]!;
     return { dummy: f_dummy };
   },
 };
@@ -983,8 +970,7 @@ export const sockclnt_delete: RequestDef<SockclntDeleteIn, SockclntDelete, Sockc
   },
   decode(b): SockclntDelete {
     if (b.length < 14) throw new VppDecodeError('sockclnt_delete', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_index = rU32(b, c);
+    const f_index = b.readUInt32BE(10);
     return { index: f_index };
   },
 };

@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { decFixedString, decVarString, encFixedString, encVarString, rBool, rI32, rU16, rU32, rU8, varStringBytes } from '../codec/prim.js';
+import { decFixedString, decVarString, encFixedString, encVarString, rBool, rU16, rU32, rU8, varStringBytes } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 
 void VppDecodeError;
@@ -55,8 +55,7 @@ export const memif_socket_filename_add_del_reply: MessageDef<MemifSocketFilename
   },
   decode(b): MemifSocketFilenameAddDelReply {
     if (b.length < 10) throw new VppDecodeError('memif_socket_filename_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -92,9 +91,8 @@ export const memif_socket_filename_add_del_v2_reply: MessageDef<MemifSocketFilen
   },
   decode(b): MemifSocketFilenameAddDelV2Reply {
     if (b.length < 14) throw new VppDecodeError('memif_socket_filename_add_del_v2_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_socket_id = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_socket_id = b.readUInt32BE(10);
     return { retval: f_retval, socket_id: f_socket_id };
   },
 };
@@ -130,9 +128,8 @@ export const memif_create_reply: MessageDef<MemifCreateReplyIn, MemifCreateReply
   },
   decode(b): MemifCreateReply {
     if (b.length < 14) throw new VppDecodeError('memif_create_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -168,9 +165,8 @@ export const memif_create_v2_reply: MessageDef<MemifCreateV2ReplyIn, MemifCreate
   },
   decode(b): MemifCreateV2Reply {
     if (b.length < 14) throw new VppDecodeError('memif_create_v2_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -203,8 +199,7 @@ export const memif_delete_reply: MessageDef<MemifDeleteReplyIn, MemifDeleteReply
   },
   decode(b): MemifDeleteReply {
     if (b.length < 10) throw new VppDecodeError('memif_delete_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -606,8 +601,7 @@ export const memif_delete: RequestDef<MemifDeleteIn, MemifDelete, MemifDeleteRep
   },
   decode(b): MemifDelete {
     if (b.length < 14) throw new VppDecodeError('memif_delete', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };

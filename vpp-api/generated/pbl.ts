@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { need, rI32, rU16, rU32, rU8 } from '../codec/prim.js';
+import { need, rU16, rU32, rU8 } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 import * as m_fib_types from './fib_types.js';
 
@@ -124,9 +124,8 @@ export const pbl_client_update_reply: MessageDef<PblClientUpdateReplyIn, PblClie
   },
   decode(b): PblClientUpdateReply {
     if (b.length < 14) throw new VppDecodeError('pbl_client_update_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_id = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_id = b.readUInt32BE(10);
     return { retval: f_retval, id: f_id };
   },
 };
@@ -159,8 +158,7 @@ export const pbl_client_del_reply: MessageDef<PblClientDelReplyIn, PblClientDelR
   },
   decode(b): PblClientDelReply {
     if (b.length < 10) throw new VppDecodeError('pbl_client_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -267,8 +265,7 @@ export const pbl_client_del: RequestDef<PblClientDelIn, PblClientDel, PblClientD
   },
   decode(b): PblClientDel {
     if (b.length < 14) throw new VppDecodeError('pbl_client_del', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_id = rU32(b, c);
+    const f_id = b.readUInt32BE(10);
     return { id: f_id };
   },
 };

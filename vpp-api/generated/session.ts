@@ -191,8 +191,7 @@ export const application_detach_reply: MessageDef<ApplicationDetachReplyIn, Appl
   },
   decode(b): ApplicationDetachReply {
     if (b.length < 10) throw new VppDecodeError('application_detach_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -228,9 +227,8 @@ export const app_add_cert_key_pair_reply: MessageDef<AppAddCertKeyPairReplyIn, A
   },
   decode(b): AppAddCertKeyPairReply {
     if (b.length < 14) throw new VppDecodeError('app_add_cert_key_pair_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_index = b.readUInt32BE(10);
     return { retval: f_retval, index: f_index };
   },
 };
@@ -263,8 +261,7 @@ export const app_del_cert_key_pair_reply: MessageDef<AppDelCertKeyPairReplyIn, A
   },
   decode(b): AppDelCertKeyPairReply {
     if (b.length < 10) throw new VppDecodeError('app_del_cert_key_pair_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -362,8 +359,7 @@ export const session_enable_disable_reply: MessageDef<SessionEnableDisableReplyI
   },
   decode(b): SessionEnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('session_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -396,8 +392,7 @@ export const session_enable_disable_v2_reply: MessageDef<SessionEnableDisableV2R
   },
   decode(b): SessionEnableDisableV2Reply {
     if (b.length < 10) throw new VppDecodeError('session_enable_disable_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -430,8 +425,7 @@ export const session_sapi_enable_disable_reply: MessageDef<SessionSapiEnableDisa
   },
   decode(b): SessionSapiEnableDisableReply {
     if (b.length < 10) throw new VppDecodeError('session_sapi_enable_disable_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -467,9 +461,8 @@ export const app_namespace_add_del_v4_reply: MessageDef<AppNamespaceAddDelV4Repl
   },
   decode(b): AppNamespaceAddDelV4Reply {
     if (b.length < 14) throw new VppDecodeError('app_namespace_add_del_v4_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_appns_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_appns_index = b.readUInt32BE(10);
     return { retval: f_retval, appns_index: f_appns_index };
   },
 };
@@ -505,9 +498,8 @@ export const app_namespace_add_del_reply: MessageDef<AppNamespaceAddDelReplyIn, 
   },
   decode(b): AppNamespaceAddDelReply {
     if (b.length < 14) throw new VppDecodeError('app_namespace_add_del_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_appns_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_appns_index = b.readUInt32BE(10);
     return { retval: f_retval, appns_index: f_appns_index };
   },
 };
@@ -543,9 +535,8 @@ export const app_namespace_add_del_v2_reply: MessageDef<AppNamespaceAddDelV2Repl
   },
   decode(b): AppNamespaceAddDelV2Reply {
     if (b.length < 14) throw new VppDecodeError('app_namespace_add_del_v2_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_appns_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_appns_index = b.readUInt32BE(10);
     return { retval: f_retval, appns_index: f_appns_index };
   },
 };
@@ -581,9 +572,8 @@ export const app_namespace_add_del_v3_reply: MessageDef<AppNamespaceAddDelV3Repl
   },
   decode(b): AppNamespaceAddDelV3Reply {
     if (b.length < 14) throw new VppDecodeError('app_namespace_add_del_v3_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_appns_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_appns_index = b.readUInt32BE(10);
     return { retval: f_retval, appns_index: f_appns_index };
   },
 };
@@ -616,8 +606,7 @@ export const session_rule_add_del_reply: MessageDef<SessionRuleAddDelReplyIn, Se
   },
   decode(b): SessionRuleAddDelReply {
     if (b.length < 10) throw new VppDecodeError('session_rule_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -800,8 +789,7 @@ export const session_sdl_add_del_reply: MessageDef<SessionSdlAddDelReplyIn, Sess
   },
   decode(b): SessionSdlAddDelReply {
     if (b.length < 10) throw new VppDecodeError('session_sdl_add_del_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -834,8 +822,7 @@ export const session_sdl_add_del_v2_reply: MessageDef<SessionSdlAddDelV2ReplyIn,
   },
   decode(b): SessionSdlAddDelV2Reply {
     if (b.length < 10) throw new VppDecodeError('session_sdl_add_del_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -1148,8 +1135,7 @@ export const app_del_cert_key_pair: RequestDef<AppDelCertKeyPairIn, AppDelCertKe
   },
   decode(b): AppDelCertKeyPair {
     if (b.length < 14) throw new VppDecodeError('app_del_cert_key_pair', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_index = rU32(b, c);
+    const f_index = b.readUInt32BE(10);
     return { index: f_index };
   },
 };
@@ -1190,10 +1176,9 @@ export const app_worker_add_del: RequestDef<AppWorkerAddDelIn, AppWorkerAddDel, 
   },
   decode(b): AppWorkerAddDel {
     if (b.length < 19) throw new VppDecodeError('app_worker_add_del', `${b.length} bytes, the fixed part needs 19`);
-    const c: Cursor = { p: 10 };
-    const f_app_index = rU32(b, c);
-    const f_wrk_index = rU32(b, c);
-    const f_is_add = rBool(b, c);
+    const f_app_index = b.readUInt32BE(10);
+    const f_wrk_index = b.readUInt32BE(14);
+    const f_is_add = b[18] !== 0;
     return { app_index: f_app_index, wrk_index: f_wrk_index, is_add: f_is_add };
   },
 };
@@ -1228,8 +1213,7 @@ export const session_enable_disable: RequestDef<SessionEnableDisableIn, SessionE
   },
   decode(b): SessionEnableDisable {
     if (b.length < 11) throw new VppDecodeError('session_enable_disable', `${b.length} bytes, the fixed part needs 11`);
-    const c: Cursor = { p: 10 };
-    const f_is_enable = rBool(b, c);
+    const f_is_enable = b[10] !== 0;
     return { is_enable: f_is_enable };
   },
 };
@@ -1263,8 +1247,7 @@ export const session_enable_disable_v2: RequestDef<SessionEnableDisableV2In, Ses
   },
   decode(b): SessionEnableDisableV2 {
     if (b.length < 11) throw new VppDecodeError('session_enable_disable_v2', `${b.length} bytes, the fixed part needs 11`);
-    const c: Cursor = { p: 10 };
-    const f_rt_engine_type = rU8(b, c);
+    const f_rt_engine_type = b[10]!;
     return { rt_engine_type: f_rt_engine_type };
   },
 };
@@ -1299,8 +1282,7 @@ export const session_sapi_enable_disable: RequestDef<SessionSapiEnableDisableIn,
   },
   decode(b): SessionSapiEnableDisable {
     if (b.length < 11) throw new VppDecodeError('session_sapi_enable_disable', `${b.length} bytes, the fixed part needs 11`);
-    const c: Cursor = { p: 10 };
-    const f_is_enable = rBool(b, c);
+    const f_is_enable = b[10] !== 0;
     return { is_enable: f_is_enable };
   },
 };

@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { decFixedString, decVarString, encFixedString, encVarString, rBool, rI32, rU16, rU32, rU8, varStringBytes } from '../codec/prim.js';
+import { decFixedString, decVarString, encFixedString, encVarString, rBool, rU16, rU32, rU8, varStringBytes } from '../codec/prim.js';
 import * as ip from '../codec/ip.js';
 
 void VppDecodeError;
@@ -57,9 +57,8 @@ export const tap_create_v3_reply: MessageDef<TapCreateV3ReplyIn, TapCreateV3Repl
   },
   decode(b): TapCreateV3Reply {
     if (b.length < 14) throw new VppDecodeError('tap_create_v3_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -95,9 +94,8 @@ export const tap_create_v2_reply: MessageDef<TapCreateV2ReplyIn, TapCreateV2Repl
   },
   decode(b): TapCreateV2Reply {
     if (b.length < 14) throw new VppDecodeError('tap_create_v2_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_sw_if_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { retval: f_retval, sw_if_index: f_sw_if_index };
   },
 };
@@ -130,8 +128,7 @@ export const tap_delete_v2_reply: MessageDef<TapDeleteV2ReplyIn, TapDeleteV2Repl
   },
   decode(b): TapDeleteV2Reply {
     if (b.length < 10) throw new VppDecodeError('tap_delete_v2_reply', `${b.length} bytes, the fixed part needs 10`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
+    const f_retval = b.readInt32BE(6);
     return { retval: f_retval };
   },
 };
@@ -570,8 +567,7 @@ export const tap_delete_v2: RequestDef<TapDeleteV2In, TapDeleteV2, TapDeleteV2Re
   },
   decode(b): TapDeleteV2 {
     if (b.length < 14) throw new VppDecodeError('tap_delete_v2', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };
@@ -606,8 +602,7 @@ export const sw_interface_tap_v2_dump: DumpDef<SwInterfaceTapV2DumpIn, SwInterfa
   },
   decode(b): SwInterfaceTapV2Dump {
     if (b.length < 14) throw new VppDecodeError('sw_interface_tap_v2_dump', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 10 };
-    const f_sw_if_index = rU32(b, c);
+    const f_sw_if_index = b.readUInt32BE(10);
     return { sw_if_index: f_sw_if_index };
   },
 };

@@ -5,7 +5,7 @@
 /* eslint-disable */
 import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
-import { decFixedString, decVarString, encFixedString, encVarString, need, rF64, rI32, rU32, rU64, toBigInt, varStringBytes } from '../codec/prim.js';
+import { decFixedString, decVarString, encFixedString, encVarString, need, rI32, rU32, toBigInt, varStringBytes } from '../codec/prim.js';
 
 void VppDecodeError;
 void VppEncodeError;
@@ -84,9 +84,8 @@ export const cli_reply: MessageDef<CliReplyIn, CliReply> = {
   },
   decode(b): CliReply {
     if (b.length < 18) throw new VppDecodeError('cli_reply', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_reply_in_shmem = rU64(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_reply_in_shmem = b.readBigUInt64BE(10);
     return { retval: f_retval, reply_in_shmem: f_reply_in_shmem };
   },
 };
@@ -162,9 +161,8 @@ export const get_node_index_reply: MessageDef<GetNodeIndexReplyIn, GetNodeIndexR
   },
   decode(b): GetNodeIndexReply {
     if (b.length < 14) throw new VppDecodeError('get_node_index_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_node_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_node_index = b.readUInt32BE(10);
     return { retval: f_retval, node_index: f_node_index };
   },
 };
@@ -200,9 +198,8 @@ export const add_node_next_reply: MessageDef<AddNodeNextReplyIn, AddNodeNextRepl
   },
   decode(b): AddNodeNextReply {
     if (b.length < 14) throw new VppDecodeError('add_node_next_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_next_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_next_index = b.readUInt32BE(10);
     return { retval: f_retval, next_index: f_next_index };
   },
 };
@@ -288,9 +285,8 @@ export const get_node_graph_reply: MessageDef<GetNodeGraphReplyIn, GetNodeGraphR
   },
   decode(b): GetNodeGraphReply {
     if (b.length < 18) throw new VppDecodeError('get_node_graph_reply', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_reply_in_shmem = rU64(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_reply_in_shmem = b.readBigUInt64BE(10);
     return { retval: f_retval, reply_in_shmem: f_reply_in_shmem };
   },
 };
@@ -326,9 +322,8 @@ export const get_next_index_reply: MessageDef<GetNextIndexReplyIn, GetNextIndexR
   },
   decode(b): GetNextIndexReply {
     if (b.length < 14) throw new VppDecodeError('get_next_index_reply', `${b.length} bytes, the fixed part needs 14`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_next_index = rU32(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_next_index = b.readUInt32BE(10);
     return { retval: f_retval, next_index: f_next_index };
   },
 };
@@ -364,9 +359,8 @@ export const get_f64_endian_value_reply: MessageDef<GetF64EndianValueReplyIn, Ge
   },
   decode(b): GetF64EndianValueReply {
     if (b.length < 18) throw new VppDecodeError('get_f64_endian_value_reply', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rU32(b, c);
-    const f_f64_one_result = rF64(b, c);
+    const f_retval = b.readUInt32BE(6);
+    const f_f64_one_result = b.readDoubleLE(10);
     return { retval: f_retval, f64_one_result: f_f64_one_result };
   },
 };
@@ -402,9 +396,8 @@ export const get_f64_increment_by_one_reply: MessageDef<GetF64IncrementByOneRepl
   },
   decode(b): GetF64IncrementByOneReply {
     if (b.length < 18) throw new VppDecodeError('get_f64_increment_by_one_reply', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rU32(b, c);
-    const f_f64_value = rF64(b, c);
+    const f_retval = b.readUInt32BE(6);
+    const f_f64_value = b.readDoubleLE(10);
     return { retval: f_retval, f64_value: f_f64_value };
   },
 };
@@ -438,8 +431,7 @@ export const cli: RequestDef<CliIn, Cli, CliReply> = {
   },
   decode(b): Cli {
     if (b.length < 18) throw new VppDecodeError('cli', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_cmd_in_shmem = rU64(b, c);
+    const f_cmd_in_shmem = b.readBigUInt64BE(10);
     return { cmd_in_shmem: f_cmd_in_shmem };
   },
 };
@@ -688,8 +680,7 @@ export const get_f64_endian_value: RequestDef<GetF64EndianValueIn, GetF64EndianV
   },
   decode(b): GetF64EndianValue {
     if (b.length < 18) throw new VppDecodeError('get_f64_endian_value', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_f64_one = rF64(b, c);
+    const f_f64_one = b.readDoubleLE(10);
     return { f64_one: f_f64_one };
   },
 };
@@ -723,8 +714,7 @@ export const get_f64_increment_by_one: RequestDef<GetF64IncrementByOneIn, GetF64
   },
   decode(b): GetF64IncrementByOne {
     if (b.length < 18) throw new VppDecodeError('get_f64_increment_by_one', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_f64_value = rF64(b, c);
+    const f_f64_value = b.readDoubleLE(10);
     return { f64_value: f_f64_value };
   },
 };

@@ -96,9 +96,8 @@ export const show_vpe_system_time_reply: MessageDef<ShowVpeSystemTimeReplyIn, Sh
   },
   decode(b): ShowVpeSystemTimeReply {
     if (b.length < 18) throw new VppDecodeError('show_vpe_system_time_reply', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 6 };
-    const f_retval = rI32(b, c);
-    const f_vpe_system_time = rF64(b, c);
+    const f_retval = b.readInt32BE(6);
+    const f_vpe_system_time = b.readDoubleLE(10);
     return { retval: f_retval, vpe_system_time: f_vpe_system_time };
   },
 };
@@ -241,8 +240,7 @@ export const log_dump: DumpDef<LogDumpIn, LogDump, LogDetails> = {
   },
   decode(b): LogDump {
     if (b.length < 18) throw new VppDecodeError('log_dump', `${b.length} bytes, the fixed part needs 18`);
-    const c: Cursor = { p: 10 };
-    const f_start_timestamp = rF64(b, c);
+    const f_start_timestamp = b.readDoubleLE(10);
     return { start_timestamp: f_start_timestamp };
   },
 };

@@ -41,6 +41,20 @@ const WRITE: Record<BaseType, string> = {
   i32: 'writeInt32BE', u64: 'writeBigUInt64BE', i64: 'writeBigInt64BE', f64: 'writeDoubleLE', bool: '',
 };
 
+/** Reads of a scalar at a constant offset (the message's fixed size was checked first). */
+const DIRECT_READ: Record<BaseType, (o: number) => string> = {
+  u8: (o) => `b[${o}]!`,
+  i8: (o) => `b.readInt8(${o})`,
+  u16: (o) => `b.readUInt16BE(${o})`,
+  i16: (o) => `b.readInt16BE(${o})`,
+  u32: (o) => `b.readUInt32BE(${o})`,
+  i32: (o) => `b.readInt32BE(${o})`,
+  u64: (o) => `b.readBigUInt64BE(${o})`,
+  i64: (o) => `b.readBigInt64BE(${o})`,
+  f64: (o) => `b.readDoubleLE(${o})`,
+  bool: (o) => `b[${o}] !== 0`,
+};
+
 class ModuleEmitter {
   private readonly usedModules = new Set<string>();
   private readonly usedPrim = new Set<string>();
@@ -386,7 +400,16 @@ class ModuleEmitter {
     const dec: string[] = [];
     dec.push(`  decode(b): ${n} {`);
     dec.push(`    if (b.length < ${m.fixedSize}) throw new VppDecodeError('${m.name}', \`\${b.length} bytes, the fixed part needs ${m.fixedSize}\`);`);
-    if (m.body.length > 0) {
+    const flat = m.body.every((f) => f.shape === 'scalar' && (f.t.k === 'base' || f.t.k === 'enum'));
+    if (flat) {
+      // All fixed scalars (most replies): read at constant offsets, no cursor object.
+      let off = headerSize;
+      for (const f of m.body) {
+        const base = (f.t as { base: BaseType }).base;
+        dec.push(`    const f_${f.name} = ${DIRECT_READ[base](off)};`);
+        off += BASE_SIZES[base];
+      }
+    } else if (m.body.length > 0) {
       dec.push(`    const c: Cursor = { p: ${headerSize} };`);
       for (const f of m.body) for (const l of this.decField(f, m.name, 'c', (x) => `f_${x}`)) dec.push(`    ${l}`);
     }

@@ -57,14 +57,16 @@ export class SimConnection {
 
   /** Encodes a message straight into the output batch. */
   write<I>(def: MessageDef<I, unknown>, id: number, clientIndex: number, context: number, value: I): void {
-    const [b, p] = this.writer.reserve(def.size(value));
+    const p = this.writer.reserve(def.size(value));
+    const b = this.writer.buffer;
     def.encode(b, p, id, clientIndex, context, value);
     this.stampQ(b, p);
   }
 
   /** Queues an already encoded message. */
   writeEncoded(msg: Buffer, zeroQ: boolean): void {
-    const [b, p] = this.writer.reserve(msg.length);
+    const p = this.writer.reserve(msg.length);
+    const b = this.writer.buffer;
     msg.copy(b, p);
     if (!zeroQ) this.stampQ(b, p);
   }

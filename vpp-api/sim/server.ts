@@ -21,6 +21,7 @@ import { afPacketHandlers } from './handlers/af-packet.js';
 import { cliHandlers, isSimCommand } from './handlers/cli.js';
 import { interfaceHandlers } from './handlers/interface.js';
 import { ipHandlers } from './handlers/ip.js';
+import { ipNeighborHandlers } from './handlers/ip-neighbor.js';
 import { memclntHandlers } from './handlers/memclnt.js';
 import { memifHandlers } from './handlers/memif.js';
 import { pblHandlers } from './handlers/pbl.js';
@@ -61,6 +62,7 @@ export const ALL_HANDLERS: readonly HandlerSpec[] = [
   ...memclntHandlers,
   ...interfaceHandlers,
   ...ipHandlers,
+  ...ipNeighborHandlers,
   ...memifHandlers,
   ...tapHandlers,
   ...afPacketHandlers,
@@ -355,7 +357,8 @@ export class VppSimulator {
   }
 
   private fastPing(target: SimConnection, msg: Buffer, clientIndex: number): void {
-    const [b, p] = target.writer.reserve(18);
+    const p = target.writer.reserve(18);
+    const b = target.writer.buffer;
     b.writeUInt16BE(this.pingReplyId, p);
     b.writeUInt32BE(msg.readUInt32BE(6), p + 2);
     b.writeInt32BE(0, p + 6);

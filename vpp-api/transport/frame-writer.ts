@@ -20,11 +20,16 @@ export class FrameWriter {
 
   constructor(private readonly sink: ByteSink) {}
 
+  /** The slab the last reserve() made room in (valid until the next reserve). */
+  get buffer(): Buffer {
+    return this.slab;
+  }
+
   /**
-   * Makes room for a message of `len` bytes, writes its frame header, and returns the buffer and offset
+   * Makes room for a message of `len` bytes, writes its frame header, and returns the offset in `buffer`
    * where the message itself must be encoded. The message must be written before the next microtask.
    */
-  reserve(len: number): [Buffer, number] {
+  reserve(len: number): number {
     const total = FRAME_HEADER_SIZE + len;
     if (this.end + total > this.slab.length) {
       this.flush();
@@ -39,7 +44,7 @@ export class FrameWriter {
       this.scheduled = true;
       queueMicrotask(this.flushFn);
     }
-    return [this.slab, at + FRAME_HEADER_SIZE];
+    return at + FRAME_HEADER_SIZE;
   }
 
   /** Takes back the last reservation (its message could not be encoded). `msgOffset` is what reserve returned. */
@@ -50,8 +55,8 @@ export class FrameWriter {
 
   /** Queues an already-encoded message (copies it). */
   writeMessage(msg: Buffer): void {
-    const [b, p] = this.reserve(msg.length);
-    msg.copy(b, p);
+    const p = this.reserve(msg.length);
+    msg.copy(this.slab, p);
   }
 
   /** Writes out everything reserved so far. */

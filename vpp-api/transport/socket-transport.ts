@@ -122,7 +122,8 @@ export class SocketTransport {
       }, this.opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
 
       sock.on('connect', () => {
-        const [b, p] = writer.reserve(sockclnt_create.fixedSize);
+        const p = writer.reserve(sockclnt_create.fixedSize);
+        const b = writer.buffer;
         sockclnt_create.encode(b, p, SOCKCLNT_CREATE_ID, 0, HANDSHAKE_CONTEXT, { name: clientName.slice(0, 63) });
       });
       sock.on('data', (chunk: Buffer) => {
@@ -146,9 +147,15 @@ export class SocketTransport {
   }
 
   /** Reserves room for a message of `len` bytes in the outgoing batch. */
-  reserve(len: number): [Buffer, number] {
+  reserve(len: number): number {
     if (!this.writer || this.closed) throw new TransportError('ENOTCONN', 'not connected');
     return this.writer.reserve(len);
+  }
+
+  /** The buffer the last reserve() made room in. */
+  get buffer(): Buffer {
+    if (!this.writer) throw new TransportError('ENOTCONN', 'not connected');
+    return this.writer.buffer;
   }
 
   cancel(msgOffset: number): void {
@@ -184,7 +191,8 @@ export class SocketTransport {
           resolve();
         }
         try {
-          const [b, p] = this.writer!.reserve(sockclnt_delete.fixedSize);
+          const p = this.writer!.reserve(sockclnt_delete.fixedSize);
+          const b = this.writer!.buffer;
           sockclnt_delete.encode(b, p, delId, hs.clientIndex, 0x7fff_fff0, { index: hs.clientIndex });
           this.writer!.flush();
         } catch {

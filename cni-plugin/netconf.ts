@@ -1,0 +1,111 @@
+/**
+ * The network configuration (stdin) with zod: the fields vpp-cni reads, with their defaults; any other
+ * field passes through untouched (other plugins' and runtimes' keys are not errors). Failures are code 7
+ * naming the field. The skel has already checked name and cniVersion (codes 7 and 1).
+ */
+import { z } from 'zod';
+import { DEFAULT_AGENT_SOCKET } from '../contract/proto.js';
+import { CNI_CODES, CniError } from './errors.js';
+import { SUPPORTED_VERSIONS } from './version.js';
+import type { ActionCommand } from './context.js';
+
+export { parseCniArgs, type CniArgs } from './cni-args.js';
+
+export const DEFAULT_TIMEOUT_SECONDS = 60;
+export const MAX_TIMEOUT_SECONDS = 3600;
+/** sun_path is 108 bytes with its terminating NUL. */
+export const MAX_UNIX_SOCKET_PATH = 107;
+
+/** A plugin's executable name: looked up in CNI_PATH, so never a path. */
+export const pluginTypeSchema = z
+  .string({ error: 'expected a string' })
+  .min(1, { error: 'must not be empty' })
+  .refine((t) => !t.includes('/') && t !== '.' && t !== '..' && !/\s/.test(t), { error: 'must be a plain executable name (no "/", not "." or "..", no whitespace)' });
+
+const stringList = z.array(z.string({ error: 'expected a string' }), { error: 'expected a list of strings' });
+
+export const dnsSchema = z.looseObject(
+  {
+    nameservers: stringList.optional(),
+    domain: z.string({ error: 'expected a string' }).optional(),
+    search: stringList.optional(),
+    options: stringList.optional(),
+  },
+  { error: 'expected an object' },
+);
+
+export const ipamSchema = z.looseObject({ type: pluginTypeSchema }, { error: 'expected an object with a "type"' });
+
+export const attachmentRefSchema = z.looseObject(
+  {
+    containerID: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }),
+    ifname: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }),
+  },
+  { error: 'expected an object with "containerID" and "ifname"' },
+);
+
+const objectSchema = z.record(z.string(), z.unknown(), { error: 'expected an object' });
+
+export const netConfSchema = z.looseObject({
+  cniVersion: z.enum(SUPPORTED_VERSIONS, { error: `expected one of ${SUPPORTED_VERSIONS.join(', ')}` }),
+  name: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }),
+  type: pluginTypeSchema,
+  ipam: ipamSchema.optional(),
+  agentSocket: z
+    .string({ error: 'expected a string' })
+    .refine((p) => p.startsWith('/'), { error: 'must be an absolute path' })
+    .refine((p) => Buffer.byteLength(p) <= MAX_UNIX_SOCKET_PATH, { error: `longer than ${MAX_UNIX_SOCKET_PATH} bytes (the unix socket path limit)` })
+    .default(DEFAULT_AGENT_SOCKET),
+  timeoutSeconds: z
+    .number({ error: 'expected a number of seconds' })
+    .positive({ error: 'must be more than 0' })
+    .max(MAX_TIMEOUT_SECONDS, { error: `must be at most ${MAX_TIMEOUT_SECONDS}` })
+    .default(DEFAULT_TIMEOUT_SECONDS),
+  dns: dnsSchema.optional(),
+  prevResult: objectSchema.optional(),
+  runtimeConfig: objectSchema.optional(),
+  capabilities: objectSchema.optional(),
+  args: objectSchema.optional(),
+  'cni.dev/valid-attachments': z.array(attachmentRefSchema, { error: 'expected a list of {containerID, ifname}' }).optional(),
+  /** The name an earlier libcni used for the same list; read when the right one is absent. */
+  'cni.dev/attachments': z.array(attachmentRefSchema, { error: 'expected a list of {containerID, ifname}' }).optional(),
+});
+
+export type NetConf = z.infer<typeof netConfSchema>;
+export type Dns = z.infer<typeof dnsSchema>;
+export interface AttachmentRef {
+  containerID: string;
+  ifname: string;
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out || '(root)';
+}
+
+/** Turns zod issues into one CniError 7: msg names the first field, details list all of them. */
+export function configError(error: z.ZodError, prefix = ''): CniError {
+  const issues = error.issues.map((i) => `${prefix}${fieldPath(i.path)}: ${i.message}`);
+  return new CniError(CNI_CODES.invalidNetworkConfig, `invalid network configuration: ${issues[0] ?? 'invalid'}`, issues.length > 1 ? issues.join('; ') : '');
+}
+
+/** Validates the configuration for a command; throws CniError 7 naming the field. */
+export function parseNetConf(raw: Record<string, unknown>, command: ActionCommand): NetConf {
+  const r = netConfSchema.safeParse(raw);
+  if (!r.success) throw configError(r.error);
+  const conf = r.data;
+  if ((command === 'ADD' || command === 'DEL' || command === 'CHECK') && !conf.ipam) {
+    throw new CniError(CNI_CODES.invalidNetworkConfig, 'invalid network configuration: ipam: required (an object whose "type" names the IPAM plugin, e.g. host-local)');
+  }
+  return conf;
+}
+
+/** GC's list of attachments still in use; a GC without one is refused (it would remove everything). */
+export function validAttachments(conf: NetConf): AttachmentRef[] {
+  const list = conf['cni.dev/valid-attachments'] ?? conf['cni.dev/attachments'];
+  if (!list) {
+    throw new CniError(CNI_CODES.invalidNetworkConfig, 'invalid network configuration: cni.dev/valid-attachments: required for GC');
+  }
+  return list.map((a) => ({ containerID: a.containerID, ifname: a.ifname }));
+}

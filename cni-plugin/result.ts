@@ -1,0 +1,257 @@
+/**
+ * CNI results. One internal form (the 1.1.0 superset) is parsed from any version we speak (an IPAM
+ * delegate's answer, a runtime's prevResult) and printed in the version the configuration asked for:
+ *
+ *   1.1.0         interfaces {name, mac, mtu, sandbox, socketPath, pciID}; routes may carry mtu, advmss,
+ *                 priority, table, scope
+ *   1.0.0         interfaces {name, mac, sandbox}; ips {address, gateway, interface}; routes {dst, gw}
+ *   0.3.x, 0.4.0  as 1.0.0, and every ip has "version": "4" or "6"
+ *
+ * Also converts between this form and the contract's Result message (the agent's answer, CHECK's prevResult).
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type { IpConfigMsg, ResultMsg, RouteMsg } from '../contract/types.js';
+import { CNI_CODES, CniError } from './errors.js';
+import { atLeast } from './version.js';
+
+export interface CniInterface {
+  name: string;
+  mac?: string;
+  mtu?: number;
+  sandbox?: string;
+  socketPath?: string;
+  pciID?: string;
+}
+export interface CniIpConfig {
+  address: string;
+  gateway?: string;
+  /** Index into interfaces. */
+  interface?: number;
+}
+export interface CniRoute {
+  dst: string;
+  gw?: string;
+  mtu?: number;
+  advmss?: number;
+  priority?: number;
+  table?: number;
+  scope?: number;
+}
+export interface CniDns {
+  nameservers?: string[];
+  domain?: string;
+  search?: string[];
+  options?: string[];
+}
+export interface CniResult {
+  cniVersion: string;
+  interfaces?: CniInterface[];
+  ips?: CniIpConfig[];
+  routes?: CniRoute[];
+  dns?: CniDns;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Addresses
+
+/** "10.1.0.5/24" or "fd00::5/64": an address and a prefix length that fits its family. */
+export function isCidr(s: string): boolean {
+  const slash = s.lastIndexOf('/');
+  if (slash < 0) return false;
+  const fam = isIP(s.slice(0, slash));
+  const len = s.slice(slash + 1);
+  if (fam === 0 || !/^\d{1,3}$/.test(len)) return false;
+  return Number(len) <= (fam === 4 ? 32 : 128);
+}
+
+export function ipFamily(cidrOrIp: string): '4' | '6' {
+  return cidrOrIp.includes(':') ? '6' : '4';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Parsing (any version we speak)
+
+const cidr = z.string({ error: 'expected a string' }).refine(isCidr, { error: 'expected an address with prefix length, e.g. 10.1.0.5/24' });
+const ip = z.string({ error: 'expected a string' }).refine((s) => isIP(s) !== 0, { error: 'expected an IP address' });
+const uint = z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).nonnegative({ error: 'must not be negative' });
+
+const interfaceSchema = z.looseObject(
+  {
+    name: z.string({ error: 'expected a string' }),
+    mac: z.string({ error: 'expected a string' }).optional(),
+    mtu: uint.optional(),
+    sandbox: z.string({ error: 'expected a string' }).optional(),
+    socketPath: z.string({ error: 'expected a string' }).optional(),
+    pciID: z.string({ error: 'expected a string' }).optional(),
+  },
+  { error: 'expected an object' },
+);
+const ipSchema = z.looseObject(
+  {
+    version: z.enum(['4', '6'], { error: 'expected "4" or "6"' }).optional(),
+    address: cidr,
+    gateway: ip.optional(),
+    interface: uint.optional(),
+  },
+  { error: 'expected an object' },
+);
+const routeSchema = z.looseObject(
+  {
+    dst: cidr,
+    gw: ip.optional(),
+    mtu: uint.optional(),
+    advmss: uint.optional(),
+    priority: uint.optional(),
+    table: uint.optional(),
+    scope: uint.optional(),
+  },
+  { error: 'expected an object' },
+);
+const dnsSchema = z.looseObject(
+  {
+    nameservers: z.array(z.string()).optional(),
+    domain: z.string().optional(),
+    search: z.array(z.string()).optional(),
+    options: z.array(z.string()).optional(),
+  },
+  { error: 'expected an object' },
+);
+
+export const resultSchema = z
+  .looseObject(
+    {
+      cniVersion: z.string({ error: 'expected a string' }).optional(),
+      interfaces: z.array(interfaceSchema, { error: 'expected a list' }).optional(),
+      ips: z.array(ipSchema, { error: 'expected a list' }).optional(),
+      routes: z.array(routeSchema, { error: 'expected a list' }).optional(),
+      dns: dnsSchema.optional(),
+    },
+    { error: 'expected an object' },
+  )
+  .superRefine((r, ctx) => {
+    const n = r.interfaces?.length ?? 0;
+    r.ips?.forEach((x, i) => {
+      if (x.interface !== undefined && x.interface >= n) {
+        ctx.addIssue({ code: 'custom', path: ['ips', i, 'interface'], message: `index ${x.interface} but there are ${n} interfaces` });
+      }
+    });
+  });
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out;
+}
+
+const definedOnly = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+/**
+ * Parses a result (any version we speak) into the internal form. `what` names it in errors
+ * ("prevResult", "ipam host-local result"); `code` is what a malformed one is (7 for a configuration's
+ * prevResult, 999 for a delegate's answer).
+ */
+export function parseResult(raw: unknown, fallbackVersion: string, what: string, code: number = CNI_CODES.invalidNetworkConfig): CniResult {
+  const r = resultSchema.safeParse(raw);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${what}${i.path.length ? `.${fieldPath(i.path)}` : ''}: ${i.message}`);
+    const prefix = code === CNI_CODES.invalidNetworkConfig ? 'invalid network configuration: ' : '';
+    throw new CniError(code, `${prefix}${issues[0]}`, issues.length > 1 ? issues.join('; ') : '');
+  }
+  const d = r.data;
+  const out: CniResult = { cniVersion: d.cniVersion ?? fallbackVersion };
+  if (d.interfaces) out.interfaces = d.interfaces.map((i) => definedOnly({ name: i.name, mac: i.mac, mtu: i.mtu, sandbox: i.sandbox, socketPath: i.socketPath, pciID: i.pciID }));
+  if (d.ips) out.ips = d.ips.map((x) => definedOnly({ address: x.address, gateway: x.gateway, interface: x.interface }));
+  if (d.routes) out.routes = d.routes.map((x) => definedOnly({ dst: x.dst, gw: x.gw, mtu: x.mtu, advmss: x.advmss, priority: x.priority, table: x.table, scope: x.scope }));
+  if (d.dns) {
+    const dns = definedOnly({ nameservers: d.dns.nameservers, domain: d.dns.domain, search: d.dns.search, options: d.dns.options });
+    if (!isEmptyDns(dns)) out.dns = dns;
+  }
+  return out;
+}
+
+export function isEmptyDns(dns: CniDns | undefined): boolean {
+  return !dns || (!dns.nameservers?.length && !dns.domain && !dns.search?.length && !dns.options?.length);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Printing in a version
+
+/** The JSON object of `res` for `version` (fields that version does not have are left out). */
+export function formatResult(res: CniResult, version: string): Record<string, unknown> {
+  const v11 = atLeast(version, '1.1.0');
+  const v10 = atLeast(version, '1.0.0');
+  const out: Record<string, unknown> = { cniVersion: version };
+  if (res.interfaces?.length) {
+    out['interfaces'] = res.interfaces.map((i) =>
+      definedOnly(
+        v11
+          ? { name: i.name, mac: i.mac, mtu: i.mtu, sandbox: i.sandbox, socketPath: i.socketPath, pciID: i.pciID }
+          : { name: i.name, mac: i.mac, sandbox: i.sandbox },
+      ),
+    );
+  }
+  out['ips'] = (res.ips ?? []).map((x) =>
+    definedOnly(v10 ? { address: x.address, gateway: x.gateway, interface: x.interface } : { version: ipFamily(x.address), address: x.address, gateway: x.gateway, interface: x.interface }),
+  );
+  if (res.routes?.length) {
+    out['routes'] = res.routes.map((r) =>
+      definedOnly(v11 ? { dst: r.dst, gw: r.gw, mtu: r.mtu, advmss: r.advmss, priority: r.priority, table: r.table, scope: r.scope } : { dst: r.dst, gw: r.gw }),
+    );
+  }
+  if (!isEmptyDns(res.dns)) out['dns'] = res.dns;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The contract's messages
+
+/** The agent's Result message in the internal form (proto3 zero values are "unset"). */
+export function resultFromMsg(msg: ResultMsg, cniVersion: string): CniResult {
+  const out: CniResult = { cniVersion };
+  out.interfaces = msg.interfaces.map((i) =>
+    definedOnly({ name: i.name, mac: i.mac || undefined, mtu: i.mtu || undefined, sandbox: i.sandbox || undefined, socketPath: i.socket_path || undefined }),
+  );
+  out.ips = msg.ips.map((x) => definedOnly({ address: x.address, gateway: x.gateway || undefined, interface: x.interface >= 0 ? x.interface : undefined }));
+  out.routes = msg.routes.map((r) => definedOnly({ dst: r.dst, gw: r.gw || undefined }));
+  return out;
+}
+
+/** The internal form as the contract's Result message (an ip without an interface gets index -1). */
+export function resultToMsg(res: CniResult): ResultMsg {
+  return {
+    interfaces: (res.interfaces ?? []).map((i) => ({ name: i.name, mac: i.mac ?? '', mtu: i.mtu ?? 0, sandbox: i.sandbox ?? '', socket_path: i.socketPath ?? '' })),
+    ips: (res.ips ?? []).map((x) => ({ address: x.address, gateway: x.gateway ?? '', interface: x.interface ?? -1 })),
+    routes: routesToMsg(res.routes),
+  };
+}
+
+export function ipsToMsg(ips: CniIpConfig[] | undefined): IpConfigMsg[] {
+  return (ips ?? []).map((x) => ({ address: x.address, gateway: x.gateway ?? '' }));
+}
+
+export function routesToMsg(routes: CniRoute[] | undefined): RouteMsg[] {
+  return (routes ?? []).map((r) => ({ dst: r.dst, gw: r.gw ?? '' }));
+}
+
+/**
+ * ADD's result: the agent's interfaces; the agent's ips and routes, or else the IPAM's (ips then point
+ * at the container-side interface); DNS from the IPAM, or else from the configuration.
+ */
+export function buildAddResult(agent: ResultMsg, ipam: CniResult, confDns: CniDns | undefined, ifName: string, cniVersion: string): CniResult {
+  const fromAgent = resultFromMsg(agent, cniVersion);
+  const interfaces = fromAgent.interfaces ?? [];
+  let podIdx = interfaces.findIndex((i) => i.name === ifName && i.sandbox);
+  if (podIdx < 0) podIdx = interfaces.findIndex((i) => i.sandbox);
+  const ips = fromAgent.ips?.length ? fromAgent.ips : (ipam.ips ?? []).map((x) => definedOnly({ ...x, interface: podIdx >= 0 ? podIdx : undefined }));
+  const routes = fromAgent.routes?.length ? fromAgent.routes : (ipam.routes ?? []);
+  for (const [i, x] of ips.entries()) {
+    if (x.interface !== undefined && x.interface >= interfaces.length) {
+      throw new CniError(CNI_CODES.internal, `vpp-cni agent answered Add with ips[${i}].interface ${x.interface} but ${interfaces.length} interfaces`);
+    }
+  }
+  const out: CniResult = { cniVersion, interfaces, ips, routes };
+  const dns = !isEmptyDns(ipam.dns) ? ipam.dns : !isEmptyDns(confDns) ? confDns : undefined;
+  if (dns) out.dns = dns;
+  return out;
+}
