@@ -17,14 +17,14 @@ import { isV6, type MadeNeighbor, type MadeRoute } from './attachment.js';
 export type VppApi = Pick<VppClient, 'request' | 'dumpAll' | 'streamAll' | 'cli'>;
 
 /** retvals that mean "the thing to delete is not there". */
-const GONE = new Set([-2, -6, -60, -71, -73, -106]);
+const GONE = new Set([-2, -6, -54, -60, -71, -73, -106]); // -54: a route whose interface is gone
 
-/** Runs a delete; a VPP answer saying the object does not exist counts as done. */
-export async function deleteTolerant(fn: () => Promise<unknown>): Promise<void> {
+/** Runs a delete; a VPP answer saying the object does not exist (or `alsoGone`) counts as done. */
+export async function deleteTolerant(fn: () => Promise<unknown>, alsoGone: readonly number[] = []): Promise<void> {
   try {
     await fn();
   } catch (e) {
-    if (e instanceof VppApiError && GONE.has(e.retval)) return;
+    if (e instanceof VppApiError && (GONE.has(e.retval) || alsoGone.includes(e.retval))) return;
     throw e;
   }
 }

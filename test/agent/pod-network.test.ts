@@ -128,7 +128,7 @@ d('ADD then DEL, per kind', () => {
 
       if (ifName === 'eth0') {
         const tun = rec.objects.tun!;
-        expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`^${tun.swIfIndex} tap\\d+ flags=\\d+ tag=vcni:${cid12}:eth0:tun:default/${req.pod.name}$`)));
+        expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`^${tun.swIfIndex} tun\\d+ flags=\\d+ tag=vcni:${cid12}:eth0:tun:default/${req.pod.name}$`)));
         expect(added('routes')).toContain(`${ip4}/32 -> ${tun.swIfIndex}`);
         expect(linux.links).toContain('eth0 none mtu 1400 UP');
         expect(linux.addrs).toEqual([`eth0 ${ip4}/32`]);
@@ -220,7 +220,8 @@ d('rollback', () => {
     try {
       const steps: string[] = [];
       const probe = network((s) => void steps.push(s));
-      const rec = await probe.add(request(ns, { annotations, ifName }));
+      const probeReq = request(ns, { annotations, ifName });
+      const rec = await probe.add(probeReq);
       await probe.del(rec);
       expect(steps.length).toBeGreaterThan(5);
       const beforeVpp = await vppState();
@@ -230,7 +231,7 @@ d('rollback', () => {
         const net = network((s) => {
           if (n++ === i) throw new Error(`injected failure at ${s}`);
         });
-        const req = request(ns, { annotations, ifName });
+        const req = request(ns, { annotations, ifName, ips: probeReq.ips }); // same IPs: same step names
         const err = await net.add(req).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StepError);
         expect((err as StepError).step).toBe(steps[i]);

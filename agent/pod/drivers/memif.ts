@@ -10,7 +10,7 @@ import * as memif from '../../../vpp-api/generated/memif.js';
 import * as pbl from '../../../vpp-api/generated/pbl.js';
 import { MemifMode, MemifRole } from '../../../vpp-api/generated/memif.js';
 import { FibPathNhProto } from '../../../vpp-api/generated/fib_types.js';
-import { NetnsGoneError } from '../../linux/netns.js';
+import { CommandError, NetnsGoneError } from '../../linux/netns.js';
 import { PROTO_NUMBERS, type PortRange } from '../annotations.js';
 import { hostPrefix, ipOf, isV6, type AttachRequest, type MadeMemif, type MadeObjects, type MadeRoute, type MadeNeighbor } from '../attachment.js';
 import type { InterfaceSpec } from '../interface-spec.js';
@@ -84,7 +84,7 @@ export async function createMemif(ctx: DriverContext, tx: Transaction, req: Atta
   if (plan.mode === 'multinet') {
     await tx.step(
       `pod netns: dummy ${req.ifName}`,
-      () => ctx.netns.ipBatch(req.netns, [['link', 'add', req.ifName, 'type', 'dummy']]),
+      () => addDummy(ctx, req.netns, req.ifName),
       () => deleteDummy(ctx, req.netns, req.ifName),
     );
     made.dummy = req.ifName;
@@ -125,6 +125,20 @@ export async function pblUpdate(ctx: DriverContext, ip: string, swIfIndex: numbe
     },
   });
   return r.id;
+}
+
+/**
+ * A link that only carries the pod's addresses and routes: a dummy, or — on kernels built without the
+ * dummy driver (some micro-VM kernels) — an empty bridge, which holds addresses and routes the same way.
+ */
+async function addDummy(ctx: DriverContext, netns: string, ifName: string): Promise<void> {
+  try {
+    await ctx.netns.ipBatch(netns, [['link', 'add', ifName, 'type', 'dummy']]);
+  } catch (e) {
+    if (!(e instanceof CommandError) || !/Unknown device type/.test(e.stderr)) throw e;
+    ctx.log.warn({ netns, ifName }, 'kernel has no dummy interfaces: using an empty bridge to hold the pod addresses');
+    await ctx.netns.ipBatch(netns, [['link', 'add', ifName, 'type', 'bridge']]);
+  }
 }
 
 async function deleteDummy(ctx: DriverContext, netns: string, ifName: string): Promise<void> {

@@ -52,9 +52,13 @@ export async function createVcl(ctx: DriverContext, tx: Transaction, req: Attach
   return v;
 }
 
+/** The session layer's answer for a namespace that does not exist (its error passed through as a retval). */
+const APP_NS_NOT_FOUND = -19;
+
 async function deleteAppNamespace(ctx: DriverContext, namespaceId: string, secret: bigint, loop: number): Promise<void> {
-  await deleteTolerant(() =>
-    ctx.vpp.request(session.app_namespace_add_del_v4, { is_add: false, secret, sw_if_index: loop, ip4_fib_id: 0, ip6_fib_id: 0, namespace_id: namespaceId, sock_name: '' }),
+  await deleteTolerant(
+    () => ctx.vpp.request(session.app_namespace_add_del_v4, { is_add: false, secret, sw_if_index: loop, ip4_fib_id: 0, ip6_fib_id: 0, namespace_id: namespaceId, sock_name: '' }),
+    [APP_NS_NOT_FOUND],
   );
 }
 
