@@ -6,6 +6,7 @@ export const Retval = {
   NO_SUCH_FIB: -3,
   NO_SUCH_ENTRY: -6,
   INVALID_VALUE: -7,
+  UNIMPLEMENTED: -9,
   INVALID_SW_IF_INDEX_2: -10,
   SYSCALL_ERROR_1: -11,
   SYSCALL_ERROR_2: -12,
@@ -23,6 +24,7 @@ export const Retval = {
   ADDRESS_IN_USE: -105,
   ADDRESS_FOUND_FOR_INTERFACE: -114,
   ENTRY_ALREADY_EXISTS: -116,
+  LIMIT_EXCEEDED: -162,
   EAGAIN: -165,
   /** session_error_t SESSION_E_INVALID, returned as is by the app namespace handlers. */
   SESSION_E_INVALID: -19,

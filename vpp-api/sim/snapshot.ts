@@ -1,6 +1,13 @@
 /** A JSON-friendly view of a simulated VPP's state (for `sim state` and debugging). */
 import type { SimState } from './state.js';
 
+/** format_vnet_hw_if_rx_mode names. */
+const RX_MODE_NAMES = ['unknown', 'polling', 'interrupt', 'adaptive', 'default'];
+
+function rxModeName(mode: number): string {
+  return RX_MODE_NAMES[mode] ?? `unknown(${mode})`;
+}
+
 export function snapshotState(st: SimState): Record<string, unknown> {
   return {
     vpePid: st.vpePid,
@@ -19,6 +26,15 @@ export function snapshotState(st: SimState): Record<string, unknown> {
       ip6Table: i.ip6Table,
       addresses: i.addresses.map((a) => `${a.address}/${a.len}`),
       unnumberedOf: i.unnumberedOf ?? null,
+      // Mode of each rx queue by queue id ([] when the interface has none).
+      rxModes: i.rxModes.map(rxModeName),
+      neighbors: [...i.neighbors.values()].map((n) => ({
+        ip: n.ip,
+        mac: n.mac,
+        static: n.isStatic,
+        noFibEntry: n.noFibEntry,
+        statsIndex: n.adjIndex ?? null,
+      })),
     })),
     tables: [...st.tables.values()].map((t) => ({
       af: t.af,

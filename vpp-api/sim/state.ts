@@ -65,6 +65,38 @@ export interface AfPacketDevice {
   readonly txQueues: number;
 }
 
+/** vnet_hw_if_rx_mode values (the API's rx_mode enum has the same numbers). */
+export const RxMode = {
+  UNKNOWN: 0,
+  POLLING: 1,
+  INTERRUPT: 2,
+  ADAPTIVE: 3,
+  DEFAULT: 4,
+} as const;
+
+/** An ip-neighbor entry (ip_neighbor_t), kept on its interface. */
+export interface SimNeighbor {
+  readonly af: Af;
+  /** Canonical address text. */
+  readonly ip: string;
+  mac: string;
+  /** IP_NEIGHBOR_FLAG_STATIC; otherwise the entry is dynamic. */
+  isStatic: boolean;
+  /** IP_NEIGHBOR_FLAG_NO_FIB_ENTRY, fixed when the entry is made. */
+  readonly noFibEntry: boolean;
+  /** The neighbor adjacency its adj-fib holds (~0 in replies when there is none). */
+  readonly adjIndex: number | undefined;
+  /** performance.now() of the last refresh (ipn_time_last_updated). */
+  updatedAt: number;
+}
+
+/** Per address family limit of neighbors (ip_neighbor_db[af].ipndb_limit's default). */
+export const NEIGHBOR_LIMIT = 50000;
+
+export function neighborKey(af: Af, ip: string): string {
+  return `${af}|${ip}`;
+}
+
 export interface IfAddress {
   readonly af: Af;
   /** Canonical address text. */
@@ -92,6 +124,10 @@ export interface SimInterface {
   /** sw_if_index whose addresses this interface borrows (ip unnumbered). */
   unnumberedOf: number | undefined;
   readonly txQueues: number;
+  /** Mode of each registered rx queue, by queue id (empty: no rx queues, like loopbacks and local0). */
+  rxModes: number[];
+  /** ip-neighbor entries on this interface, in the order they were made. */
+  readonly neighbors: Map<string, SimNeighbor>;
 }
 
 export interface SimPath {
@@ -218,6 +254,8 @@ export class SimState {
   readonly appns = new Map<number, AppNamespace>();
   readonly eventRegPool = new IndexPool();
   readonly eventRegs = new Map<number, EventRegistration>();
+  /** Neighbor adjacencies (adj_pool indexes: the stats_index of ip_neighbor_add_del_reply). */
+  readonly adjPool = new IndexPool();
   private readonly pendingEvents = new Map<number, number>();
   private nextStatsIndex = 8;
 
@@ -262,6 +300,8 @@ export class SimState {
       addresses: [],
       unnumberedOf: undefined,
       txQueues: a.txQueues ?? 1,
+      rxModes: initialRxModes(a.device),
+      neighbors: new Map(),
     };
     this.interfaces.set(swIfIndex, itf);
     this.markEvent(swIfIndex, IfEvent.ADD);
@@ -272,6 +312,8 @@ export class SimState {
   deleteInterface(itf: SimInterface): void {
     this.setAdmin(itf, false);
     this.setLink(itf, false);
+    // The interface's remaining neighbors (the static ones admin down kept) go with it.
+    for (const n of [...itf.neighbors.values()]) this.destroyNeighbor(itf, n);
     this.markEvent(itf.swIfIndex, IfEvent.DEL);
     for (const other of this.interfaces.values()) {
       if (other.unnumberedOf === itf.swIfIndex) other.unnumberedOf = undefined;
@@ -284,6 +326,8 @@ export class SimState {
     if (itf.adminUp === up) return;
     itf.adminUp = up;
     this.markEvent(itf.swIfIndex, up ? IfEvent.ADMIN_UP : IfEvent.ADMIN_DOWN);
+    // ip_neighbor_interface_admin_change: admin down flushes the dynamic neighbors (both families).
+    if (!up) this.flushDynamicNeighbors(itf);
     // A loopback's link follows its admin state (loopback_set_admin_up_down).
     if (itf.device.kind === 'loopback') this.setLink(itf, up);
   }
@@ -292,6 +336,9 @@ export class SimState {
     if (itf.linkUp === up) return;
     itf.linkUp = up;
     this.markEvent(itf.swIfIndex, up ? IfEvent.LINK_UP : IfEvent.LINK_DOWN);
+    // memif registers its rx queues when it connects (set to the default mode, polling) and unregisters
+    // them all when it disconnects; the link follows the connection.
+    if (itf.device.kind === 'memif') itf.rxModes = up ? new Array<number>(itf.device.rxQueues).fill(RxMode.POLLING) : [];
   }
 
   findByName(name: string): SimInterface | undefined {
@@ -306,6 +353,35 @@ export class SimState {
       return donor ? donor.addresses : [];
     }
     return itf.addresses;
+  }
+
+  // ---- ip neighbors ----
+
+  /** Neighbors of one family on all interfaces (ipndb_n_elts). */
+  neighborCount(af: Af): number {
+    let n = 0;
+    for (const itf of this.interfaces.values()) for (const nb of itf.neighbors.values()) if (nb.af === af) n++;
+    return n;
+  }
+
+  /** ip_neighbor_destroy: the entry, its adj-fib and the adjacency that held go. */
+  destroyNeighbor(itf: SimInterface, n: SimNeighbor): void {
+    itf.neighbors.delete(neighborKey(n.af, n.ip));
+    if (n.adjIndex !== undefined) this.adjPool.release(n.adjIndex);
+  }
+
+  /** ip_neighbor_flush for both families: the dynamic entries of an interface. */
+  flushDynamicNeighbors(itf: SimInterface): void {
+    for (const n of [...itf.neighbors.values()]) if (!n.isStatic) this.destroyNeighbor(itf, n);
+  }
+
+  /** ip_neighbor_add_del_interface_address_v4/v6 on delete: dynamic entries covered by the address go. */
+  flushNeighborsCoveredBy(itf: SimInterface, a: IfAddress): void {
+    const net = parsePrefix(a.address).bytes;
+    for (const n of [...itf.neighbors.values()]) {
+      if (n.isStatic || n.af !== a.af) continue;
+      if (contains(net, a.len, parsePrefix(n.ip).bytes)) this.destroyNeighbor(itf, n);
+    }
   }
 
   // ---- events ----
@@ -389,6 +465,18 @@ export class SimState {
     }
     for (const r of table.routes.values()) out.push(r);
     return out;
+  }
+}
+
+/** Rx queues an interface has once created: tap and af_packet register theirs at creation (polling); memif
+ * only when connected; loopbacks and local0 have none. */
+function initialRxModes(device: InterfaceDevice): number[] {
+  switch (device.kind) {
+    case 'tap':
+    case 'af_packet':
+      return new Array<number>(device.rxQueues).fill(RxMode.POLLING);
+    default:
+      return [];
   }
 }
 

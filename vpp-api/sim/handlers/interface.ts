@@ -1,10 +1,10 @@
-/** interface.api: dumps, flags, tags, addresses, tables, unnumbered, MTU, events, loopbacks, tx placement. */
+/** interface.api: dumps, flags, tags, addresses, tables, unnumbered, MTU, events, loopbacks, rx mode, tx placement. */
 import { interface_ } from '../../generated/index.js';
 import type { IfStatusFlags } from '../../generated/interface_types.js';
 import { flagsOf, on, type HandlerContext, type HandlerSpec } from '../handler.js';
 import { formatBytes, parsePrefix } from '../ip-prefix.js';
 import { Retval, U32_MAX } from '../retval.js';
-import { addressConflicts, ETHERNET_DEFAULT_MTU, ZERO_MAC, type SimInterface } from '../state.js';
+import { addressConflicts, ETHERNET_DEFAULT_MTU, RxMode, ZERO_MAC, type SimInterface } from '../state.js';
 import { lowestFree } from '../index-pool.js';
 
 /** LOOPBACK_MAX_INSTANCE of ethernet/interface.c. */
@@ -40,6 +40,19 @@ function createLoopback(ctx: HandlerContext, mac: string, instance: number | und
   const l2 = mac === ZERO_MAC ? `de:ad:00:00:00:${(inst & 0xff).toString(16).padStart(2, '0')}` : mac;
   const itf = st.createInterface({ device: { kind: 'loopback', instance: inst }, name: `loop${inst}`, devType: 'Loopback', l2Address: l2, linkMtu: ETHERNET_DEFAULT_MTU });
   return { retval: 0, sw_if_index: itf.swIfIndex };
+}
+
+/**
+ * vnet_hw_if_set_rx_queue_mode for one queue: DEFAULT means the interface's default mode (polling for every
+ * interface the simulator has); an unchanged mode is left alone; otherwise the driver's rx_mode_change
+ * function decides. Only af_packet refuses one (adaptive). Returns false when the driver refused.
+ */
+function setRxQueueMode(itf: SimInterface, queueId: number, requested: number): boolean {
+  const mode = requested === RxMode.DEFAULT ? RxMode.POLLING : requested;
+  if (itf.rxModes[queueId] === mode) return true;
+  if (itf.device.kind === 'af_packet' && mode === RxMode.ADAPTIVE) return false;
+  itf.rxModes[queueId] = mode;
+  return true;
 }
 
 /** Tx queues in (hw_if_index, queue id) order, as vnet_hw_if_txq_cmp_cli_api sorts them. */
@@ -87,6 +100,7 @@ export const interfaceHandlers: readonly HandlerSpec[] = [
     const itf = ctx.state.get(req.sw_if_index);
     if (!itf) return reply(Retval.INVALID_SW_IF_INDEX);
     if (req.del_all) {
+      for (const a of itf.addresses) ctx.state.flushNeighborsCoveredBy(itf, a);
       itf.addresses = [];
       return reply(0);
     }
@@ -99,7 +113,8 @@ export const interfaceHandlers: readonly HandlerSpec[] = [
     }
     const i = itf.addresses.findIndex((a) => a.af === p.af && a.address === address && a.len === p.len);
     if (i < 0) return reply(Retval.ADDRESS_NOT_FOUND_FOR_INTERFACE);
-    itf.addresses.splice(i, 1);
+    const [removed] = itf.addresses.splice(i, 1);
+    ctx.state.flushNeighborsCoveredBy(itf, removed!);
     reply(0);
   }),
 
@@ -192,6 +207,24 @@ export const interfaceHandlers: readonly HandlerSpec[] = [
     ctx.state.loopbackInstances.delete(itf.device.instance);
     ctx.state.deleteInterface(itf);
     ctx.send(interface_.delete_loopback_reply, { retval: 0 });
+  }),
+
+  on(interface_.sw_interface_set_rx_mode, (req, ctx) => {
+    const reply = (retval: number): void => ctx.send(interface_.sw_interface_set_rx_mode_reply, { retval });
+    const itf = ctx.state.get(req.sw_if_index);
+    if (!itf) return reply(Retval.INVALID_SW_IF_INDEX);
+    // (A non-hardware interface would be -7; every simulated interface is a hardware one.)
+    // set_hw_interface_change_rx_mode: an unknown queue id is its only error, which the handler turns into
+    // -9. A queue the driver refuses stops the walk, but that is not reported: the reply is still 0.
+    let queues: number[];
+    if (req.queue_id_valid) {
+      if (req.queue_id >= itf.rxModes.length) return reply(Retval.UNIMPLEMENTED);
+      queues = [req.queue_id];
+    } else {
+      queues = itf.rxModes.map((_, i) => i);
+    }
+    for (const q of queues) if (!setRxQueueMode(itf, q, req.mode)) break;
+    reply(0);
   }),
 
   on(interface_.sw_interface_tx_placement_get, (req, ctx) => {
