@@ -1,6 +1,6 @@
 /**
- * The node agent over gRPC on its unix socket (contract/cni-backend.proto). grpc-js and the contract's
- * loader are imported on first use only. Every call has a deadline (timeoutSeconds). The agent's own
+ * The node agent over gRPC on its unix socket (contract/cni-backend.proto), spoken with node:http2 and
+ * the contract's hand-written wire codec (contract/wire.ts): no gRPC or protobuf runtime to load. Every call has a deadline (timeoutSeconds). The agent's own
  * errors come inside the reply and pass through unchanged; transport failures become CNI errors:
  *
  *   socket missing, connection refused, UNAVAILABLE, or no connection before the deadline
@@ -24,6 +24,8 @@ import type {
   StatusReplyMsg,
 } from '../contract/types.js';
 import { CNI_CODES, CniError } from './errors.js';
+import { METHODS, decode, encode } from '../contract/wire.js';
+import { GRPC_STATUS, GrpcCallError, statusName, unaryCall } from './grpc-unary.js';
 
 export const AGENT_SERVICE = 'vppcni.v1.CniBackend';
 
@@ -71,37 +73,15 @@ export interface AgentClientOptions {
   timeoutSeconds: number;
 }
 
-/** grpc-js status codes used here (numbers from the gRPC spec; the module itself is loaded lazily). */
-const UNAVAILABLE = 14;
-const DEADLINE_EXCEEDED = 4;
-
-type GrpcModule = typeof import('@grpc/grpc-js');
-type Unary = { path: string; requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown };
-
 export class AgentClient {
-  private constructor(
-    private readonly grpc: GrpcModule,
-    private readonly client: import('@grpc/grpc-js').Client,
-    private readonly methods: Record<string, Unary>,
-    readonly opts: AgentClientOptions,
-  ) {}
+  private constructor(readonly opts: AgentClientOptions) {}
 
-  static async connect(opts: AgentClientOptions): Promise<AgentClient> {
-    const grpc = await import('@grpc/grpc-js');
-    const { loadContract } = await import('../contract/load.js');
-    const def = loadContract()[AGENT_SERVICE] as unknown as Record<string, Unary> | undefined;
-    if (!def) throw new CniError(CNI_CODES.internal, `contract has no service ${AGENT_SERVICE}`);
-    const client = new grpc.Client(`unix:${opts.socketPath}`, grpc.credentials.createInsecure(), {
-      // one plugin run is one short conversation: fail fast, no keepalive chatter
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
-      'grpc.enable_retries': 0,
-    });
-    return new AgentClient(grpc, client, def, opts);
+  static connect(opts: AgentClientOptions): Promise<AgentClient> {
+    return Promise.resolve(new AgentClient(opts));
   }
 
   close(): void {
-    this.client.close();
+    // each call has its own short-lived HTTP/2 session
   }
 
   private unreachable(reason: string): AgentUnreachableError {
@@ -109,45 +89,37 @@ export class AgentClient {
   }
 
   /** One unary call with the deadline; resolves with the validated reply or rejects with a CniError. */
-  private call<R>(method: Method, request: unknown): Promise<R> {
-    const m = this.methods[method];
-    if (!m) return Promise.reject(new CniError(CNI_CODES.internal, `contract has no method ${method}`));
+  private async call<R>(method: Method, request: object): Promise<R> {
+    const [reqSchema, replySchema] = METHODS[method];
     const timeoutMs = this.opts.timeoutSeconds * 1000;
-    const deadline = new Date(Date.now() + timeoutMs);
-    return new Promise<R>((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        m.path,
-        m.requestSerialize,
-        m.responseDeserialize,
-        request,
-        new this.grpc.Metadata(),
-        { deadline },
-        (err, value) => {
-          if (err) return reject(this.classify(method, err));
-          const r = replySchemas[method].safeParse(value);
-          if (!r.success) {
-            const issue = r.error.issues[0];
-            return reject(new CniError(CNI_CODES.internal, `vpp-cni agent answered ${method} with a malformed reply`, issue ? `${issue.path.join('.')}: ${issue.message}` : ''));
-          }
-          resolve(r.data as R);
-        },
-      );
-    });
+    let raw: Buffer;
+    try {
+      raw = await unaryCall(this.opts.socketPath, `/${AGENT_SERVICE}/${method}`, encode(reqSchema, request), timeoutMs);
+    } catch (e) {
+      throw e instanceof GrpcCallError ? this.classify(method, e) : new CniError(CNI_CODES.internal, `vpp-cni agent call ${method} failed: ${(e as Error).message}`);
+    }
+    let value: unknown;
+    try {
+      value = decode(replySchema, raw);
+    } catch (e) {
+      throw new CniError(CNI_CODES.internal, `vpp-cni agent answered ${method} with a malformed reply`, (e as Error).message);
+    }
+    const r = replySchemas[method].safeParse(value);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      throw new CniError(CNI_CODES.internal, `vpp-cni agent answered ${method} with a malformed reply`, issue ? `${issue.path.join('.')}: ${issue.message}` : '');
+    }
+    return r.data as R;
   }
 
-  private classify(method: string, err: import('@grpc/grpc-js').ServiceError): CniError {
-    const details = err.details || err.message;
-    if (err.code === UNAVAILABLE) {
-      const errno = /connect (E[A-Z]+)/.exec(details);
-      return this.unreachable(errno ? `connect ${errno[1]}` : details);
-    }
-    if (err.code === DEADLINE_EXCEEDED) {
-      const ready = this.client.getChannel().getConnectivityState(false) === this.grpc.connectivityState.READY;
-      if (!ready) return this.unreachable(`no connection within ${this.opts.timeoutSeconds}s`);
+  private classify(method: string, err: GrpcCallError): CniError {
+    if (err.status === GRPC_STATUS.UNAVAILABLE && !err.connected) return this.unreachable(err.errno ? `connect ${err.errno}` : err.details);
+    if (err.status === GRPC_STATUS.DEADLINE_EXCEEDED) {
+      if (!err.connected) return this.unreachable(`no connection within ${this.opts.timeoutSeconds}s`);
       return new CniError(CNI_CODES.tryAgainLater, `vpp-cni agent on ${this.opts.socketPath} did not answer ${method} within ${this.opts.timeoutSeconds}s`);
     }
-    const name = this.grpc.status[err.code] ?? String(err.code);
-    return new CniError(CNI_CODES.internal, `vpp-cni agent call ${method} failed: ${name}: ${details}`);
+    if (err.status === GRPC_STATUS.UNAVAILABLE) return this.unreachable(err.details);
+    return new CniError(CNI_CODES.internal, `vpp-cni agent call ${method} failed: ${statusName(err.status)}: ${err.details}`);
   }
 
   add(req: AddRequestMsg): Promise<AddReplyMsg> {

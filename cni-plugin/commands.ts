@@ -1,6 +1,6 @@
 /**
  * The commands, once the skel has checked environment and configuration frame. Loaded lazily by the skel
- * (this module brings zod; the agent client brings grpc-js on first call).
+ * (this module brings zod; the agent client brings node:http2 on first call).
  *
  *   ADD     IPAM ADD → agent Add → result in the configuration's version. Anything failing after the
  *           address was allocated (agent error, agent unreachable, timeout, bad reply) releases it with

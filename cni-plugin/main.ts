@@ -1,6 +1,6 @@
 /**
  * The executable the container runtime runs: process environment and stdin into the skel, its output to
- * stdout, its status as the exit status. Nothing else happens at start-up: commands, zod and grpc-js load
+ * stdout, its status as the exit status. Nothing else happens at start-up: commands, zod and the HTTP/2 client load
  * only when a command needs them (VERSION needs none). Bundle-safe: no import.meta, no files read.
  */
 import { CNI_CODES } from './errors.js';

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = process.cwd();
-const SOURCE_DIRS = ['vpp-api', 'agent', 'cni-plugin', 'ctl', 'contract'];
+const SOURCE_DIRS = ['vpp-api', 'agent', 'cni-plugin', 'ctl', 'contract', 'deploy', 'bench'];
 
 /** For each area (longest prefix wins): the areas it may import. Its own area is always allowed. */
 const RULES: [string, string[]][] = [
@@ -20,6 +20,8 @@ const RULES: [string, string[]][] = [
   ['agent', ['vpp-api/codec', 'vpp-api/generated', 'vpp-api/client', 'vpp-api/transport', 'contract']],
   ['cni-plugin', ['contract']],
   ['ctl', ['vpp-api', 'contract']],
+  ['deploy', []],
+  ['bench', ['vpp-api', 'agent', 'ctl', 'contract', 'cni-plugin']],
 ];
 
 function areaOf(file: string): string | undefined {
