@@ -54,6 +54,8 @@ export interface MadeTun {
   swIfIndex: number;
   tag: string;
   hostIfName: string;
+  /** MAC of the pod-side device (TAP only; a TUN has none). */
+  hostMac?: string;
   l2: boolean;
   spec: InterfaceSpec;
 }

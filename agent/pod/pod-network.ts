@@ -124,21 +124,21 @@ export class PodNetwork {
     });
   }
 
-  private async result(req: AttachRequest, plan: AttachPlan, made: MadeObjects): Promise<AttachResult> {
-    const link = await readLink(this.ctx.netns, req.netns, req.ifName);
+  /** Built from what was made (no extra round trip into the pod netns on the ADD path). */
+  private result(req: AttachRequest, plan: AttachPlan, made: MadeObjects): Promise<AttachResult> {
     const main: AttachResult['interfaces'][number] = { name: req.ifName, sandbox: req.netns };
-    if (link?.mac) main.mac = link.mac;
-    if (link?.mtu) main.mtu = link.mtu;
+    if (made.tun?.hostMac) main.mac = made.tun.hostMac;
+    if (made.tun) main.mtu = this.ctx.cfg.mtu;
     const interfaces: AttachResult['interfaces'] = [main];
     if (plan.kind === 'tun' && made.memif) {
       interfaces.push({ name: `memif-${req.ifName}`, sandbox: req.netns, socketPath: made.memif.socketName });
     }
     if (plan.kind === 'memif-multinet' && made.memif) main.socketPath = made.memif.socketName;
-    return {
+    return Promise.resolve({
       interfaces,
       ips: req.ips.map((a) => ({ address: a.address, ...(a.gateway ? { gateway: a.gateway } : {}), interface: 0 })),
       routes: req.routes,
-    };
+    });
   }
 
   /** Removes everything the record says was made. Idempotent; throws DeleteIncompleteError listing what failed. */

@@ -47,23 +47,11 @@ export function kernelTun(): SimHost {
     async createTap(req: TapHostRequest): Promise<TapHostResult> {
       const netns = req.hostNamespace ? netnsPathOf(req.hostNamespace) : undefined;
       if (netns && !isNetns(netns)) return { retval: -12, error: `open_netns_fd '${req.hostNamespace}': No such file or directory` };
-      const tmp = `vsim${process.pid % 1000}t${req.id}`.slice(0, 15);
       const hostIfName = req.hostIfName ?? `${req.tun ? 'tun' : 'tap'}${req.id}`;
       const multi = Math.max(req.numRxQueues, req.numTxQueues) > 1;
-      try {
-        await ip(['tuntap', 'add', 'dev', tmp, 'mode', req.tun ? 'tun' : 'tap', ...(multi ? ['multi_queue'] : [])]);
-      } catch (e) {
-        return { retval: -12, error: `open '/dev/net/tun': ${(e as Error).message}` };
-      }
-      try {
-        if (netns) await ip(['link', 'set', 'dev', tmp, 'netns', netns, 'name', hostIfName]);
-        else if (hostIfName !== tmp) await ip(['link', 'set', 'dev', tmp, 'name', hostIfName]);
-      } catch (e) {
-        await ip(['link', 'del', 'dev', tmp]).catch(() => undefined);
-        return { retval: -145, error: (e as Error).message };
-      }
       const hostMac = req.tun ? undefined : req.hostMacAddr && req.hostMacAddr !== '00:00:00:00:00:00' ? req.hostMacAddr : randomMac();
-      const batch: string[] = [];
+      // VPP makes the device in its own netns and moves it; making it in place (one process) ends the same.
+      const batch = [`tuntap add dev ${hostIfName} mode ${req.tun ? 'tun' : 'tap'}${multi ? ' multi_queue' : ''}`];
       if (hostMac) batch.push(`link set dev ${hostIfName} address ${hostMac}`);
       if (req.hostIp4Prefix) batch.push(`address add ${req.hostIp4Prefix} dev ${hostIfName}`);
       if (req.hostIp6Prefix) batch.push(`address add ${req.hostIp6Prefix} dev ${hostIfName}`);
@@ -74,7 +62,8 @@ export function kernelTun(): SimHost {
       try {
         await ip(['-batch', '-'], netns, `${batch.join('\n')}\n`);
       } catch (e) {
-        await ip(['link', 'del', 'dev', hostIfName], netns).catch(() => undefined);
+        // The device may exist half-configured: remove it unless the name belonged to someone else.
+        if (!/File exists|Device or resource busy/.test((e as Error).message)) await ip(['link', 'del', 'dev', hostIfName], netns).catch(() => undefined);
         return { retval: -145, error: (e as Error).message };
       }
       return hostMac ? { retval: 0, hostIfName, hostMacAddr: hostMac } : { retval: 0, hostIfName };

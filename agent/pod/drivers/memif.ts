@@ -143,10 +143,11 @@ async function addDummy(ctx: DriverContext, netns: string, ifName: string): Prom
 
 async function deleteDummy(ctx: DriverContext, netns: string, ifName: string): Promise<void> {
   try {
-    const link = await readLink(ctx.netns, netns, ifName);
-    if (link) await ctx.netns.ipBatch(netns, [['link', 'del', ifName]]);
+    await ctx.netns.ipBatch(netns, [['link', 'del', ifName]]);
   } catch (e) {
-    if (!(e instanceof NetnsGoneError)) throw e;
+    if (e instanceof NetnsGoneError) return;
+    if (e instanceof CommandError && /Cannot find device/.test(e.stderr)) return;
+    throw e;
   }
 }
 

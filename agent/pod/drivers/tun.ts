@@ -58,9 +58,12 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
   await tx.step('tap rx mode', () => setRxMode(ctx.vpp, swIfIndex, spec.rxMode));
   let peerMac: string | undefined;
   if (l2) {
+    // VPP's MAC (the pod's next hop) and the pod-side MAC VPP gave the device.
     peerMac = await tx.step('tap mac', async () => {
       const d = await interfaceByIndex(ctx.vpp, swIfIndex);
       if (!d) throw new Error(`tap sw_if_index ${swIfIndex} vanished`);
+      const t = (await ctx.vpp.dumpAll(tapv2.sw_interface_tap_v2_dump, { sw_if_index: swIfIndex })).find((x) => x.sw_if_index === swIfIndex);
+      if (t && t.host_mac_addr !== '00:00:00:00:00:00') tun.hostMac = t.host_mac_addr;
       return d.l2_address;
     });
   }
