@@ -197,6 +197,7 @@ export class VppSimulator {
     this.backlog = [];
     this.backlogHead = 0;
     for (const c of [...this.connections]) c.destroy();
+    await this.releaseHostTaps(this.stateRef);
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     try {
       if (existsSync(this.socketPath) && lstatSync(this.socketPath).isSocket()) unlinkSync(this.socketPath);
@@ -206,10 +207,27 @@ export class VppSimulator {
     this.logger.info('vpp simulator stopped', { socket: this.socketPath });
   }
 
+  /**
+   * VPP holds its taps' file descriptors: when the process ends, the kernel removes the (non-persistent)
+   * devices. A restart or stop of the simulator does the same through its host.
+   */
+  private async releaseHostTaps(state: SimState): Promise<void> {
+    for (const itf of state.interfaceList()) {
+      const dev = itf.device;
+      if (dev.kind !== 'tap') continue;
+      try {
+        await this.host.deleteTap({ id: dev.id, tun: dev.tun, hostIfName: dev.hostIfName, hostNamespace: dev.hostNamespace });
+      } catch {
+        // best effort, as the kernel's cleanup is
+      }
+    }
+  }
+
   /** What a VPP crash and restart looks like from outside: connections dropped, all state gone, new pid. */
   restart(): void {
     const old = this.stateRef.vpePid;
     this.dropConnections();
+    void this.releaseHostTaps(this.stateRef);
     this.registrationPool = VppSimulator.newRegistrationPool();
     const pid = old >= 4_000_000 ? 1000 : old + 1 + Math.floor(Math.random() * 1000);
     this.stateRef = new SimState(pid, this.config.runtimeDir);
