@@ -1,0 +1,85 @@
+/** The checkpoint file: atomic writes, zod read-back, corrupt and future-version files moved aside. */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CheckpointStore, CHECKPOINT_FILE, CHECKPOINT_VERSION } from '../../agent/state/checkpoint.js';
+import type { AttachmentRecord } from '../../agent/pod/attachment.js';
+
+const logs: { level: string; msg: string; obj: object }[] = [];
+const log = {
+  info: (obj: object, msg = '') => void logs.push({ level: 'info', msg, obj }),
+  warn: (obj: object, msg = '') => void logs.push({ level: 'warn', msg, obj }),
+  error: (obj: object, msg = '') => void logs.push({ level: 'error', msg, obj }),
+};
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vcni-ckpt-'));
+  logs.length = 0;
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const spec = { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024, isl3: true, rxMode: 'adaptive' as const };
+function record(cid: string): AttachmentRecord {
+  return {
+    containerId: cid,
+    ifName: 'eth0',
+    netns: '/var/run/netns/p',
+    pod: { namespace: 'default', name: 'web' },
+    kind: 'tun',
+    ips: [{ address: '10.0.0.5/24' }],
+    routes: [{ dst: '0.0.0.0/0' }],
+    objects: {
+      tun: { swIfIndex: 3, tag: `vcni:${cid}:eth0:tun:default/web`, hostIfName: 'eth0', l2: false, spec },
+      memif: { mode: 'pbl', socketId: 1013904223, socketFilename: 'abstract:vpp/memif-eth0,netns_name=/var/run/netns/p', socketName: '@vpp/memif-eth0', swIfIndex: 4, tag: 't', l2: true, spec: { ...spec, isl3: false }, ports: [{ proto: 'tcp', start: 80, end: 90 }] },
+      pbl: [{ ip: '10.0.0.5', id: 0 }],
+      routes: [{ prefix: '10.0.0.5/32', tableId: 0, swIfIndex: 3 }],
+      neighbors: [{ swIfIndex: 4, ip: '10.0.0.5', mac: '02:00:00:00:00:01' }],
+      vcl: { namespaceId: 'vcni-x-eth0', secret: '18446744073709551615', sockName: 'abstract:vpp/session,netns_name=/var/run/netns/p', socketName: '@vpp/session', loopSwIfIndex: 5 },
+    },
+    result: { interfaces: [{ name: 'eth0', mtu: 1450, sandbox: '/var/run/netns/p' }], ips: [{ address: '10.0.0.5/24', interface: 0 }], routes: [{ dst: '0.0.0.0/0' }] },
+    createdAt: '2026-11-21T00:00:00.000Z',
+  };
+}
+
+describe('checkpoint', () => {
+  test('round trip: records and intents survive a reload, written 0600 with no temp file left', async () => {
+    const a = new CheckpointStore(dir, log);
+    expect(a.load()).toEqual({ kind: 'empty' });
+    await a.put(record('aaaa'));
+    await a.begin('add', { containerId: 'bbbb', ifName: 'eth0', netns: '/x', pod: { namespace: 'n', name: 'p' }, ips: [] });
+    expect(readdirSync(dir)).toEqual([CHECKPOINT_FILE]);
+    expect(statSync(join(dir, CHECKPOINT_FILE)).mode & 0o777).toBe(0o600);
+    const b = new CheckpointStore(dir, log);
+    expect(b.load()).toEqual({ kind: 'loaded', attachments: 1, intents: 1 });
+    expect(b.all()).toEqual([record('aaaa')]);
+    expect(b.pendingIntents().map((i) => [i.op, i.containerId])).toEqual([['add', 'bbbb']]);
+    await b.abandon('bbbb/eth0');
+    await b.delete('aaaa/eth0');
+    const c = new CheckpointStore(dir, log);
+    expect(c.load()).toEqual({ kind: 'loaded', attachments: 0, intents: 0 });
+  });
+
+  test('a commit clears the intent of the same attachment', async () => {
+    const a = new CheckpointStore(dir, log);
+    await a.begin('add', { containerId: 'cccc', ifName: 'eth0', netns: '/x', pod: { namespace: 'n', name: 'p' }, ips: [] });
+    await a.put(record('cccc'));
+    expect(a.pendingIntents()).toEqual([]);
+  });
+
+  test.each([
+    ['truncated JSON', '{"version":1,"attachments":[', /unreadable: /],
+    ['wrong shape', JSON.stringify({ version: 1, attachments: [{ containerId: 1 }] }), /does not match the checkpoint schema: attachments\.0\.containerId/],
+    ['future version', JSON.stringify({ version: CHECKPOINT_VERSION + 1, attachments: [], intents: [] }), /written by a newer vpp-cni \(checkpoint version 2, this agent reads up to 1\)/],
+  ])('%s: moved aside with a suffix and logged, never dropped', (_n, content, reason) => {
+    writeFileSync(join(dir, CHECKPOINT_FILE), content);
+    const s = new CheckpointStore(dir, log, () => new Date('2026-11-22T01:02:03.004Z'));
+    const out = s.load();
+    expect(out.kind).toBe('moved-aside');
+    if (out.kind !== 'moved-aside') return;
+    expect(out.reason).toMatch(reason);
+    expect(out.movedTo).toBe(join(dir, `${CHECKPOINT_FILE}.bad-2026-11-22T01-02-03-004Z`));
+    expect(readFileSync(out.movedTo, 'utf8')).toBe(content);
+    expect(s.all()).toEqual([]);
+    expect(logs.find((l) => l.level === 'error')?.msg).toBe('checkpoint moved aside; the state will be rebuilt from VPP and the pod source');
+  });
+});
