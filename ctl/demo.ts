@@ -1,92 +1,549 @@
 /**
- * `npm start`: a short local session with no VPP installed. Starts the VPP simulator on a private
- * socket (or uses `--vpp-socket PATH`), runs `vpp-cnictl api` commands against it exactly as an
- * operator would type them, prints what they print, and stops the simulator again.
+ * `npm start`: vpp-cni on this machine with no cluster. Starts the VPP simulator (real kernel taps in the
+ * pod namespaces) or uses `--vpp-socket PATH`, starts the agent with a pods file standing in for the
+ * Kubernetes API, creates network namespaces as pods and runs the real plugin binary in them exactly as a
+ * container runtime does (ADD, then DEL), showing each pod's CNI result, VPP state and Linux state. At the
+ * end everything is removed again and the demo checks that nothing is left. Needs root.
+ *
+ *   npm start [-- --vpp-socket PATH] [--keep-logs]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CNI_CODES } from '../contract/types.js';
+import { formatEvent, LogTail } from './demo/agent-log.js';
+import { failureOf, Service, waitFor } from './demo/exec.js';
+import { haveCommand, listNetns, NetnsSet, podLinuxState, type Netns } from './demo/linux.js';
+import { allocatedAddresses, buildPlugin, CNI_PATH, findHostLocal, netconf, pluginBinary, pluginEnv, pluginStale, runPlugin, type NetworkDef, type PluginCall, type PluginOutput } from './demo/plugin.js';
+import { cniArgs, DEMO_PODS, MEMIF_NET, PRIMARY_NET, podsYaml, type DemoAttachment, type DemoPod } from './demo/pods.js';
+import { Printer, shellQuote, Steps } from './demo/print.js';
+import { shortId, VppView } from './demo/vpp-state.js';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
+const here = dirname(fileURLToPath(import.meta.url));
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const ctlMain = join(here, `main${ext}`);
-const simMain = join(here, `../vpp-api/sim/main${ext}`);
+/** Where the scripts are (the repository, or dist/ when built). */
+const scriptsRoot = resolve(here, '..');
+/** The repository: dist/vpp-cni and `npm run build:plugin` live there. */
+const repoRoot = existsSync(join(scriptsRoot, 'package.json')) ? scriptsRoot : resolve(scriptsRoot, '..');
+const SIM_MAIN = join(scriptsRoot, `vpp-api/sim/main${ext}`);
+const AGENT_MAIN = join(scriptsRoot, `agent/main${ext}`);
+const FEATURE_GATES = '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}';
+const START_TIMEOUT_MS = 30_000;
 
-function run(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...process.execArgv, ctlMain, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out, err });
-    });
-  });
+const USAGE = `usage: npm start [-- --vpp-socket PATH] [--keep-logs]
+  --vpp-socket PATH   use this running VPP instead of starting the simulator
+  --keep-logs         keep the agent and simulator logs after the demo (they are kept anyway on failure)`;
+
+interface Options {
+  vppSocket?: string;
+  keepLogs: boolean;
 }
 
-async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  const i = argv.indexOf('--vpp-socket');
-  const external = i >= 0 ? argv[i + 1] : undefined;
-  let sim: ChildProcess | undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'vpp-cni-demo-'));
-  const socket = external ?? join(dir, 'api.sock');
-  const stop = async (): Promise<void> => {
-    if (sim && sim.exitCode === null) {
-      sim.kill('SIGTERM');
-      await new Promise((r) => sim!.once('exit', r));
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
-  try {
-    if (!external) {
-      console.log(`# starting the VPP simulator on ${socket}`);
-      sim = spawn(process.execPath, [...process.execArgv, simMain, '--socket', socket], { stdio: ['ignore', 'inherit', 'inherit'] });
-      const deadline = Date.now() + 15_000;
-      while (!existsSync(socket)) {
-        if (sim.exitCode !== null || Date.now() > deadline) throw new Error('the simulator did not start');
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    } else {
-      console.log(`# using the VPP at ${socket}`);
-    }
-    const steps: string[][] = [
-      ['api', 'cli', 'show version'],
-      ['api', 'check'],
-      ['api', 'call', 'control_ping'],
-      ['api', 'call', 'create_loopback', '{"mac_address":"02:fe:c0:ff:ee:01"}'],
-      ['api', 'call', 'sw_interface_set_flags', '{"sw_if_index":1,"flags":"IF_STATUS_API_FLAG_ADMIN_UP"}'],
-      ['api', 'call', 'sw_interface_add_del_address', '{"sw_if_index":1,"is_add":true,"prefix":"10.20.0.1/24"}'],
-      ['api', 'call', 'sw_interface_tag_add_del', '{"sw_if_index":1,"is_add":true,"tag":"vpp-cni:demo/loop"}'],
-      ['api', 'dump', 'sw_interface_dump'],
-      ['api', 'call', 'sw_interface_set_flags', '{"sw_if_index":9999,"flags":1}'],
-      ['api', 'call', 'delete_loopback', '{"sw_if_index":1}'],
-    ];
-    let failures = 0;
-    for (const s of steps) {
-      const shown = s.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ');
-      console.log(`\n$ vpp-cnictl ${shown} --socket ${socket}`);
-      const r = await run([...s, '--socket', socket]);
-      if (r.out) process.stdout.write(r.out);
-      if (r.err) process.stdout.write(r.err);
-      console.log(`(exit ${r.code})`);
-      // One step is meant to fail: VPP's error for an unknown sw_if_index.
-      if (r.code !== 0 && !(s[3] ?? '').includes('9999')) failures++;
-    }
-    console.log(`\n# demo finished: ${steps.length} commands, ${failures} unexpected failures`);
-    return failures === 0 ? 0 : 1;
-  } finally {
-    await stop();
+class UsageError extends Error {}
+
+/** A child's command line as a user would type it: `npx tsx agent/main.ts ...` rather than node's loader flags. */
+function shownCommand(args: readonly string[]): string[] {
+  const loader = process.execArgv.length;
+  const rest = args.slice(loader).map((a) => (a.startsWith(`${scriptsRoot}/`) ? a.slice(scriptsRoot.length + 1) : a));
+  return process.execArgv.some((a) => a.includes('tsx')) ? ['npx', 'tsx', ...rest] : ['node', ...rest];
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const o: Options = { keepLogs: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--vpp-socket' || a.startsWith('--vpp-socket=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!v) throw new UsageError('--vpp-socket needs a path');
+      o.vppSocket = resolve(v);
+    } else if (a === '--keep-logs') o.keepLogs = true;
+    else if (a === '--help' || a === '-h') throw new UsageError('');
+    else throw new UsageError(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+class Interrupted extends Error {
+  constructor(readonly signal: string) {
+    super(`interrupted by ${signal}`);
   }
 }
 
-main().then(
+/** One attachment (pod, interface) as the runtime made it. */
+interface AttachmentRun {
+  att: DemoAttachment;
+  call: PluginCall;
+  conf: Record<string, unknown>;
+  /** The ADD result (success), to be passed as prevResult on DEL as libcni does. */
+  result?: Record<string, unknown>;
+}
+
+interface PodRun {
+  pod: DemoPod;
+  uid: string;
+  containerId: string;
+  ns?: Netns;
+  attachments: AttachmentRun[];
+  ips: string[];
+}
+
+class Demo {
+  readonly steps: Steps;
+  readonly dir: string;
+  readonly netns = new NetnsSet();
+  private sim: Service | undefined;
+  private agent: Service | undefined;
+  private agentLog: LogTail;
+  private vpp: VppView | undefined;
+  private tagsBefore = new Set<string>();
+  private readonly pods: PodRun[] = [];
+  private readonly apiSocket: string;
+  private readonly cniSocket: string;
+  private readonly ipamDir: string;
+  private readonly plugin = pluginBinary(repoRoot);
+  private readonly confFiles = new Map<string, string>();
+  interrupted: string | undefined;
+  readonly started = Date.now();
+
+  private notedSimLinux = false;
+
+  constructor(
+    readonly opts: Options,
+    readonly p: Printer,
+  ) {
+    this.steps = new Steps(p);
+    this.dir = mkdtempSync(join(tmpdir(), 'vpp-cni-demo-'));
+    this.apiSocket = opts.vppSocket ?? join(this.dir, 'api.sock');
+    this.cniSocket = join(this.dir, 'cni', 'agent.sock');
+    this.ipamDir = join(this.dir, 'ipam');
+    this.agentLog = new LogTail(join(this.dir, 'agent.log'));
+  }
+
+  private get simLogPath(): string {
+    return join(this.dir, 'vpp-sim.log');
+  }
+
+  private checkInterrupted(): void {
+    if (this.interrupted) throw new Interrupted(this.interrupted);
+  }
+
+  /** Prints what the agent logged since the last call. */
+  private showAgentLog(): void {
+    for (const e of this.agentLog.readNew()) this.p.line(`   agent │ ${formatEvent(e)}`);
+  }
+
+  // ---- start ----
+
+  async startVpp(): Promise<void> {
+    this.p.header(this.opts.vppSocket ? 'VPP' : 'VPP simulator');
+    if (this.opts.vppSocket) {
+      this.p.line(`   using the running VPP at ${this.apiSocket} (no simulator)`);
+    } else {
+      const args = [...process.execArgv, SIM_MAIN, '--socket', this.apiSocket, '--host', 'kernel-tun'];
+      this.p.command(shownCommand(args));
+      this.p.line(`   log: ${this.simLogPath}`);
+      this.sim = Service.start({ name: 'simulator', command: process.execPath, args, cwd: scriptsRoot, logFile: this.simLogPath });
+      const ok = await waitFor(() => (existsSync(this.apiSocket) ? true : !this.sim!.running ? false : undefined), START_TIMEOUT_MS, () => !!this.interrupted);
+      this.checkInterrupted();
+      if (!ok) {
+        const why = this.sim.running ? `no socket after ${START_TIMEOUT_MS / 1000} s` : this.sim.exitDescription;
+        for (const l of LogTail.lastLines(this.simLogPath, 5)) this.p.line(`   sim │ ${l}`);
+        this.steps.record('simulator started', false, why);
+        throw new Error(`the VPP simulator did not start (${why}); its log: ${this.simLogPath}`);
+      }
+      this.steps.record('simulator started', true, `pid ${this.sim.pid}, socket ${this.apiSocket}, kernel taps`);
+    }
+    try {
+      this.vpp = await VppView.connect(this.apiSocket);
+    } catch (e) {
+      this.steps.record('connected to VPP', false, (e as Error).message);
+      throw new Error(`cannot talk to VPP at ${this.apiSocket}: ${(e as Error).message}`);
+    }
+    this.tagsBefore = await this.vpp.vcniTags();
+    this.steps.record('connected to VPP', true, `${this.tagsBefore.size} interfaces tagged vcni: before the demo`);
+  }
+
+  async startAgent(): Promise<void> {
+    this.p.header('vpp-cni agent');
+    const podsFile = join(this.dir, 'pods.yaml');
+    for (const pod of DEMO_PODS) {
+      this.pods.push({ pod, uid: randomUUID(), containerId: randomBytes(32).toString('hex'), attachments: [], ips: [] });
+    }
+    const yaml = podsYaml(DEMO_PODS, (p) => this.pods.find((r) => r.pod === p)!.uid);
+    writeFileSync(podsFile, yaml);
+    this.p.line(`   ${podsFile} (the pods the agent reads instead of the Kubernetes API):`);
+    this.p.block(yaml, '   │ ');
+    const flags = [
+      '--vpp-socket', this.apiSocket,
+      '--cni-socket', this.cniSocket,
+      '--pods-file', podsFile,
+      '--feature-gates', FEATURE_GATES,
+      '--metrics-port', '0',
+      '--health-port', '0',
+      '--log-level', 'info',
+    ];
+    const args = [...process.execArgv, AGENT_MAIN, ...flags];
+    this.p.line();
+    this.p.command(shownCommand(args));
+    this.p.line(`   full agent log (JSON lines): ${this.agentLog.path}; summarised below as "agent │"`);
+    this.agent = Service.start({ name: 'agent', command: process.execPath, args, cwd: scriptsRoot, logFile: this.agentLog.path, env: { ...process.env, NODE_NAME: 'demo-node' } });
+    let lastWarn = '';
+    const ready = await waitFor(
+      () => {
+        for (const e of this.agentLog.readNew()) {
+          this.p.line(`   agent │ ${formatEvent(e)}`);
+          if (e.level === 'warn' || e.level === 'error' || e.raw !== undefined) lastWarn = e.raw ?? `${e.msg}${e.fields.err ? `: ${String(e.fields.err)}` : ''}`;
+          if (e.msg === 'connected to VPP') return true;
+        }
+        return this.agent!.running ? undefined : false;
+      },
+      START_TIMEOUT_MS,
+      () => !!this.interrupted,
+      100,
+    );
+    this.checkInterrupted();
+    if (!ready || !existsSync(this.cniSocket)) {
+      const why = !this.agent.running ? this.agent.exitDescription : `not connected to VPP after ${START_TIMEOUT_MS / 1000} s`;
+      this.steps.record('agent started', false, `${why}${lastWarn ? ` (${lastWarn})` : ''}`);
+      throw new Error(`the agent did not start: ${why}; its log: ${this.agentLog.path}`);
+    }
+    this.steps.record('agent started', true, `pid ${this.agent.pid}, CNI socket ${this.cniSocket}`);
+
+    this.p.sub('network configurations (what a runtime reads from /etc/cni/net.d and writes to the plugin)');
+    const netDir = join(this.dir, 'net.d');
+    mkdirSync(netDir);
+    for (const [i, net] of [PRIMARY_NET, MEMIF_NET].entries()) {
+      const file = join(netDir, `${10 + i * 10}-${net.name}.conf`);
+      const conf = netconf(net, this.cniSocket, this.ipamDir);
+      writeFileSync(file, `${JSON.stringify(conf, null, 2)}\n`);
+      this.confFiles.set(net.name, file);
+      this.p.line(`   ${file}:`);
+      this.p.json(conf, '   │ ');
+    }
+  }
+
+  // ---- pods ----
+
+  private printCall(call: PluginCall, net: NetworkDef, withPrev: boolean): void {
+    const env = pluginEnv(call);
+    const assigns = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
+    this.p.line(`   $ ${assigns.slice(0, 4).join(' ')} \\`);
+    this.p.line(`       ${assigns.slice(4).join(' ')} \\`);
+    this.p.line(`       ${this.plugin} < ${this.confFiles.get(net.name)}${withPrev ? '   # + prevResult: the ADD result' : ''}`);
+  }
+
+  private printOutput(out: PluginOutput): void {
+    if (out.json) this.p.json(out.json, '   │ ');
+    else if (out.raw.trim()) this.p.block(out.raw, '   │ ');
+    for (const l of out.stderr.trim().split('\n').filter(Boolean)) this.p.line(`   stderr │ ${l}`);
+    this.p.line(`   exit status ${out.code ?? `none (${out.problem ?? 'killed'})`}`);
+    this.showAgentLog();
+  }
+
+  async addPods(): Promise<void> {
+    this.p.header('pods: the plugin ADDs, as a container runtime runs it');
+    this.p.line(`   CNI_PATH=${CNI_PATH} is where the plugin finds host-local, its IPAM delegate.`);
+    for (const run of this.pods) {
+      this.checkInterrupted();
+      await this.addPod(run);
+    }
+  }
+
+  private async addPod(run: PodRun): Promise<void> {
+    const { pod } = run;
+    this.p.sub(`pod default/${pod.name}: ${pod.title}`);
+    this.p.line(`   ${pod.about}`);
+    const ann = Object.entries(pod.annotations);
+    this.p.line(`   annotations: ${ann.length ? ann.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ') : '(none)'}`);
+    run.ns = await this.netns.create();
+    this.p.line(`   network namespace (the pod sandbox): ${run.ns.path}   [ip netns add ${run.ns.name}]`);
+    for (const att of pod.attachments) {
+      this.checkInterrupted();
+      const call: PluginCall = { command: 'ADD', containerId: run.containerId, netns: run.ns.path, ifName: att.ifName, cniArgs: cniArgs(pod, run.uid, run.containerId) };
+      const conf = netconf(att.net, this.cniSocket, this.ipamDir);
+      const a: AttachmentRun = { att, call, conf };
+      run.attachments.push(a);
+      this.p.line();
+      this.p.line(`   ADD ${att.ifName} on network ${att.net.name}:`);
+      this.printCall(call, att.net, false);
+      const out = await runPlugin(this.plugin, call, conf);
+      this.printOutput(out);
+      this.judgeAdd(run, a, out);
+    }
+    await this.showPodState(run);
+  }
+
+  private judgeAdd(run: PodRun, a: AttachmentRun, out: PluginOutput): void {
+    const name = `ADD default/${run.pod.name} ${a.att.ifName}`;
+    const want = run.pod.expectError;
+    if (want) {
+      const code = out.json?.code;
+      const msg = String(out.json?.msg ?? '');
+      const ok = out.code !== 0 && code === want.code && msg.includes(want.msg);
+      this.steps.record(`${name} fails with CNI code ${want.code} (expected)`, ok, ok ? undefined : `exit ${out.code}, ${out.problem ?? `code ${String(code)}: ${msg}`}`);
+      return;
+    }
+    if (out.code !== 0 || !out.json || out.json.code !== undefined) {
+      this.steps.record(name, false, out.problem ?? (out.json ? `CNI error ${String(out.json.code)}: ${String(out.json.msg)}` : `exit status ${out.code}`));
+      return;
+    }
+    a.result = out.json;
+    const ips = Array.isArray(out.json.ips) ? (out.json.ips as { address?: string }[]).map((i) => String(i.address ?? '').split('/')[0]!).filter(Boolean) : [];
+    run.ips.push(...ips);
+    const problems = run.pod.checkResult?.(out.json, a.att.ifName) ?? [];
+    if (ips.length === 0) problems.push('the result has no IP address');
+    const socket = (out.json.interfaces as { name?: string; socketPath?: string }[] | undefined)?.find((i) => i.socketPath);
+    this.steps.record(name, problems.length === 0, problems.length ? problems.join('; ') : `${ips.join(', ')}${socket ? `, memif socket ${socket.socketPath} in the pod` : ''}`);
+  }
+
+  private async showPodState(run: PodRun): Promise<void> {
+    this.p.line();
+    this.p.line(`   VPP state of the pod (container ${shortId(run.containerId)}…):`);
+    try {
+      const sections = await this.vpp!.podState({ containerId: run.containerId, ips: run.ips, netnsPath: run.ns!.path });
+      for (const s of sections) {
+        this.p.line(`     ${s.title}`);
+        this.p.block(s.lines.join('\n'), '       ', '(none)');
+      }
+    } catch (e) {
+      this.steps.record(`VPP state of default/${run.pod.name}`, false, (e as Error).message);
+    }
+    this.p.line();
+    this.p.line('   Linux state inside the pod:');
+    for (const c of await podLinuxState(run.ns!)) {
+      this.p.command(c.argv, '     $ ');
+      this.p.block(c.output, '       ', '(nothing)');
+      if (!c.ok) this.steps.record(`${c.argv.slice(4).join(' ')} in ${run.ns!.name}`, false, c.output);
+    }
+    if (this.sim && !this.notedSimLinux && run.ips.length) {
+      this.notedSimLinux = true;
+      this.p.line('     note: the simulator makes real kernel taps but holds no file descriptor on them, so they have no');
+      this.p.line('     carrier (DOWN, linkdown), and it does not listen on memif and VCL sockets (ss -xl shows none); VPP does both.');
+    }
+  }
+
+  // ---- teardown ----
+
+  async deletePods(): Promise<void> {
+    const todo = this.pods.filter((r) => r.ns || r.attachments.length);
+    if (todo.length === 0) return;
+    this.p.header('pods: the plugin DELs, then the namespaces go');
+    const agentUp = this.agent?.running ?? false;
+    if (!agentUp) this.p.line('   the agent is not running: DEL would only reach IPAM; skipping to namespace removal');
+    for (const run of [...todo].reverse()) {
+      if (agentUp) {
+        for (const a of [...run.attachments].reverse()) {
+          const call: PluginCall = { ...a.call, command: 'DEL' };
+          const conf = a.result ? { ...a.conf, prevResult: a.result } : a.conf;
+          this.p.line();
+          this.p.line(`   DEL default/${run.pod.name} ${a.att.ifName}${a.result ? '' : ' (its ADD failed: runtimes DEL anyway)'}:`);
+          this.printCall(call, a.att.net, !!a.result);
+          const out = await runPlugin(this.plugin, call, conf);
+          this.printOutput(out);
+          this.steps.record(`DEL default/${run.pod.name} ${a.att.ifName}`, out.code === 0, out.code === 0 ? undefined : (out.problem ?? String(out.json?.msg ?? `exit status ${out.code}`)));
+        }
+      }
+      if (run.ns) {
+        const err = await this.netns.delete(run.ns.name);
+        this.steps.record(`ip netns del ${run.ns.name}`, !err, err);
+      }
+    }
+  }
+
+  /** Reads VPP for anything the demo's pods left; must run while VPP (and, for the simulator, it) is up. */
+  async checkVpp(): Promise<void> {
+    if (!this.vpp) return;
+    try {
+      const { left, kept } = await this.vpp.leftovers(
+        this.tagsBefore,
+        this.pods.map((r) => r.containerId),
+        this.pods.flatMap((r) => r.ips),
+        `/var/run/netns/${this.netns.prefix}`,
+      );
+      for (const k of kept) this.p.line(`   kept   ${k}`);
+      for (const l of left) this.p.line(`   LEFT   ${l}`);
+      this.steps.record('VPP: no object of the demo pods left (tags vcni:<container>, memif sockets, PBL clients, routes, app namespaces)', left.length === 0, left.length ? `${left.length} left` : undefined);
+    } catch (e) {
+      this.steps.record('VPP: no object of the demo pods left', false, `cannot read VPP: ${(e as Error).message}`);
+    }
+    await this.vpp.close().catch(() => undefined);
+    this.vpp = undefined;
+  }
+
+  async stopServices(): Promise<void> {
+    for (const s of [this.agent, this.sim]) {
+      if (!s) continue;
+      const how = await s.stop();
+      if (how === 'not running') this.steps.record(`${s.name} ran until the end`, false, `it had ended before (${s.exitDescription})`);
+      else this.steps.record(`${s.name} stopped`, how === 'stopped', how === 'killed' ? 'did not stop on SIGTERM within 10 s: killed' : undefined);
+    }
+  }
+
+  /** The checks that need the files (IPAM) and the kernel (netns) after everything stopped. */
+  async checkHost(): Promise<void> {
+    const held = allocatedAddresses(this.ipamDir);
+    this.steps.record(`host-local: no address held in ${this.ipamDir}`, held.length === 0, held.length ? `still held: ${held.join(', ')}` : undefined);
+    try {
+      const ours = (await listNetns()).filter((n) => n.startsWith(this.netns.prefix));
+      this.steps.record(`ip netns list: no ${this.netns.prefix}* namespace`, ours.length === 0, ours.length ? ours.join(', ') : undefined);
+    } catch (e) {
+      this.steps.record('ip netns list', false, (e as Error).message);
+    }
+  }
+
+  /** Removes the tmp dir (keeping the logs when asked or when something failed). */
+  removeDir(keepLogs: boolean): void {
+    if (keepLogs) {
+      for (const [what, src] of [['agent', this.agentLog.path], ['simulator', this.simLogPath]] as const) {
+        if (!existsSync(src)) continue;
+        const dst = join(tmpdir(), `vpp-cni-demo-${process.pid}-${what === 'agent' ? 'agent' : 'vpp-sim'}.log`);
+        copyFileSync(src, dst);
+        this.p.line(`   ${what} log kept: ${dst}`);
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    this.steps.record(`temporary directory ${this.dir} removed`, !existsSync(this.dir));
+  }
+
+  /** Everything after a run, successful or not: DEL, netns, checks, stop, remove. Never throws. */
+  async teardown(): Promise<void> {
+    const guard = async (what: string, f: () => Promise<void> | void): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        this.steps.record(what, false, (e as Error).message);
+      }
+    };
+    await guard('DEL of the pods', () => this.deletePods());
+    // a namespace still here (DEL failed before its removal) goes now
+    await guard('remaining namespaces', async () => {
+      for (const n of this.netns.names) {
+        const err = await this.netns.delete(n);
+        this.steps.record(`ip netns del ${n}`, !err, err);
+      }
+    });
+    this.p.header('is anything left?');
+    await guard('VPP leftovers', () => this.checkVpp());
+    await guard('stopping the agent and the simulator', () => this.stopServices());
+    await guard('host leftovers', () => this.checkHost());
+  }
+
+  /** Second Ctrl-C, or the process ending with children alive: kill and remove now, synchronously. */
+  forceCleanup(): void {
+    this.agent?.killNow();
+    this.sim?.killNow();
+    this.netns.deleteAllNow();
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // nothing more to do
+    }
+  }
+}
+
+async function preflight(p: Printer, opts: Options): Promise<string | undefined> {
+  p.header('prerequisites');
+  for (const [cmd, args, pkg] of [
+    ['ip', ['-V'], 'iproute2'],
+    ['ss', ['-V'], 'iproute2'],
+    ['nsenter', ['--version'], 'util-linux'],
+  ] as const) {
+    if (!(await haveCommand(cmd, args))) return `${cmd} not found: apt-get install ${pkg}`;
+  }
+  const hostLocal = findHostLocal();
+  if (!hostLocal) return `host-local (the IPAM plugin) is not in ${CNI_PATH}: apt-get install containernetworking-plugins`;
+  p.line(`   IPAM delegate: ${hostLocal}`);
+  if (opts.vppSocket && !existsSync(opts.vppSocket)) return `no VPP API socket at ${opts.vppSocket} (is VPP running? its startup.conf sets the path under socksvr)`;
+  const stale = pluginStale(repoRoot);
+  if (stale) {
+    p.line(`   building the plugin: ${stale}; running npm run build:plugin`);
+    const r = await buildPlugin(repoRoot);
+    const lines = `${r.stdout}\n${r.stderr}`
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .split('\n')
+      .filter((l) => l.trim() && !/^\s*>|^npm warn/.test(l));
+    const failed = r.code !== 0 || !!pluginStale(repoRoot);
+    p.block((failed ? lines : lines.filter((l) => l.startsWith('build:plugin'))).join('\n'), '   │ ', '(no output)');
+    if (failed) return `npm run build:plugin failed: ${failureOf(r)}`;
+  }
+  p.line(`   plugin: ${pluginBinary(repoRoot)}${stale ? ' (just built)' : ' (up to date with cni-plugin/)'}`);
+  return undefined;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError && e.message) console.error(`demo: ${e.message}`);
+    console.error(USAGE);
+    return e instanceof UsageError && !e.message ? 0 : 2;
+  }
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    console.error('demo: network namespaces need root: run it as root (e.g. `sudo npm start`)');
+    return 1;
+  }
+  const p = new Printer();
+  p.line('vpp-cni demo: VPP pod interfaces for local network namespaces, with no cluster');
+  const problem = await preflight(p, opts);
+  if (problem) {
+    console.error(`demo: ${problem}`);
+    return 1;
+  }
+
+  const demo = new Demo(opts, p);
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (demo.interrupted) {
+      process.stdout.write(`\n${sig} again: killing the agent and the simulator, deleting the namespaces now\n`);
+      demo.forceCleanup();
+      process.exit(130);
+    }
+    demo.interrupted = sig;
+    process.stdout.write(`\n${sig}: stopping after the current step, then cleaning up (${sig} again to force)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => demo.forceCleanup());
+  p.line(`   working directory: ${demo.dir} (removed at the end)`);
+
+  let stopped: string | undefined;
+  try {
+    await demo.startVpp();
+    await demo.startAgent();
+    await demo.addPods();
+  } catch (e) {
+    stopped = e instanceof Interrupted ? e.message : (e as Error).message;
+    p.line();
+    p.line(`demo stopped: ${stopped}`);
+    if (!(e instanceof Interrupted)) demo.steps.record('demo ran to the end', false, stopped);
+  } finally {
+    await demo.teardown();
+  }
+  const failed = demo.steps.failed;
+  demo.removeDir(opts.keepLogs || failed.length > 0);
+
+  demo.p.header('summary');
+  const adds = demo.steps.all.filter((s) => s.name.startsWith('ADD '));
+  const dels = demo.steps.all.filter((s) => s.name.startsWith('DEL '));
+  demo.p.line(`   ${DEMO_PODS.length} pods; ${adds.length} ADDs (${adds.filter((s) => s.ok).length} as expected), ${dels.length} DELs (${dels.filter((s) => s.ok).length} ok)`);
+  const all = demo.steps.failed;
+  if (all.length) {
+    demo.p.line(`   ${all.length} step(s) did not go as expected:`);
+    for (const f of all) demo.p.line(`     - ${f.name}${f.detail ? `: ${f.detail}` : ''}`);
+  } else if (demo.interrupted) {
+    demo.p.line(`   interrupted by ${demo.interrupted}; everything the demo made was removed`);
+  } else {
+    demo.p.line(`   every step went as expected (the invalid annotation failed with CNI code ${CNI_CODES.invalidNetworkConfig}, as it should); nothing left behind`);
+  }
+  const secs = ((Date.now() - demo.started) / 1000).toFixed(1);
+  const code = demo.interrupted ? 130 : all.length ? 1 : 0;
+  demo.p.line(`   done in ${secs} s, exit status ${code}`);
+  return code;
+}
+
+main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e: unknown) => {
     console.error(`demo: ${(e as Error).message}`);
