@@ -20,9 +20,11 @@ export const PORTS_FORM = 'proto:port[-port][,proto:port[-port]...]';
 const SPEC_FORM = '{"rx":N,"tx":N,"rxqsz":N,"txqsz":N,"isl3":bool,"rxMode":"polling|interrupt|adaptive|default"}';
 const IFSPEC_FORM = `{"<ifname>":${SPEC_FORM}}`;
 
-export type PortProto = 'tcp' | 'udp' | 'sctp';
+/** What PBL steers by port: VPP's pbl plugin matches TCP and UDP only (Calico also parses sctp, icmp, icmp6). */
+export type PortProto = 'tcp' | 'udp';
 /** IANA protocol numbers, as PBL's port ranges carry them. */
-export const PROTO_NUMBERS: Record<PortProto, number> = { tcp: 6, udp: 17, sctp: 132 };
+export const PROTO_NUMBERS: Record<PortProto, number> = { tcp: 6, udp: 17 };
+const NOT_STEERABLE = new Set(['sctp', 'icmp', 'icmp6']);
 
 export interface PortRange {
   proto: PortProto;
@@ -78,8 +80,12 @@ function parsePorts(raw: string, problems: AnnotationProblem[]): PortRange[] {
       continue;
     }
     const proto = m[1]!.toLowerCase();
+    if (NOT_STEERABLE.has(proto)) {
+      bad(item, `protocol "${m[1]}" cannot be steered to the memif: PBL matches tcp and udp ports only`);
+      continue;
+    }
     if (!(proto in PROTO_NUMBERS)) {
-      bad(item, `unknown protocol "${m[1]}" (tcp, udp or sctp)`);
+      bad(item, `unknown protocol "${m[1]}" (tcp or udp)`);
       continue;
     }
     const start = Number(m[2]);

@@ -136,7 +136,8 @@ export class PodNetwork {
     if (plan.kind === 'memif-multinet' && made.memif) main.socketPath = made.memif.socketName;
     return Promise.resolve({
       interfaces,
-      ips: req.ips.map((a) => ({ address: a.address, ...(a.gateway ? { gateway: a.gateway } : {}), interface: 0 })),
+      // No gateway: the pod routes through its device (VPP is the next hop); IPAM's gateway address is not used.
+      ips: req.ips.map((a) => ({ address: a.address, interface: 0 })),
       routes: req.routes,
     });
   }

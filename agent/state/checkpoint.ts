@@ -17,7 +17,7 @@ const specSchema = z.object({ rx: z.number(), tx: z.number(), rxqsz: z.number(),
 const podRef = z.object({ namespace: z.string(), name: z.string(), uid: z.string().optional() });
 const ipConfig = z.object({ address: z.string(), gateway: z.string().optional() });
 const routeConfig = z.object({ dst: z.string(), gw: z.string().optional() });
-const portRange = z.object({ proto: z.enum(['tcp', 'udp', 'sctp']), start: z.number(), end: z.number() });
+const portRange = z.object({ proto: z.enum(['tcp', 'udp']), start: z.number(), end: z.number() });
 
 export const recordSchema = z.object({
   containerId: z.string(),

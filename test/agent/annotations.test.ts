@@ -19,7 +19,7 @@ describe('valid annotations', () => {
   test('Calico VPP forms are accepted', () => {
     const a = parsePodAnnotations(
       {
-        [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000,SCTP:80',
+        [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000,TCP:80',
         [ANN.interfacesSpec]: '{"eth0": {"rx": 2, "tx": 2, "rxqsz": 1024, "txqsz": 512, "isl3": true, "rxMode": "polling"}, "memif1": {"rx": 1}}',
         [ANN.extraMemifSpec]: '{"rx": 4, "tx": 4, "rxqsz": 2048, "isl3": false}',
         [ANN.vcl]: 'enable',
@@ -33,7 +33,7 @@ describe('valid annotations', () => {
       memifPorts: [
         { proto: 'tcp', start: 4444, end: 20000 },
         { proto: 'udp', start: 4444, end: 20000 },
-        { proto: 'sctp', start: 80, end: 80 },
+        { proto: 'tcp', start: 80, end: 80 },
       ],
       interfacesSpec: { eth0: { rx: 2, tx: 2, rxqsz: 1024, txqsz: 512, isl3: true, rxMode: 'polling' }, memif1: { rx: 1 } },
       memifSpec: { rx: 4, tx: 4, rxqsz: 2048, isl3: false },
@@ -59,7 +59,9 @@ describe('invalid annotations, each with its exact error', () => {
     [{ [ANN.extraMemifPorts]: 'tcp:70000' }, `vppExtraMemifPorts "tcp:70000": port 70000 is outside 1-65535; ${P}`],
     [{ [ANN.extraMemifPorts]: 'tcp:0-10' }, `vppExtraMemifPorts "tcp:0-10": port 0 is outside 1-65535; ${P}`],
     [{ [ANN.extraMemifPorts]: 'tcp:2000-1000' }, `vppExtraMemifPorts "tcp:2000-1000": start 2000 is greater than end 1000; ${P}`],
-    [{ [ANN.extraMemifPorts]: 'icmp:1' }, `vppExtraMemifPorts "icmp:1": unknown protocol "icmp" (tcp, udp or sctp); ${P}`],
+    [{ [ANN.extraMemifPorts]: 'icmp:1' }, `vppExtraMemifPorts "icmp:1": protocol "icmp" cannot be steered to the memif: PBL matches tcp and udp ports only; ${P}`],
+    [{ [ANN.extraMemifPorts]: 'sctp:80' }, `vppExtraMemifPorts "sctp:80": protocol "sctp" cannot be steered to the memif: PBL matches tcp and udp ports only; ${P}`],
+    [{ [ANN.extraMemifPorts]: 'quic:443' }, `vppExtraMemifPorts "quic:443": unknown protocol "quic" (tcp or udp); ${P}`],
     [{ [ANN.extraMemifPorts]: 'tcp:1000-2000,tcp:1500' }, `vppExtraMemifPorts "tcp:1500": overlaps tcp:1000-2000; ${P}`],
     [{ [ANN.extraMemifPorts]: 'tcp' }, `vppExtraMemifPorts "tcp": not of the form proto:port or proto:start-end; ${P}`],
     [{ [ANN.extraMemifPorts]: 'tcp:80,' }, `vppExtraMemifPorts "": empty item; ${P}`],
