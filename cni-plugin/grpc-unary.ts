@@ -5,7 +5,6 @@
  * a 5-byte length prefix (compression flag + u32 big-endian length) before the message; the status comes
  * in the trailers (grpc-status, grpc-message), or in the headers of a trailers-only response.
  */
-import { connect as h2connect, constants as h2 } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 
 export const GRPC_STATUS = {
@@ -42,7 +41,10 @@ export class GrpcCallError extends Error {
   }
 }
 
+/** node:http2 is loaded on first call (it cannot be part of the plugin's start-up snapshot). */
 export function unaryCall(socketPath: string, path: string, message: Buffer, timeoutMs: number): Promise<Buffer> {
+  // getBuiltinModule, not import(): a dynamic import has no loader inside the start-up snapshot.
+  const { connect: h2connect, constants: h2 } = process.getBuiltinModule('node:http2') as typeof import('node:http2');
   return new Promise<Buffer>((resolve, reject) => {
     let connected = false;
     let settled = false;

@@ -54,7 +54,8 @@ function fatal(e: unknown): never {
   process.exit(1);
 }
 
-async function main(): Promise<void> {
+/** The whole plugin run (also the main function of the single executable's start-up snapshot). */
+export async function runPlugin(): Promise<void> {
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
   const code = await dispatch({
@@ -68,4 +69,7 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-main().catch(fatal);
+/** Started directly (tsx, bundle) unless an embedding entry (the snapshot) imports runPlugin. */
+export function startMain(): void {
+  runPlugin().catch(fatal);
+}

@@ -1,11 +1,11 @@
 /**
- * The entry point as a process (node --import tsx cni-plugin/main.ts): environment and stdin in, stdout
+ * The entry point as a process (node --import tsx cni-plugin/bin.ts): environment and stdin in, stdout
  * and exit status out. The bundled binary gets its own tests; this proves main.ts wires the skel up.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-const MAIN = join(process.cwd(), 'cni-plugin', 'main.ts');
+const MAIN = join(process.cwd(), 'cni-plugin', 'bin.ts');
 
 function runMain(env: Record<string, string>, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
