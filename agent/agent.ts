@@ -8,15 +8,27 @@ import * as tapv2 from '../vpp-api/generated/tapv2.js';
 import * as iface from '../vpp-api/generated/interface.js';
 import * as ip from '../vpp-api/generated/ip.js';
 import { VppClient } from '../vpp-api/client/index.js';
+import { Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './log.js';
 import { LinuxNetns, type NetnsOps } from './linux/netns.js';
 import { NodeResources } from './pod/node-resources.js';
 import { PodNetwork } from './pod/pod-network.js';
 import type { StepHook } from './pod/transaction.js';
-import { AttachmentManager, MemoryStore, type AttachmentStore } from './cni/attachment-manager.js';
+import { AttachmentManager, type AttachmentStore } from './cni/attachment-manager.js';
 import { CniServer } from './cni/server.js';
 import type { PodSource } from './pods/pod-source.js';
+import type { DriverContext } from './pod/drivers/context.js';
+import { updatePblPorts } from './pod/pbl-update.js';
+import type { PodAnnotationWatch } from './kube/pod-source.js';
+import type { PodEventSink } from './kube/events.js';
+import { AgentMetrics } from './observability/metrics.js';
+import { ObservabilityServers } from './observability/http-servers.js';
+import { PodErrorLog, classifyPodError } from './observability/pod-errors.js';
+import { PodView } from './observability/pod-view.js';
+import { CtlServer } from './observability/ctl-server.js';
+import { CheckpointStore } from './state/checkpoint.js';
+import { StateKeeper, type StateKeeperOptions } from './state/keeper.js';
 
 /** Messages the agent cannot work without: connect fails, listing them, when VPP lacks any. */
 export const REQUIRED_MESSAGES = [
@@ -36,6 +48,18 @@ export interface AgentDeps {
   netns?: NetnsOps;
   store?: AttachmentStore;
   stepHook?: StepHook;
+  /** Metrics (default: new ones in a new Registry). */
+  metrics?: AgentMetrics;
+  /** Warning Events on pods (Kubernetes); none without it. */
+  events?: PodEventSink;
+  /** Why the pod source is not ready (informer not synced), for /readyz. */
+  podsNotReady?: () => string | undefined;
+  /** Annotation changes of running pods (the Kubernetes pod source). */
+  podWatch?: PodAnnotationWatch;
+  /** Last errors per pod (default: a new log). */
+  errorLog?: PodErrorLog;
+  /** Tuning of the state layer (tests: short retry backoff). */
+  state?: Partial<Pick<StateKeeperOptions, 'retry' | 'concurrency' | 'drainTimeoutMs' | 'sweepAtStart'>>;
 }
 
 export class Agent {
@@ -44,38 +68,111 @@ export class Agent {
   readonly network: PodNetwork;
   readonly manager: AttachmentManager;
   readonly server: CniServer;
+  readonly metrics: AgentMetrics;
+  readonly errorLog: PodErrorLog;
+  readonly observability: ObservabilityServers;
+  readonly podView: PodView;
+  readonly ctl: CtlServer;
+  /** Checkpoint reconcile, VPP-restart recovery, orphan sweep (agent/state). */
+  readonly state: StateKeeper;
   private stopped = false;
   private connectLoop: Promise<void> | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
     readonly cfg: AgentConfig,
     readonly log: Logger,
-    deps: AgentDeps,
+    private readonly deps: AgentDeps,
   ) {
+    this.metrics = deps.metrics ?? new AgentMetrics(new Registry());
+    this.errorLog = deps.errorLog ?? new PodErrorLog();
     this.vpp = new VppClient({
       socketPath: cfg.vppApiSocket,
       clientName: `vpp-cni-agent-${process.pid}`,
       modules: allModules,
       required: REQUIRED_MESSAGES,
       logger: log.child({ subsystem: 'vpp' }),
+      observer: this.metrics.vppObserver,
+    });
+    this.vpp.onStateChange((c) => {
+      if (c.to === 'connected' && c.from === 'reconnecting') this.metrics.vppReconnects.inc();
     });
     this.node = new NodeResources(this.vpp);
     const netns = deps.netns ?? new LinuxNetns();
-    this.network = new PodNetwork(
-      { vpp: this.vpp, netns, node: this.node, cfg: cfg.pod, log: log.child({ subsystem: 'pod' }) },
-      deps.stepHook ? { stepHook: deps.stepHook } : {},
-    );
+    const ctx: DriverContext = { vpp: this.vpp, netns, node: this.node, cfg: cfg.pod, log: log.child({ subsystem: 'pod' }) };
+    this.network = new PodNetwork(ctx, deps.stepHook ? { stepHook: deps.stepHook } : {});
+    // The checkpoint under the state dir, unless a store is given (tests).
+    let store: AttachmentStore | CheckpointStore | undefined = deps.store;
+    if (!store) {
+      const cp = new CheckpointStore(cfg.stateDir, log.child({ subsystem: 'state' }));
+      cp.load();
+      store = cp;
+    }
     this.manager = new AttachmentManager({
       network: this.network,
       pods: deps.pods,
-      store: deps.store ?? new MemoryStore(),
+      store,
       log: log.child({ subsystem: 'cni' }),
       notReady: () => this.notReady(),
+      updatePblPorts: (rec, ports) => updatePblPorts(ctx, rec, ports),
+      state: { isStale: (r) => this.state.isStale(r), deleteStale: (r) => this.state.deleteStale(r), sweepOrphans: () => this.state.sweep() },
+      hooks: {
+        operation: (o) => {
+          if (o.command === 'UPDATE') this.metrics.pblUpdates.inc({ result: o.error === undefined ? 'ok' : 'error' });
+          else this.metrics.cniOperation(o.command, o.error === undefined, o.seconds);
+          if (o.error === undefined || !o.pod?.name) return;
+          const c = classifyPodError(o.error);
+          this.errorLog.record(o.pod, o.command, c, { ...(o.containerId ? { containerId: o.containerId } : {}), ...(o.ifName ? { ifName: o.ifName } : {}) });
+          if (o.command === 'ADD' || o.command === 'UPDATE') deps.events?.warn(o.pod, c.reason, c.message);
+        },
+        podWarning: (w) => {
+          this.errorLog.record(w.pod, 'UPDATE', { reason: w.reason, message: w.message }, { ...(w.containerId ? { containerId: w.containerId } : {}), ...(w.ifName ? { ifName: w.ifName } : {}) });
+          deps.events?.warn(w.pod, w.reason, w.message);
+        },
+      },
     });
+    this.state = new StateKeeper({
+      ctx: { vpp: this.vpp, netns, node: this.node, cfg: cfg.pod, network: this.network, store, pods: deps.pods, exclusive: (cid, fn) => this.manager.exclusive(cid, fn), log: log.child({ subsystem: 'state' }) },
+      rebuild: store instanceof CheckpointStore && store.outcome.kind === 'moved-aside',
+      sweepIntervalMs: cfg.sweepIntervalSeconds * 1000,
+      busy: () => this.manager.busy,
+      ...deps.state,
+    });
+    this.metrics.bind(
+      () => this.manager.records,
+      () => this.vpp.state === 'connected' || this.vpp.state === 'not-responding',
+    );
+    if (deps.podWatch) {
+      const cniLog = log.child({ subsystem: 'cni' });
+      this.unsubscribe.push(
+        deps.podWatch.onAnnotationsChanged((pod, previous) => {
+          this.manager.onPodAnnotationsChanged(pod, previous).catch((e: unknown) => {
+            cniLog.error({ namespace: pod.namespace, pod: pod.name, step: 'annotations update', err: (e as Error).message }, 'annotation update failed');
+          });
+        }),
+      );
+    }
     this.server = new CniServer(cfg.cniSocket, this.manager, { notReady: () => this.notReady(), degraded: () => this.degraded() }, log.child({ subsystem: 'cni-server' }));
+    this.observability = new ObservabilityServers({
+      metricsPort: cfg.metricsPort,
+      healthPort: cfg.healthPort,
+      registry: this.metrics.registry,
+      notReady: () => this.readiness(),
+      log: log.child({ subsystem: 'http' }),
+    });
+    this.podView = new PodView({
+      nodeName: cfg.nodeName,
+      records: () => this.manager.records,
+      errors: this.errorLog,
+      vpp: this.vpp,
+      notReady: () => this.readiness(),
+      isNetns: (p) => netns.isNetns(p),
+    });
+    this.ctl = new CtlServer(cfg.ctlSocket, this.podView, log.child({ subsystem: 'ctl' }));
     this.vpp.onRestart((r) => {
       this.log.warn({ previousPid: r.previousPid, vpePid: r.vpePid }, 'VPP restarted: node objects will be made again');
       this.node.reset();
+      this.state.onVppRestart(r);
     });
   }
 
@@ -84,8 +181,15 @@ export class Agent {
     const s = this.vpp.state;
     if (s !== 'connected' && s !== 'not-responding') return `VPP API ${this.cfg.vppApiSocket} not connected (${s})`;
     if (s === 'not-responding') return 'VPP is not answering health pings';
+    const st = this.state.notReady();
+    if (st) return st;
     if (!this.server.isListening) return 'CNI server not listening';
     return undefined;
+  }
+
+  /** /readyz: VPP connected, CNI server listening, pod source synced (undefined when ready). */
+  readiness(): string | undefined {
+    return this.notReady() ?? this.deps.podsNotReady?.();
   }
 
   degraded(): boolean {
@@ -94,7 +198,9 @@ export class Agent {
 
   /** Starts serving CNI at once (answering "try again later" until VPP is connected) and connects to VPP. */
   async start(): Promise<void> {
+    await this.observability.start();
     await this.server.start();
+    await this.ctl.start();
     this.connectLoop = this.connectVpp();
   }
 
@@ -109,6 +215,7 @@ export class Agent {
       try {
         const info = await this.vpp.connect();
         this.log.info({ vpePid: info.vpePid, messages: info.messageCount, socket: this.cfg.vppApiSocket }, 'connected to VPP');
+        await this.state.start(); // reconcile the checkpoint and sweep orphans before ADDs are served
         return;
       } catch (e) {
         this.log.warn({ err: (e as Error).message, retryInMs: delay }, 'cannot connect to VPP yet');
@@ -120,7 +227,12 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    const stateStopped = this.state.stop();
+    for (const u of this.unsubscribe.splice(0)) u();
     await this.server.stop();
+    await this.ctl.stop();
+    await this.observability.stop();
     await this.vpp.close();
+    await stateStopped;
   }
 }

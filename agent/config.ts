@@ -22,8 +22,14 @@ export interface AgentConfig {
   metricsPort: number;
   healthPort: number;
   stateDir: string;
+  /** Period of the orphan sweep in seconds (0: only the sweep at start). */
+  sweepIntervalSeconds: number;
   /** Pods file for running without Kubernetes (undefined: use the Kubernetes API). */
   podsFile: string | undefined;
+  /** kubeconfig file (undefined: in-cluster config). */
+  kubeconfig: string | undefined;
+  /** vpp-cnictl's socket (HTTP/JSON, root only). */
+  ctlSocket: string;
   pod: PodInterfaceConfig;
 }
 
@@ -36,12 +42,22 @@ export const SETTINGS = [
   { env: 'VPPCNI_METRICS_PORT', flag: '--metrics-port', default: '9464', doc: 'Prometheus /metrics port (0 disables)' },
   { env: 'VPPCNI_HEALTH_PORT', flag: '--health-port', default: '9465', doc: '/healthz and /readyz port (0 disables)' },
   { env: 'VPPCNI_STATE_DIR', flag: '--state-dir', default: '/var/lib/vpp-cni', doc: 'checkpoint of attachments' },
+  { env: 'VPPCNI_SWEEP_INTERVAL', flag: '--sweep-interval', default: '300', doc: 'seconds between sweeps of orphaned VPP objects (our tags, no owner); 0: only at start' },
   { env: 'VPPCNI_PODS_FILE', flag: '--pods-file', default: '', doc: 'pods YAML standing in for the Kubernetes API (local runs)' },
   { env: 'VPPCNI_FEATURE_GATES', flag: '--feature-gates', default: '{"memifEnabled":true,"vclEnabled":false,"multinetEnabled":false}', doc: 'JSON feature gates' },
   { env: 'VPPCNI_DEFAULT_POD_IF_SPEC', flag: '--default-pod-if-spec', default: '{"rx":1,"tx":1,"rxqsz":1024,"txqsz":1024}', doc: 'JSON queues and ring sizes when a pod says nothing' },
   { env: 'VPPCNI_MAX_POD_IF_SPEC', flag: '--max-pod-if-spec', default: '{"rx":16,"tx":16,"rxqsz":16384,"txqsz":16384}', doc: 'JSON limits of pod queues and rings (0: no limit)' },
   { env: 'VPPCNI_POD_MTU', flag: '--pod-mtu', default: '1450', doc: 'MTU of pod interfaces' },
+  { env: 'VPPCNI_CTL_SOCKET', flag: '--ctl-socket', default: '', doc: "vpp-cnictl's socket (0600, in a 0700 directory); empty: ctl.sock next to the CNI socket (/var/run/vpp-cni/ctl.sock)" },
+  { env: 'KUBECONFIG', flag: '--kubeconfig', default: '', doc: 'kubeconfig file; empty: the in-cluster service account (not used with a pods file)' },
 ] as const;
+
+/** The README's configuration table, made from SETTINGS (a test keeps the README in sync). */
+export function settingsMarkdown(): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
+  const rows = SETTINGS.map((s) => `| \`${s.env}\` | \`${s.flag}\` | ${s.default === '' ? '—' : `\`${cell(s.default)}\``} | ${cell(s.doc)} |`);
+  return ['| variable | flag | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -127,16 +143,42 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
   const mtu = Number(mtuIn.value);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9216) throw new ConfigError(`${mtuIn.name}: "${mtuIn.value}" is not an MTU between 576 and 9216`);
 
+  const socketPath = (envName: string, value?: string): string => {
+    const { name, value: v } = value === undefined ? get(envName) : { name: get(envName).name, value };
+    if (!v.startsWith('/')) throw new ConfigError(`${name}: "${v}" is not an absolute path`);
+    if (Buffer.byteLength(v) > 107) throw new ConfigError(`${name}: "${v}" is longer than a unix socket path may be (107 bytes)`);
+    return v;
+  };
+  const cniSocket = socketPath('VPPCNI_CNI_SOCKET');
+  const vppApiSocket = socketPath('VPPCNI_VPP_API_SOCKET');
+  const ctlIn = str('VPPCNI_CTL_SOCKET');
+  const ctlSocket = socketPath('VPPCNI_CTL_SOCKET', ctlIn === '' ? `${cniSocket.slice(0, cniSocket.lastIndexOf('/'))}/ctl.sock` : ctlIn);
+  if (ctlSocket === cniSocket) throw new ConfigError(`${get('VPPCNI_CTL_SOCKET').name}: "${ctlSocket}" is the CNI socket too`);
+
   const podsFile = str('VPPCNI_PODS_FILE');
+  const node = get('NODE_NAME');
+  if (node.value === '' && podsFile === '') {
+    throw new ConfigError(`${node.name}: required when pods come from Kubernetes (no --pods-file); set it from the downward API (fieldRef spec.nodeName)`);
+  }
+  if (node.value !== '' && (node.value.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(node.value))) {
+    throw new ConfigError(`${node.name}: "${node.value}" is not a node name (lower-case DNS subdomain, at most 253 characters)`);
+  }
+  const kubeconfig = str('KUBECONFIG');
+  const sweepIn = get('VPPCNI_SWEEP_INTERVAL');
+  const sweepIntervalSeconds = Number(sweepIn.value);
+  if (!/^\d+$/.test(sweepIn.value) || sweepIntervalSeconds > 86_400) throw new ConfigError(`${sweepIn.name}: "${sweepIn.value}" is not a number of seconds between 0 and 86400`);
   return {
-    vppApiSocket: str('VPPCNI_VPP_API_SOCKET'),
-    cniSocket: str('VPPCNI_CNI_SOCKET'),
-    nodeName: str('NODE_NAME'),
+    vppApiSocket,
+    cniSocket,
+    nodeName: node.value,
     logLevel: lvl.value as AgentConfig['logLevel'],
     metricsPort: num('VPPCNI_METRICS_PORT'),
     healthPort: num('VPPCNI_HEALTH_PORT'),
     stateDir: str('VPPCNI_STATE_DIR'),
+    sweepIntervalSeconds,
     podsFile: podsFile === '' ? undefined : podsFile,
+    kubeconfig: kubeconfig === '' ? undefined : kubeconfig,
+    ctlSocket,
     pod: { gates: { ...DEFAULT_FEATURE_GATES, ...gates.data }, defaults, limits, mtu },
   };
 }

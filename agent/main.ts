@@ -2,12 +2,18 @@
  * vpp-cni-agent: the per-node agent.
  *   vpp-cni-agent [--vpp-socket PATH] [--cni-socket PATH] [--pods-file pods.yaml] [...]
  * With --pods-file (or VPPCNI_PODS_FILE) it runs without Kubernetes: the file's pods stand in for the API.
+ * Otherwise it watches this node's pods (NODE_NAME) through KUBECONFIG or the in-cluster config.
  */
+import { Registry } from 'prom-client';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
-import { Agent } from './agent.js';
+import { Agent, type AgentDeps } from './agent.js';
 import { PodsFileSource } from './pods/pods-file.js';
-import { EMPTY_POD_SOURCE, type PodSource } from './pods/pod-source.js';
+import type { PodSource } from './pods/pod-source.js';
+import { KubeConfigError, loadKubeConfig } from './kube/client.js';
+import { KubePodSource } from './kube/pod-source.js';
+import { KubeEventRecorder } from './kube/events.js';
+import { AgentMetrics } from './observability/metrics.js';
 
 async function main(): Promise<void> {
   let cfg;
@@ -21,10 +27,31 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(cfg.logLevel, cfg.nodeName);
-  let pods: PodSource = EMPTY_POD_SOURCE;
-  if (cfg.podsFile) pods = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
-  else log.warn({}, 'no pods file and no Kubernetes source configured: pods get no annotations');
-  const agent = new Agent(cfg, log, { pods });
+  const metrics = new AgentMetrics(new Registry(), { processMetrics: true });
+  let pods: PodSource;
+  let deps: AgentDeps;
+  let events: KubeEventRecorder | undefined;
+  if (cfg.podsFile) {
+    pods = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
+    deps = { pods, metrics };
+  } else {
+    let kc;
+    try {
+      kc = loadKubeConfig(cfg.kubeconfig);
+    } catch (e) {
+      if (e instanceof KubeConfigError) {
+        process.stderr.write(`vpp-cni-agent: invalid configuration: ${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    const kube = new KubePodSource({ kc, nodeName: cfg.nodeName, log: log.child({ subsystem: 'pods' }), onWatchRestart: (reason) => metrics.watchRestarts.inc({ reason }) });
+    events = new KubeEventRecorder({ kc, nodeName: cfg.nodeName, log: log.child({ subsystem: 'events' }), onOutcome: (reason, outcome) => metrics.events.inc({ reason, outcome }) });
+    pods = kube;
+    deps = { pods, metrics, events, podWatch: kube, podsNotReady: () => kube.notReady() };
+    kube.start();
+  }
+  const agent = new Agent(cfg, log, deps);
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;
@@ -32,7 +59,7 @@ async function main(): Promise<void> {
     log.info({ signal: sig }, 'stopping');
     void agent
       .stop()
-      .then(() => pods.close())
+      .then(() => Promise.all([pods.close(), events?.close()]))
       .finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

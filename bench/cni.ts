@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     await waitFor(api, sim, 'simulator');
     const agent = spawn(
       process.execPath,
-      [...node, join(ROOT, 'agent/main.ts'), '--vpp-socket', api, '--cni-socket', cniSock, '--pods-file', podsFile, '--metrics-port', '0', '--health-port', '0', '--log-level', 'warn'],
+      [...node, join(ROOT, 'agent/main.ts'), '--vpp-socket', api, '--cni-socket', cniSock, '--pods-file', podsFile, '--state-dir', join(dir, 'state'), '--metrics-port', '0', '--health-port', '0', '--log-level', 'warn'],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     procs.push(agent);
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const conf = (version = '1.1.0'): string =>
       JSON.stringify({ cniVersion: version, name: 'bench', type: 'vpp-cni', agentSocket: cniSock, ipam: { type: 'host-local', ranges: [[{ subnet: '10.96.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir } });
     const ptpConf = JSON.stringify({ cniVersion: '1.0.0', name: 'ptpbench', type: 'ptp', ipam: { type: 'host-local', ranges: [[{ subnet: '10.97.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir } });
-    const total = PODS * 3 + BURST;
+    const total = PODS * 3 + BURST + 1; // + the warm-up pod
     for (let i = 0; i < total; i++) {
       const name = `vcbc-${process.pid}-${i}`;
       execFileSync('ip', ['netns', 'add', name]);
@@ -127,10 +127,17 @@ async function main(): Promise<void> {
     const burstIdx = Array.from({ length: BURST }, () => next++);
     const t0 = process.hrtime.bigint();
     let failed = 0;
+    const failures: string[] = [];
     const queue = [...burstIdx];
     await Promise.all(
       Array.from({ length: CONC }, async () => {
-        for (let i = queue.shift(); i !== undefined; i = queue.shift()) if ((await exec(PLUGIN, env('ADD', 'tun', i), conf())).code !== 0) failed++;
+        for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+          const r = await exec(PLUGIN, env('ADD', 'tun', i), conf());
+          if (r.code !== 0) {
+            failed++;
+            failures.push(r.out.trim());
+          }
+        }
       }),
     );
     const burstS = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -144,6 +151,7 @@ async function main(): Promise<void> {
     const ptp = rows[2]!;
     console.log(`ratio vpp-cni tun / ptp: ADD p50 ${(pct(rows[0]![1], 0.5) / pct(ptp[1], 0.5)).toFixed(1)}x, DEL p50 ${(pct(rows[0]![2], 0.5) / pct(ptp[2], 0.5)).toFixed(1)}x`);
     console.log(`burst: ${BURST} tun pods at concurrency ${CONC}: ${(BURST / burstS).toFixed(1)} pods/s (${burstS.toFixed(2)} s, ${failed} failed)`);
+    for (const f of failures.slice(0, 3)) console.log(`  failed: ${f}`);
   } finally {
     for (const p of procs.reverse()) {
       p.kill('SIGTERM');

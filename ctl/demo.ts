@@ -179,6 +179,7 @@ class Demo {
       '--vpp-socket', this.apiSocket,
       '--cni-socket', this.cniSocket,
       '--pods-file', podsFile,
+      '--state-dir', join(dirname(podsFile), 'state'),
       '--feature-gates', FEATURE_GATES,
       '--metrics-port', '0',
       '--health-port', '0',

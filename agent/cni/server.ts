@@ -3,8 +3,8 @@
  * it). Requests are validated with zod (a trust boundary), then handed to the AttachmentManager;
  * failures come back inside the reply as CNI errors with the code the plugin must print.
  */
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { preparePrivateSocket, restrictSocket } from '../linux/private-socket.js';
+import { rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { loadContract } from '../../contract/load.js';
@@ -99,19 +99,11 @@ export class CniServer {
   }
 
   async start(): Promise<void> {
-    const dir = dirname(this.socketPath);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-    try {
-      if (statSync(this.socketPath).isSocket()) rmSync(this.socketPath);
-      else throw new Error(`${this.socketPath} exists and is not a socket`);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
+    preparePrivateSocket(this.socketPath);
     await new Promise<void>((resolve, reject) => {
       this.server.bindAsync(`unix:${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
     });
-    chmodSync(this.socketPath, 0o600);
+    restrictSocket(this.socketPath);
     this.listening = true;
     this.log.info({ socket: this.socketPath }, 'CNI server listening');
   }

@@ -105,6 +105,13 @@ export interface AttachmentRecord {
   routes: RouteConfig[];
   objects: MadeObjects;
   result: AttachResult;
+  /** The pod's annotations at ADD (kept so a VPP restart can make the attachment again). */
+  annotations?: Record<string, string>;
+  /**
+   * Rebuilt from VPP's tagged objects after the checkpoint was lost: `containerId` holds the 12-character
+   * prefix the tags carry, and the store resolves the runtime's full id to it.
+   */
+  rebuilt?: boolean;
   createdAt: string;
 }
 

@@ -119,6 +119,7 @@ export class PodNetwork {
         routes: req.routes,
         objects: made,
         result,
+        ...(Object.keys(req.annotations).length > 0 ? { annotations: { ...req.annotations } } : {}),
         createdAt: new Date().toISOString(),
       };
     });

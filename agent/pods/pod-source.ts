@@ -10,8 +10,11 @@ export interface PodInfo {
 }
 
 export interface PodSource {
-  /** The pod, or undefined when the source does not know it (within `timeoutMs`). */
-  getPod(namespace: string, name: string, timeoutMs: number): Promise<PodInfo | undefined>;
+  /**
+   * The pod, or undefined when the source does not know it (within `timeoutMs`). `uid`, when the runtime
+   * gave one, lets a source skip a cached pod of the same name that was since recreated.
+   */
+  getPod(namespace: string, name: string, timeoutMs: number, uid?: string): Promise<PodInfo | undefined>;
   /** Stops watching. */
   close(): Promise<void>;
 }

@@ -55,6 +55,8 @@ export const recordSchema = z.object({
   }),
   /** The pod's annotations at ADD (for re-creation after a VPP restart). */
   annotations: z.record(z.string(), z.string()).optional(),
+  /** Rebuilt from VPP's tags after the checkpoint was lost (containerId is the tags' 12-character prefix). */
+  rebuilt: z.boolean().optional(),
   createdAt: z.string(),
 });
 
@@ -161,7 +163,19 @@ export class CheckpointStore implements AttachmentStore {
   }
 
   get(key: string): AttachmentRecord | undefined {
-    return this.records.get(key);
+    return this.records.get(this.resolve(key));
+  }
+
+  /**
+   * The key a record is stored under: `key` itself, or — for a record rebuilt from VPP's tags, which
+   * only know the container id's first 12 characters — the short key the runtime's full id maps to.
+   */
+  private resolve(key: string): string {
+    if (this.records.has(key)) return key;
+    const slash = key.indexOf('/');
+    if (slash <= 12) return key;
+    const short = `${key.slice(0, 12)}${key.slice(slash)}`;
+    return this.records.get(short)?.rebuilt ? short : key;
   }
 
   pendingIntents(): Intent[] {
@@ -198,7 +212,7 @@ export class CheckpointStore implements AttachmentStore {
   }
 
   delete(key: string): Promise<void> {
-    this.records.delete(key);
+    this.records.delete(this.resolve(key));
     this.intents.delete(key);
     this.flush();
     return Promise.resolve();

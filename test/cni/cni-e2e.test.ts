@@ -97,6 +97,7 @@ async function startAgent(): Promise<void> {
     '--health-port', '0',
     '--feature-gates', '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}',
     '--pods-file', podsFile,
+    '--state-dir', join(dir, 'state'),
   ]);
   const log = createLogger('silent', 'e2e');
   pods = new PodsFileSource(podsFile, log);

@@ -95,6 +95,15 @@ export class VppSimulator {
   readonly faults = new Faults();
   readonly table: MessageTable;
   readonly host: SimHost;
+  /**
+   * The host as request handlers see it: a tap is made only once the taps of a VPP that restarted are gone
+   * (VPP's exit closes their descriptors before the new VPP runs; here their removal is asynchronous).
+   */
+  readonly hostForRequests: SimHost;
+  private hostRelease: Promise<void> = Promise.resolve();
+  /** Requests handled, by message name, since start (tests count what a client asked for). */
+  readonly requestCounts = new Map<string, number>();
+  private readonly requestListeners = new Set<(name: string) => void>();
   readonly config: SimConfig;
   private stateRef: SimState;
   private readonly dispatchById: (Dispatch | undefined)[] = [];
@@ -121,6 +130,13 @@ export class VppSimulator {
   ) {
     this.logger = opts.logger ?? NOOP_LOGGER;
     this.host = opts.host ?? defaultHost();
+    const base = this.host;
+    this.hostForRequests = Object.assign(Object.create(base) as SimHost, {
+      createTap: async (req: Parameters<SimHost['createTap']>[0]) => {
+        await this.hostRelease;
+        return base.createTap(req);
+      },
+    });
     this.table = new MessageTable(allModules, opts.messageIds, opts.crcOverrides);
     this.config = {
       runtimeDir: opts.runtimeDir ?? '/run/vpp',
@@ -227,7 +243,8 @@ export class VppSimulator {
   restart(): void {
     const old = this.stateRef.vpePid;
     this.dropConnections();
-    void this.releaseHostTaps(this.stateRef);
+    const gone = this.stateRef;
+    this.hostRelease = this.hostRelease.then(() => this.releaseHostTaps(gone));
     this.registrationPool = VppSimulator.newRegistrationPool();
     const pid = old >= 4_000_000 ? 1000 : old + 1 + Math.floor(Math.random() * 1000);
     this.stateRef = new SimState(pid, this.config.runtimeDir);
@@ -242,6 +259,12 @@ export class VppSimulator {
     this.backlogHead = 0;
     this.busy = false;
     for (const c of [...this.connections]) this.release(c, 'destroy');
+  }
+
+  /** Called with each request's message name as it is dispatched (before it is handled). */
+  onRequest(l: (name: string) => void): () => void {
+    this.requestListeners.add(l);
+    return () => this.requestListeners.delete(l);
   }
 
   /** Plain-data view of the state (also what `sim state` prints). */
@@ -326,6 +349,11 @@ export class VppSimulator {
     if (msg.length < d.fixedSize) {
       this.logger.debug?.('truncated message dropped', { name: d.spec.def.name, length: msg.length });
       return;
+    }
+    if (!delayed) {
+      const name = d.spec.def.name;
+      this.requestCounts.set(name, (this.requestCounts.get(name) ?? 0) + 1);
+      for (const l of this.requestListeners) l(name);
     }
     let clientIndex: number;
     let target: SimConnection | undefined;
@@ -485,7 +513,7 @@ class RequestContext implements HandlerContext {
   }
 
   get host(): SimHost {
-    return this.sim.host;
+    return this.sim.hostForRequests;
   }
 
   get table(): MessageTable {

@@ -4,7 +4,7 @@
  * The namespace is bound to a per-pod loopback tagged with its owner; the session layer is enabled
  * once per node. The namespace secret is random per pod.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as iface from '../../../vpp-api/generated/interface.js';
 import * as session from '../../../vpp-api/generated/session.js';
 import type { AttachRequest, MadeObjects, MadeVcl } from '../attachment.js';
@@ -20,12 +20,24 @@ export function vclNamespaceId(req: Pick<AttachRequest, 'containerId' | 'ifName'
   return `vcni-${shortContainerId(req.containerId)}-${req.ifName}`;
 }
 
+/** First bytes of the MAC of a VCL loopback: locally administered, "vc". */
+export const VCL_LOOPBACK_MAC_PREFIX = '02:76:63:';
+
+/**
+ * The MAC a VCL loopback is made with: it marks the owner from the moment of creation (the tag comes one
+ * call later; an agent that dies in between leaves a loopback found again by this MAC).
+ */
+export function vclLoopbackMac(req: Pick<AttachRequest, 'containerId' | 'ifName'>): string {
+  const h = createHash('sha256').update(`${shortContainerId(req.containerId)}:${req.ifName}`).digest();
+  return VCL_LOOPBACK_MAC_PREFIX + [h[0]!, h[1]!, h[2]!].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
 export async function createVcl(ctx: DriverContext, tx: Transaction, req: AttachRequest, made: MadeObjects): Promise<MadeVcl> {
   await tx.step('session layer', () => ctx.node.sessionEnabled());
   const tag = makeTag({ containerId: req.containerId, ifName: req.ifName, podNamespace: req.pod.namespace, podName: req.pod.name }, 'vcl');
   const loop = await tx.step(
     'vcl loopback',
-    async () => (await ctx.vpp.request(iface.create_loopback, {})).sw_if_index,
+    async () => (await ctx.vpp.request(iface.create_loopback, { mac_address: vclLoopbackMac(req) })).sw_if_index,
     (sw) => deleteTolerant(() => ctx.vpp.request(iface.delete_loopback, { sw_if_index: sw })),
   );
   await tx.step('vcl loopback tag', () => setTag(ctx.vpp, loop, tag));

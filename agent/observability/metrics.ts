@@ -1,0 +1,118 @@
+/**
+ * The agent's Prometheus metrics, registered in a Registry passed in (never prom-client's global one:
+ * tests run several agents in one process). Gauges about pods are computed at scrape time from the
+ * attachment records, so they cannot drift from what the agent actually holds.
+ */
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { AttachmentRecord } from '../pod/attachment.js';
+
+/** What /metrics exposes: name, type and help (the README's metrics reference lists the same). */
+export const METRICS = {
+  cniDuration: { name: 'vppcni_cni_operation_duration_seconds', type: 'histogram', labels: ['command', 'result'], help: 'CNI operations handled by the agent, by command (ADD, DEL, CHECK, GC) and result (ok, error)' },
+  vppLatency: { name: 'vppcni_vpp_api_request_duration_seconds', type: 'histogram', labels: ['message'], help: 'VPP binary API requests and dumps, by message, from send to reply' },
+  vppErrors: { name: 'vppcni_vpp_api_errors_total', type: 'counter', labels: ['message', 'error'], help: 'VPP API requests that failed, by message and error (retval name, or timeout / disconnect)' },
+  pods: { name: 'vppcni_pods', type: 'gauge', labels: ['interface_kind'], help: 'Pods with an attachment of this interface kind (tun, memif-pbl, memif-multinet, vcl)' },
+  memifs: { name: 'vppcni_memif_interfaces', type: 'gauge', labels: [], help: 'memif interfaces the agent made for pods' },
+  watchRestarts: { name: 'vppcni_pod_watch_restarts_total', type: 'counter', labels: ['reason'], help: 'Restarts of the pod watch, by reason (closed: stream ended, expired: 410 relist, error: failure with backoff, idle: watchdog)' },
+  vppReconnects: { name: 'vppcni_vpp_reconnects_total', type: 'counter', labels: [], help: 'Reconnections to the VPP API after a lost connection' },
+  vppConnected: { name: 'vppcni_vpp_connected', type: 'gauge', labels: [], help: '1 when the VPP API connection is up' },
+  events: { name: 'vppcni_pod_events_total', type: 'counter', labels: ['reason', 'outcome'], help: 'Kubernetes Events about pods, by reason and outcome (sent, patched, coalesced, dropped, failed)' },
+  pblUpdates: { name: 'vppcni_pbl_live_updates_total', type: 'counter', labels: ['result'], help: 'Live updates of PBL ports after an annotation change, by result' },
+} as const;
+
+/** The README's metrics reference, made from METRICS (a test keeps the README in sync). */
+export function metricsMarkdown(): string {
+  const rows = Object.values(METRICS).map((m) => `| \`${m.name}\` | ${m.type} | ${m.labels.length ? m.labels.map((l) => `\`${l}\``).join(', ') : '—'} | ${m.help} |`);
+  return ['| metric | type | labels | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+const meta = (m: { name: string; help: string }): { name: string; help: string } => ({ name: m.name, help: m.help });
+
+const CNI_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const VPP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+
+export type PodInterfaceKind = 'tun' | 'memif-pbl' | 'memif-multinet' | 'vcl';
+
+/** Distinct pods per interface kind among the records. */
+export function podsByKind(records: readonly AttachmentRecord[]): Record<PodInterfaceKind, number> {
+  const sets: Record<PodInterfaceKind, Set<string>> = { tun: new Set(), 'memif-pbl': new Set(), 'memif-multinet': new Set(), vcl: new Set() };
+  for (const r of records) {
+    const pod = r.pod.uid ?? `${r.pod.namespace}/${r.pod.name}`;
+    if (r.objects.tun) sets.tun.add(pod);
+    if (r.objects.memif) sets[r.objects.memif.mode === 'pbl' ? 'memif-pbl' : 'memif-multinet'].add(pod);
+    if (r.objects.vcl) sets.vcl.add(pod);
+  }
+  return { tun: sets.tun.size, 'memif-pbl': sets['memif-pbl'].size, 'memif-multinet': sets['memif-multinet'].size, vcl: sets.vcl.size };
+}
+
+export interface AgentMetricsOptions {
+  /** Also register Node's process metrics (process_*, nodejs_*). */
+  processMetrics?: boolean;
+}
+
+export class AgentMetrics {
+  readonly cniDuration: Histogram<'command' | 'result'>;
+  readonly vppLatency: Histogram<'message'>;
+  readonly vppErrors: Counter<'message' | 'error'>;
+  readonly watchRestarts: Counter<'reason'>;
+  readonly vppReconnects: Counter;
+  readonly events: Counter<'reason' | 'outcome'>;
+  readonly pblUpdates: Counter<'result'>;
+  private records: () => readonly AttachmentRecord[] = () => [];
+  private vppState: () => boolean = () => false;
+
+  constructor(
+    readonly registry: Registry,
+    opts: AgentMetricsOptions = {},
+  ) {
+    const registers = [registry];
+    this.cniDuration = new Histogram({ ...meta(METRICS.cniDuration), labelNames: ['command', 'result'], buckets: CNI_BUCKETS, registers });
+    this.vppLatency = new Histogram({ ...meta(METRICS.vppLatency), labelNames: ['message'], buckets: VPP_BUCKETS, registers });
+    this.vppErrors = new Counter({ ...meta(METRICS.vppErrors), labelNames: ['message', 'error'], registers });
+    this.watchRestarts = new Counter({ ...meta(METRICS.watchRestarts), labelNames: ['reason'], registers });
+    this.vppReconnects = new Counter({ ...meta(METRICS.vppReconnects), registers });
+    this.events = new Counter({ ...meta(METRICS.events), labelNames: ['reason', 'outcome'], registers });
+    this.pblUpdates = new Counter({ ...meta(METRICS.pblUpdates), labelNames: ['result'], registers });
+    const self = this;
+    new Gauge({
+      ...meta(METRICS.pods),
+      labelNames: ['interface_kind'],
+      registers,
+      collect() {
+        const counts = podsByKind(self.records());
+        for (const [kind, n] of Object.entries(counts)) this.set({ interface_kind: kind }, n);
+      },
+    });
+    new Gauge({
+      ...meta(METRICS.memifs),
+      registers,
+      collect() {
+        this.set(self.records().filter((r) => r.objects.memif).length);
+      },
+    });
+    new Gauge({
+      ...meta(METRICS.vppConnected),
+      registers,
+      collect() {
+        this.set(self.vppState() ? 1 : 0);
+      },
+    });
+    if (opts.processMetrics) collectDefaultMetrics({ register: registry });
+  }
+
+  /** Where the pod gauges read the attachments from, and whether VPP is connected. */
+  bind(records: () => readonly AttachmentRecord[], vppConnected: () => boolean): void {
+    this.records = records;
+    this.vppState = vppConnected;
+  }
+
+  /** VppClient's `observer` option. */
+  readonly vppObserver = (message: string, seconds: number, error: string | undefined): void => {
+    this.vppLatency.observe({ message }, seconds);
+    if (error !== undefined) this.vppErrors.inc({ message, error });
+  };
+
+  cniOperation(command: string, ok: boolean, seconds: number): void {
+    this.cniDuration.observe({ command, result: ok ? 'ok' : 'error' }, seconds);
+  }
+}

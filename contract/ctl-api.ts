@@ -1,0 +1,109 @@
+/**
+ * The agent's troubleshooting API, served as JSON over HTTP on a root-only unix socket
+ * (VPPCNI_CTL_SOCKET) and read by `vpp-cnictl pods` / `vpp-cnictl pod <ns>/<name>`.
+ *   GET /v1/pods               → CtlPodList
+ *   GET /v1/pods/<ns>/<name>   → CtlPodDetail (404 CtlErrorBody when the agent knows nothing of the pod)
+ * Plain data only: both sides import these types, neither imports the other.
+ */
+
+export const CTL_API_PREFIX = '/v1';
+export const DEFAULT_CTL_SOCKET = '/var/run/vpp-cni/ctl.sock';
+
+/** One failure the agent saw for a pod (the agent keeps the last few per pod). */
+export interface CtlPodError {
+  /** ISO time. */
+  at: string;
+  /** ADD, DEL, CHECK, or UPDATE (a live annotation change). */
+  op: string;
+  /** Event reason: InvalidVppAnnotation, FeatureGated, PodNetworkSetupFailed, PodRecreateRequired. */
+  reason: string;
+  message: string;
+  containerId?: string;
+  ifName?: string;
+  step?: string;
+  vppMessage?: string;
+  retvalName?: string;
+}
+
+export interface CtlAttachment {
+  containerId: string;
+  ifName: string;
+  kind: string;
+  netns: string;
+  ips: string[];
+  createdAt: string;
+  tun?: { swIfIndex: number; hostIfName: string; l2: boolean; rx: number; tx: number; rxqsz: number; txqsz: number };
+  memif?: {
+    swIfIndex: number;
+    mode: string;
+    /** The socket as the pod's application sees it (`@vpp/memif-eth0`). */
+    socket: string;
+    /** As given to VPP (`abstract:...,netns_name=...`). */
+    socketFilename: string;
+    l2: boolean;
+    rx: number;
+    tx: number;
+    rxqsz: number;
+    txqsz: number;
+  };
+  /** PBL clients: one per pod IP. */
+  pbl: { ip: string; id: number }[];
+  /** The port ranges steered to the memif: `tcp:4444-20000`. */
+  pblPorts: string[];
+  vcl?: { namespaceId: string; socket: string; loopSwIfIndex: number };
+  dummy?: string;
+}
+
+export interface CtlPodSummary {
+  namespace: string;
+  name: string;
+  uid?: string;
+  attachments: CtlAttachment[];
+  errorCount: number;
+  lastError?: CtlPodError;
+}
+
+export interface CtlPodList {
+  node: string;
+  vpp: string;
+  ready: boolean;
+  notReadyReason?: string;
+  pods: CtlPodSummary[];
+}
+
+/** An interface as VPP reports it now (sw_interface_dump, plus memif_dump for memifs). */
+export interface CtlVppInterface {
+  swIfIndex: number;
+  role: string;
+  present: boolean;
+  name?: string;
+  tag?: string;
+  adminUp?: boolean;
+  linkUp?: boolean;
+  mtu?: number[];
+  mac?: string;
+  memif?: { role: string; mode: string; socketId: number; ringSize: number; bufferSize: number; connected: boolean };
+  /** `show interface <name>` through cli_inband: VPP prints counters there when it has any. */
+  cli?: string;
+  error?: string;
+}
+
+export interface CtlLinuxCommand {
+  command: string[];
+  output?: string;
+  error?: string;
+}
+
+export interface CtlPodDetail extends CtlPodSummary {
+  vpp: CtlVppInterface[];
+  pblClients: { id: number; ip: string; present: boolean }[];
+  /** Why numeric counters are not shown. */
+  countersNote: string;
+  linux: { netns: string; commands: CtlLinuxCommand[] }[];
+  errors: CtlPodError[];
+  vppError?: string;
+}
+
+export interface CtlErrorBody {
+  error: string;
+}

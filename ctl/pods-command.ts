@@ -1,0 +1,237 @@
+/**
+ * `vpp-cnictl pods` and `vpp-cnictl pod <namespace>/<name>`: the node agent's view of its pods, read from
+ * the agent's root-only troubleshooting socket (VPPCNI_CTL_SOCKET). Text by default, `-o json` for JSON.
+ */
+import { request } from 'node:http';
+import {
+  CTL_API_PREFIX,
+  DEFAULT_CTL_SOCKET,
+  type CtlAttachment,
+  type CtlErrorBody,
+  type CtlPodDetail,
+  type CtlPodError,
+  type CtlPodList,
+} from '../contract/ctl-api.js';
+import type { Io } from './io.js';
+
+export const PODS_EXIT = { ok: 0, notFound: 1, usage: 2, connect: 3, timeout: 5 } as const;
+
+export const PODS_USAGE = `usage: vpp-cnictl pods [-o text|json] [--agent-socket PATH]
+       vpp-cnictl pod <namespace>/<name> [-o text|json] [--agent-socket PATH]
+  pods    the node's pods as the agent holds them: VPP interfaces, memif sockets as the pod sees them,
+          PBL ports, VCL, last error
+  pod     one pod: VPP objects with their state, the Linux side in its netns, its last errors
+The agent serves this on a root-only socket: --agent-socket, else $VPPCNI_CTL_SOCKET, else ${DEFAULT_CTL_SOCKET}.
+Exit codes: 0 ok, 1 pod not known to the agent, 2 usage, 3 cannot reach the agent, 5 timeout.`;
+
+export interface PodsCommandOptions {
+  agentSocket: string;
+  timeoutMs: number;
+}
+
+class CtlHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+class CtlConnectError extends Error {}
+class CtlTimeoutError extends Error {}
+
+function get<T>(socketPath: string, path: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body);
+        } catch {
+          return reject(new CtlHttpError(res.statusCode ?? 0, `agent answered HTTP ${res.statusCode} with something that is not JSON`));
+        }
+        if (res.statusCode === 200) resolve(parsed as T);
+        else reject(new CtlHttpError(res.statusCode ?? 0, (parsed as CtlErrorBody).error ?? `HTTP ${res.statusCode}`));
+      });
+    });
+    req.on('timeout', () => req.destroy(new CtlTimeoutError(`no answer from the agent at ${socketPath} within ${timeoutMs} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e instanceof CtlTimeoutError) return reject(e);
+      const hint =
+        e.code === 'ENOENT'
+          ? 'no such socket (is the agent running on this node? --agent-socket / VPPCNI_CTL_SOCKET)'
+          : e.code === 'EACCES'
+            ? 'permission denied (the socket is root only)'
+            : e.code === 'ECONNREFUSED'
+              ? 'connection refused (agent not running?)'
+              : e.message;
+      reject(new CtlConnectError(`cannot reach the agent at ${socketPath}: ${hint}`));
+    });
+    req.end();
+  });
+}
+
+/** Left-aligned columns. */
+export function table(headers: string[], rows: string[][]): string[] {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(w[i]!))).join('  ');
+  return [line(headers), ...rows.map(line)];
+}
+
+function vppIfs(a: CtlAttachment): string {
+  const out: string[] = [];
+  if (a.tun) out.push(`${a.tun.l2 ? 'tap' : 'tun'}:${a.tun.swIfIndex}`);
+  if (a.memif) out.push(`memif:${a.memif.swIfIndex}`);
+  if (a.vcl) out.push(`vcl-loop:${a.vcl.loopSwIfIndex}`);
+  return out.join(' ') || '-';
+}
+
+function oneLine(s: string, max = 80): string {
+  const t = s.replace(/\s+/g, ' ');
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+function errorLine(e: CtlPodError): string {
+  const vpp = [e.vppMessage, e.retvalName].filter(Boolean).join(' ');
+  return `${e.at} ${e.op} ${e.reason}${e.step ? ` step "${e.step}"` : ''}${vpp ? ` (${vpp})` : ''}: ${e.message}`;
+}
+
+export function formatPodList(l: CtlPodList): string[] {
+  const out = [`node ${l.node || '(unnamed)'}: VPP ${l.vpp}, ${l.ready ? 'ready' : `not ready (${l.notReadyReason ?? '?'})`}, ${l.pods.length} pod(s)`];
+  if (l.pods.length === 0) return out;
+  const rows: string[][] = [];
+  for (const p of l.pods) {
+    const last = p.lastError ? oneLine(`${p.lastError.reason}: ${p.lastError.message}`) : '-';
+    if (p.attachments.length === 0) rows.push([`${p.namespace}/${p.name}`, '-', '-', '-', '-', '-', '-', '-', last]);
+    p.attachments.forEach((a, i) => {
+      rows.push([
+        i === 0 ? `${p.namespace}/${p.name}` : '',
+        a.containerId.slice(0, 12),
+        a.ifName,
+        a.kind,
+        vppIfs(a),
+        a.memif?.socket ?? '-',
+        a.pblPorts.join(',') || '-',
+        a.vcl ? a.vcl.socket : '-',
+        i === 0 ? last : '',
+      ]);
+    });
+  }
+  out.push('', ...table(['POD', 'CONTAINER', 'IF', 'KIND', 'VPP INTERFACES', 'MEMIF SOCKET', 'PBL PORTS', 'VCL', 'LAST ERROR'], rows));
+  return out;
+}
+
+export function formatPodDetail(d: CtlPodDetail): string[] {
+  const out = [`Pod ${d.namespace}/${d.name}${d.uid ? ` (uid ${d.uid})` : ''}`];
+  if (d.attachments.length === 0) out.push('  no attachment on this node');
+  for (const a of d.attachments) {
+    out.push(`  ${a.ifName}: container ${a.containerId.slice(0, 12)}, kind ${a.kind}, netns ${a.netns}, since ${a.createdAt}`);
+    out.push(`    IPs: ${a.ips.join(', ') || '-'}`);
+    if (a.tun) out.push(`    ${a.tun.l2 ? 'tap' : 'tun'}: sw_if_index ${a.tun.swIfIndex}, queues rx ${a.tun.rx} tx ${a.tun.tx}, rings ${a.tun.rxqsz}/${a.tun.txqsz}`);
+    if (a.memif) {
+      out.push(`    memif (${a.memif.mode}, ${a.memif.l2 ? 'ethernet' : 'ip'}): sw_if_index ${a.memif.swIfIndex}, queues rx ${a.memif.rx} tx ${a.memif.tx}, rings ${a.memif.rxqsz}/${a.memif.txqsz}`);
+      out.push(`      socket as the pod sees it: ${a.memif.socket}   (VPP: ${a.memif.socketFilename})`);
+    }
+    if (a.memif?.mode === 'pbl' || a.pbl.length) {
+      out.push(`    PBL ports: ${a.pblPorts.join(', ') || '-'}`);
+      for (const c of a.pbl) {
+        const live = d.pblClients.find((x) => x.id === c.id);
+        out.push(`      client ${c.id} on ${c.ip}: ${live?.present ? 'present in VPP' : 'MISSING in VPP'}`);
+      }
+    }
+    out.push(`    VCL: ${a.vcl ? `app namespace ${a.vcl.namespaceId}, socket ${a.vcl.socket}, loopback sw_if_index ${a.vcl.loopSwIfIndex}` : 'off'}`);
+    if (a.dummy) out.push(`    Linux dummy: ${a.dummy}`);
+  }
+  out.push('', 'VPP objects');
+  if (d.vppError) out.push(`  ${d.vppError}`);
+  for (const v of d.vpp) {
+    if (!v.present) {
+      out.push(`  sw_if_index ${v.swIfIndex} (${v.role}): ${v.error ?? 'MISSING in VPP'}`);
+      continue;
+    }
+    const state = `admin ${v.adminUp ? 'up' : 'down'}, link ${v.linkUp ? 'up' : 'down'}`;
+    out.push(`  ${v.name} sw_if_index ${v.swIfIndex} (${v.role}): ${state}, mtu ${(v.mtu ?? []).join('/')}${v.mac ? `, mac ${v.mac}` : ''}`);
+    if (v.tag) out.push(`    tag ${v.tag}`);
+    if (v.memif) {
+      const sizes = v.memif.connected ? `ring ${v.memif.ringSize}, buffer ${v.memif.bufferSize}` : 'ring and buffer sizes negotiated when a client connects';
+      out.push(`    memif ${v.memif.role}, ${v.memif.mode}, socket id ${v.memif.socketId}, ${v.memif.connected ? 'client connected' : 'no client connected'}, ${sizes}`);
+    }
+    if (v.cli) for (const l of v.cli.split('\n')) out.push(`    | ${l}`.trimEnd());
+    if (v.error) out.push(`    ${v.error}`);
+  }
+  out.push(`  Counters: ${d.countersNote}`);
+  for (const n of d.linux) {
+    out.push('', `Linux side (netns ${n.netns})`);
+    for (const c of n.commands) {
+      if (c.command.length) out.push(`  $ ${c.command.join(' ')}`);
+      if (c.error) out.push(`    error: ${c.error}`);
+      for (const l of (c.output ?? '').split('\n')) if (l.trim() !== '') out.push(`    ${l.trimEnd()}`);
+    }
+  }
+  out.push('', `Last errors (${d.errors.length})`);
+  if (d.errors.length === 0) out.push('  none');
+  for (const e of [...d.errors].reverse()) out.push(`  ${errorLine(e)}`);
+  return out;
+}
+
+function takeFlag(args: string[], names: string[]): string | undefined {
+  for (const n of names) {
+    const i = args.findIndex((a) => a === n || a.startsWith(`${n}=`));
+    if (i < 0) continue;
+    const a = args[i]!;
+    if (a.includes('=')) {
+      args.splice(i, 1);
+      return a.slice(a.indexOf('=') + 1);
+    }
+    const v = args[i + 1];
+    if (v === undefined) throw new Error(`${n} needs a value`);
+    args.splice(i, 2);
+    return v;
+  }
+  return undefined;
+}
+
+/** `cmd` is `pods` or `pod`; `argv` what follows it. */
+export async function runPodsCommand(cmd: 'pods' | 'pod', argv: string[], opts: PodsCommandOptions, io: Io): Promise<number> {
+  const args = [...argv];
+  let output: string;
+  let socket: string;
+  try {
+    if (args.includes('--help') || args.includes('-h')) {
+      io.out(PODS_USAGE);
+      return PODS_EXIT.ok;
+    }
+    output = takeFlag(args, ['-o', '--output']) ?? 'text';
+    if (output !== 'text' && output !== 'json') throw new Error(`-o: "${output}" is not text or json`);
+    socket = takeFlag(args, ['--agent-socket']) ?? opts.agentSocket;
+    if (cmd === 'pods' && args.length > 0) throw new Error(`pods takes no arguments (got ${args.join(' ')})`);
+    if (cmd === 'pod' && (args.length !== 1 || !/^[^/\s]+\/[^/\s]+$/.test(args[0]!))) throw new Error('pod needs one <namespace>/<name> argument');
+  } catch (e) {
+    io.err(`vpp-cnictl: ${(e as Error).message}\n${PODS_USAGE}`);
+    return PODS_EXIT.usage;
+  }
+  try {
+    if (cmd === 'pods') {
+      const l = await get<CtlPodList>(socket, `${CTL_API_PREFIX}/pods`, opts.timeoutMs);
+      if (output === 'json') io.out(JSON.stringify(l, null, 2));
+      else for (const line of formatPodList(l)) io.out(line);
+    } else {
+      const [ns, name] = args[0]!.split('/') as [string, string];
+      const d = await get<CtlPodDetail>(socket, `${CTL_API_PREFIX}/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, opts.timeoutMs);
+      if (output === 'json') io.out(JSON.stringify(d, null, 2));
+      else for (const line of formatPodDetail(d)) io.out(line);
+    }
+    return PODS_EXIT.ok;
+  } catch (e) {
+    io.err(`vpp-cnictl: ${(e as Error).message}`);
+    if (e instanceof CtlConnectError) return PODS_EXIT.connect;
+    if (e instanceof CtlTimeoutError) return PODS_EXIT.timeout;
+    if (e instanceof CtlHttpError && e.status === 404) return PODS_EXIT.notFound;
+    if (e instanceof CtlHttpError && e.status === 400) return PODS_EXIT.usage;
+    return PODS_EXIT.connect;
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * Shared by the state tests: a simulator with real kernel taps, agents (the real Agent class) started
+ * and "crashed" on one state dir, an in-memory pod source, and VPP state in a form that does not depend
+ * on interface indexes or names (so a re-created pod compares equal to the original).
+ *
+ * A crash is an agent object abandoned in the middle of an operation: its step hook never returns (so
+ * the transaction never rolls back), then its sockets are closed. What it leaves — the checkpoint file
+ * with its intent, VPP objects, Linux state — is what a SIGKILL at that step leaves; the next agent starts
+ * from the same state dir.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { allModules } from '../../vpp-api/generated/index.js';
+import * as iface from '../../vpp-api/generated/interface.js';
+import * as memif from '../../vpp-api/generated/memif.js';
+import * as pbl from '../../vpp-api/generated/pbl.js';
+import * as ip from '../../vpp-api/generated/ip.js';
+import { VppClient } from '../../vpp-api/client/index.js';
+import { VppSimulator } from '../../vpp-api/sim/index.js';
+import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
+import { Agent } from '../../agent/agent.js';
+import { loadConfig } from '../../agent/config.js';
+import { createLogger } from '../../agent/log.js';
+import type { PodInfo, PodSource } from '../../agent/pods/pod-source.js';
+import type { AttachResult } from '../../agent/pod/attachment.js';
+import { ANN } from '../../agent/pod/annotations.js';
+import { linuxState, type TestNetns } from '../helpers/netns.js';
+
+export class MemoryPods implements PodSource {
+  readonly pods = new Map<string, PodInfo>();
+  set(p: PodInfo): void {
+    this.pods.set(`${p.namespace}/${p.name}`, p);
+  }
+  remove(namespace: string, name: string): void {
+    this.pods.delete(`${namespace}/${name}`);
+  }
+  getPod(namespace: string, name: string): Promise<PodInfo | undefined> {
+    return Promise.resolve(this.pods.get(`${namespace}/${name}`));
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Pod kinds: annotations and interface name. */
+export const KINDS: Record<string, [Record<string, string>, string]> = {
+  tun: [{}, 'eth0'],
+  pbl: [{ [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000' }, 'eth0'],
+  multinet: [{}, 'memif1'],
+  vcl: [{ [ANN.vcl]: 'enable' }, 'eth0'],
+  'pbl+vcl': [{ [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }, 'eth0'],
+};
+
+export interface TestPod {
+  containerId: string;
+  ifName: string;
+  netns: string;
+  pod: { namespace: string; name: string; uid: string };
+  ips: { address: string }[];
+  routes: { dst: string }[];
+}
+
+/** Messages that change nothing in VPP. */
+export function isReadOnly(name: string): boolean {
+  return /_dump$|_get$|^control_ping$|^sockclnt_(create|delete)$|^memclnt_|^show_version$|^cli_inband$|^get_first_msg_id$|^api_versions$/.test(name);
+}
+
+export interface AgentOptions {
+  stepHook?: (step: string) => void | Promise<void>;
+  sweepIntervalSeconds?: number;
+  /** Default true; off to see what the reconcile alone does. */
+  sweepAtStart?: boolean;
+}
+
+export interface VppView {
+  interfaces: string[];
+  untaggedPodLike: string[];
+  memifs: string[];
+  sockets: string[];
+  pbl: string[];
+  routes: string[];
+  appns: string[];
+}
+
+export class Harness {
+  readonly dir = mkdtempSync(join(tmpdir(), 'vcni-state-'));
+  readonly stateDir = join(this.dir, 'state');
+  readonly pods = new MemoryPods();
+  sim!: VppSimulator;
+  /** The test's own client (dumps only). */
+  vpp!: VppClient;
+  agent: Agent | undefined;
+  private n = 0;
+  /** The agents' log lines (JSON), for assertions on what was logged. */
+  readonly logs: Record<string, unknown>[] = [];
+  private readonly sink = new Writable({
+    write: (chunk: Buffer, _enc, cb) => {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) this.logs.push(JSON.parse(line) as Record<string, unknown>);
+      if (process.env.VCNI_TEST_LOG) process.stderr.write(chunk);
+      cb();
+    },
+  });
+
+  async start(): Promise<void> {
+    this.sim = await VppSimulator.start({ socketPath: join(this.dir, 'api.sock'), host: kernelTun() });
+    this.vpp = new VppClient({ socketPath: this.sim.socketPath, modules: allModules, healthCheck: false, requestTimeoutMs: 5000, backoff: { initialDelayMs: 20, maxDelayMs: 200 } });
+    await this.vpp.connect();
+  }
+
+  async close(): Promise<void> {
+    await this.agent?.stop();
+    this.agent = undefined;
+    await this.vpp?.close();
+    await this.sim?.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async startAgent(o: AgentOptions = {}): Promise<Agent> {
+    const cfg = loadConfig({}, [
+      '--vpp-socket', this.sim.socketPath,
+      '--cni-socket', join(this.dir, 'cni', 'agent.sock'),
+      '--metrics-port', '0',
+      '--health-port', '0',
+      '--node-name', 'test-node',
+      '--state-dir', this.stateDir,
+      '--sweep-interval', String(o.sweepIntervalSeconds ?? 0),
+      '--feature-gates', '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}',
+    ]);
+    const log = createLogger('info', 'test', this.sink);
+    const agent = new Agent(cfg, log, { pods: this.pods, ...(o.stepHook ? { stepHook: o.stepHook } : {}), state: { retry: { initialMs: 50, maxMs: 400 }, drainTimeoutMs: 2000, ...(o.sweepAtStart === false ? { sweepAtStart: false } : {}) } });
+    this.agent = agent;
+    await agent.start();
+    await agent.ready();
+    await agent.state.settled();
+    return agent;
+  }
+
+  async stopAgent(): Promise<void> {
+    await this.agent?.stop();
+    this.agent = undefined;
+  }
+
+  /** A pod in `ns` of the given kind, known to the pod source. */
+  pod(ns: TestNetns, kind: keyof typeof KINDS, i?: number): TestPod {
+    const n = i ?? ++this.n;
+    const [annotations, ifName] = KINDS[kind]!;
+    const name = `p${n}`;
+    this.pods.set({ namespace: 'default', name, uid: `uid-${name}`, annotations });
+    return {
+      containerId: `cafe${String(n).padStart(8, '0')}${'0123456789abcdef'.repeat(3)}`,
+      ifName,
+      netns: ns.path,
+      pod: { namespace: 'default', name, uid: `uid-${name}` },
+      ips: [{ address: `10.77.${Math.floor(n / 250)}.${(n % 250) + 1}/16` }],
+      routes: [{ dst: '0.0.0.0/0' }],
+    };
+  }
+
+  add(p: TestPod): Promise<AttachResult> {
+    return this.agent!.manager.add(p);
+  }
+
+  del(p: TestPod): Promise<void> {
+    return this.agent!.manager.del(p);
+  }
+
+  /** Waits until the agent noticed a simulator restart and made everything again. */
+  async recovered(): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (this.agent!.state.recoveredPid !== this.sim.vpePid) {
+      if (Date.now() > deadline) throw new Error('agent did not recover from the VPP restart');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.agent!.state.settled();
+  }
+
+  /** Mutating requests the simulator handled while `fn` ran, by message. */
+  async mutations(fn: () => Promise<unknown>): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const off = this.sim.onRequest((name) => {
+      if (!isReadOnly(name)) counts[name] = (counts[name] ?? 0) + 1;
+    });
+    try {
+      await fn();
+    } finally {
+      off();
+    }
+    return counts;
+  }
+
+  /** VPP state without indexes or interface names: pod interfaces by tag, routes by the tag of their interface. */
+  async vppState(): Promise<VppView> {
+    const ifs = await this.vpp.dumpAll(iface.sw_interface_dump, {});
+    const label = new Map(ifs.map((i) => [i.sw_if_index, i.tag || i.interface_name]));
+    const memifs = await this.vpp.dumpAll(memif.memif_dump, {});
+    const sockets = await this.vpp.dumpAll(memif.memif_socket_filename_dump, {});
+    const clients = await this.vpp.dumpAll(pbl.pbl_client_dump, {});
+    const routes: string[] = [];
+    for (const is_ip6 of [false, true]) {
+      for (const r of await this.vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6 } })) {
+        routes.push(`${r.route.prefix} -> ${r.route.paths.map((p) => label.get(p.sw_if_index) ?? `#${p.sw_if_index}`).join(',')}`);
+      }
+    }
+    let appns: string[] = [];
+    try {
+      appns = (await this.vpp.cli('show app ns'))
+        .replace(/\u001b\[[0-9;]*m/g, '')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((t) => t.some((w) => w.startsWith('vcni-')))
+        .map((t) => t.filter((w) => w.startsWith('vcni-') || w.startsWith('abstract:')).join(' '));
+    } catch {
+      appns = [];
+    }
+    return {
+      interfaces: ifs.filter((i) => i.tag !== '' || !/^(tap|tun|memif|loop)/.test(i.interface_name)).map((i) => `${i.tag || i.interface_name} up=${i.flags & 1}`).sort(),
+      untaggedPodLike: ifs.filter((i) => i.tag === '' && /^(tap|tun|memif|loop)/.test(i.interface_name)).map((i) => i.interface_name).sort(),
+      memifs: memifs.map((m) => `${label.get(m.sw_if_index)} role=${m.role} mode=${m.mode} ring=${m.ring_size}`).sort(),
+      sockets: sockets.map((s) => s.socket_filename).sort(),
+      pbl: clients.map((c) => c.client.addr).sort(),
+      routes: routes.sort(),
+      appns: appns.sort(),
+    };
+  }
+
+  /** VPP and the Linux side of the given namespaces. */
+  async state(namespaces: readonly TestNetns[]): Promise<{ vpp: VppView; linux: Record<string, ReturnType<typeof linuxState>> }> {
+    const linux: Record<string, ReturnType<typeof linuxState>> = {};
+    for (const ns of namespaces) linux[ns.name] = linuxState(ns);
+    return { vpp: await this.vppState(), linux };
+  }
+}
