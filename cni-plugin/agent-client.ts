@@ -58,6 +58,13 @@ const replySchemas = {
 } as const;
 type Method = keyof typeof replySchemas;
 
+/** Runs every reply schema once (start-up snapshot warm-up: zod compiles its validators on first use). */
+export function warmReplySchemas(addReply: unknown): void {
+  replySchemas.Add.safeParse(addReply);
+  for (const m of ['Del', 'Check', 'Status'] as const) replySchemas[m].safeParse({ error: null });
+  replySchemas.Gc.safeParse({ error: null, removed: 0 });
+}
+
 /** The CNI error an agent reply carries, if any (a set error with code 0 is the agent's bug: 999). */
 export function replyError(method: string, e: CniErrorMsg | null | undefined): CniError | undefined {
   if (!e || (e.code === 0 && !e.msg && !e.details)) return undefined;

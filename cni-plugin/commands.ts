@@ -82,11 +82,19 @@ async function release(ctx: CommandContext, ipam: IpamDelegate, why: CniError): 
   }
 }
 
+/** VPPCNI_PLUGIN_TIMING=1: one stderr line per phase, in ms since the process started (for tuning). */
+function phase(ctx: CommandContext, name: string): void {
+  if (ctx.env.VPPCNI_PLUGIN_TIMING === '1') ctx.stderr.write(`vpp-cni timing: ${name} at ${(process.uptime() * 1000).toFixed(1)} ms\n`);
+}
+
 async function cmdAdd(ctx: CommandContext, conf: NetConf): Promise<unknown> {
+  phase(ctx, 'netconf parsed');
   const ipam = await openIpam(ctx, conf);
+  phase(ctx, 'ipam version known');
   let allocated: CniResult;
   try {
     allocated = await ipam.add();
+    phase(ctx, 'ipam add done');
   } catch (e) {
     // killed mid-way: it may have written its reservation before it was
     if (e instanceof DelegateTimeoutError) await release(ctx, ipam, e);
@@ -96,6 +104,7 @@ async function cmdAdd(ctx: CommandContext, conf: NetConf): Promise<unknown> {
     const reply = await withAgent(agentOpts(conf), (agent) =>
       agent.add({ attachment: attachmentOf(ctx), ips: ipsToMsg(allocated.ips), routes: routesToMsg(allocated.routes), network_name: conf.name }),
     );
+    phase(ctx, 'agent add done');
     const err = replyError('Add', reply.error);
     if (err) throw err;
     if (!reply.result) throw new CniError(CNI_CODES.internal, 'vpp-cni agent answered Add with neither a result nor an error');

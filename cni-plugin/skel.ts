@@ -177,11 +177,15 @@ export async function dispatch(io: SkelIO): Promise<number> {
       io.stdout.write(`${JSON.stringify(versionObject())}\n`);
     } else {
       const cmd = command as ActionCommand;
+      const t = io.env['VPPCNI_PLUGIN_TIMING'] === '1' ? (w: string): void => void io.stderr.write(`vpp-cni timing: ${w} at ${(process.uptime() * 1000).toFixed(1)} ms\n`) : undefined;
+      t?.('dispatch');
       checkEnv(cmd, io.env);
       const text = await readAll(io.stdin);
+      t?.('stdin read');
       const { config, cniVersion } = checkConfigFrame(cmd, text);
       outVersion = cniVersion;
       const commands = await (io.loadCommands ?? defaultLoadCommands)();
+      t?.('commands loaded');
       const output = await commands.runCommand({
         command: cmd,
         env: io.env,
