@@ -8,6 +8,7 @@
  * Bad input is one error line and exit status 2; a filesystem failure is one line naming the operation
  * and the path, exit status 1.
  */
+import { NodeLookupError, readNodePodCidrs } from './node-pod-cidrs.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -388,7 +389,17 @@ export async function runInstall(argv: readonly string[], env: Readonly<Record<s
   }
   try {
     const opts = parseInstallOptions(argv, env);
-    installCni(opts, io);
+    let podCidrs: string[] | undefined;
+    // Neither explicit CIDRs nor an IPAM block: the node's own pod CIDRs, from the Kubernetes API.
+    if (!opts.podCidrs && !opts.ipam && env.NODE_NAME) {
+      try {
+        podCidrs = await readNodePodCidrs({ nodeName: env.NODE_NAME, env });
+      } catch (e) {
+        throw new InstallError(e instanceof NodeLookupError ? e.message : String(e), EXIT_FAILURE);
+      }
+      io.out(`node ${env.NODE_NAME}: pod CIDRs ${podCidrs.join(', ')} (from the Kubernetes API)`);
+    }
+    installCni(opts, io, podCidrs);
     return 0;
   } catch (e) {
     if (e instanceof InstallError) {
