@@ -153,7 +153,11 @@ export class CheckpointStore implements AttachmentStore {
     return (this.outcome = { kind: 'loaded', attachments: this.records.size, intents: this.intents.size });
   }
 
+  /** True when records changed in memory only (stage) since the last write. */
+  private dirty = false;
+
   private flush(): void {
+    this.dirty = false;
     const data = JSON.stringify({ version: CHECKPOINT_VERSION, attachments: [...this.records.values()], intents: [...this.intents.values()] });
     writeFileAtomic(this.path, data);
   }
@@ -208,6 +212,22 @@ export class CheckpointStore implements AttachmentStore {
     this.records.set(key, rec);
     this.intents.delete(key);
     this.flush();
+    return Promise.resolve();
+  }
+
+  /**
+   * Replaces a record in memory only; `sync()` writes it. For the bulk re-creation after a VPP restart:
+   * one write instead of one per pod. A crash before the write leaves the old record, whose objects the
+   * next start finds missing and makes again.
+   */
+  stage(rec: AttachmentRecord): void {
+    this.records.set(attachmentKey(rec.containerId, rec.ifName), rec);
+    this.dirty = true;
+  }
+
+  /** Writes what `stage` changed (nothing when nothing did). */
+  sync(): Promise<void> {
+    if (this.dirty) this.flush();
     return Promise.resolve();
   }
 

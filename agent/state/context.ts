@@ -30,6 +30,9 @@ export interface PendingIntent {
 export interface StateStore extends AttachmentStore {
   pendingIntents?(): PendingIntent[];
   abandon?(key: string): Promise<void>;
+  /** Replaces a record in memory only (written by the next `sync` or write). */
+  stage?(rec: AttachmentRecord): void;
+  sync?(): Promise<void>;
 }
 
 export interface StateContext {

@@ -14,7 +14,7 @@ import * as session from '../../vpp-api/generated/session.js';
 import * as tapv2 from '../../vpp-api/generated/tapv2.js';
 import { VppApiError, VppUnknownMessageError } from '../../vpp-api/client/index.js';
 import { CommandError, NetnsGoneError, type NetnsOps } from '../linux/netns.js';
-import { ipOf, isV6, type MadeRoute } from '../pod/attachment.js';
+import { hostPrefix as hostPrefixOf, ipOf, isV6, type MadeRoute } from '../pod/attachment.js';
 import { memifSocketName } from '../pod/drivers/memif.js';
 import { vclLoopbackMac, vclNamespaceId } from '../pod/drivers/vcl.js';
 import { parseTag, shortContainerId, type ParsedTag } from '../pod/tags.js';
@@ -224,8 +224,12 @@ export function objectsOf(inv: VppInventory, ids: readonly AttachmentIdentity[],
       picked.add(itf.swIfIndex);
     }
   }
+  // Routes through those interfaces, and routes to the attachment's addresses whose interface is gone.
+  const prefixes = new Set(ids.flatMap((id) => (id.ips ?? []).map((a) => hostPrefixOf(ipOf(a)))));
   for (const r of inv.routes) {
-    for (const p of r.paths) if (picked.has(p.swIfIndex)) out.routes.push({ prefix: r.prefix, tableId: 0, swIfIndex: p.swIfIndex, ...(p.nh ? { nh: p.nh } : {}) });
+    for (const p of r.paths) {
+      if (picked.has(p.swIfIndex) || (prefixes.has(r.prefix) && p.swIfIndex !== U32_MAX && !inv.interfaces.has(p.swIfIndex))) out.routes.push({ prefix: r.prefix, tableId: 0, swIfIndex: p.swIfIndex, ...(p.nh ? { nh: p.nh } : {}) });
+    }
   }
   // VPP's pbl_client_details carry the id and address only: clients are found by the attachment's addresses
   // (given, or read from the routes through its interfaces), minus the clients someone else holds.

@@ -48,6 +48,8 @@ export interface StateKeeperStats {
 export class StateKeeper {
   /** Keys of records whose VPP objects are not trusted (see above). */
   readonly stale = new Set<string>();
+  /** Keys the running recovery made again. */
+  private readonly fresh = new Set<string>();
   private started = false;
   private restarts = 0;
   private recovered = 0;
@@ -77,8 +79,14 @@ export class StateKeeper {
     return undefined;
   }
 
+  /**
+   * In the stale set, or — while a recovery runs — not yet made again by it (so a record committed by an
+   * ADD that straddled the VPP restart, after the set was filled, counts as stale too).
+   */
   isStale(rec: AttachmentRecord): boolean {
-    return this.stale.has(keyOf(rec));
+    const key = keyOf(rec);
+    if (this.stale.has(key)) return true;
+    return this.recovered !== this.restarts && !this.fresh.has(key);
   }
 
   /** DEL of a stale record: the Linux side only (see above). */
@@ -153,6 +161,7 @@ export class StateKeeper {
   onVppRestart(r: { previousPid: number; vpePid: number }): void {
     if (this.stopped) return;
     this.restarts++;
+    this.fresh.clear();
     for (const rec of this.c.store.all()) this.stale.add(keyOf(rec));
     for (const k of [...this.retries.keys()]) this.cancelRetry(k);
     void this.enqueue(async () => {
@@ -160,7 +169,7 @@ export class StateKeeper {
       await this.drain();
       this.c.node.reset();
       try {
-        const rep = await recoverAfterVppRestart(this.c, { stale: this.stale, onFailed: (k) => this.failed(k), ...(this.o.concurrency ? { concurrency: this.o.concurrency } : {}) });
+        const rep = await recoverAfterVppRestart(this.c, { stale: this.stale, fresh: this.fresh, onFailed: (k) => this.failed(k), ...(this.o.concurrency ? { concurrency: this.o.concurrency } : {}) });
         this.last.recovery = rep;
         const { failed, ...counts } = rep;
         this.c.log.info({ step: 'recovery', previousPid: r.previousPid, vpePid: r.vpePid, ...counts, failed: failed.length }, 'pod interfaces made again after the VPP restart');

@@ -61,6 +61,20 @@ async function lookupPod(c: StateContext, ns: string, name: string, uid: string 
   }
 }
 
+/**
+ * True only when the pod source says the pod is gone (unknown, or a new pod of the same name); a source
+ * that cannot answer (API unreachable) does not make a pod gone.
+ */
+async function podGone(c: StateContext, pod: AttachmentRecord['pod'], timeoutMs: number): Promise<boolean> {
+  try {
+    const p = await c.pods.getPod(pod.namespace, pod.name, timeoutMs, pod.uid);
+    return !p || (!!pod.uid && !!p.uid && p.uid !== pod.uid);
+  } catch (e) {
+    c.log.warn({ namespace: pod.namespace, pod: pod.name, step: 'reconcile', err: (e as Error).message }, 'pod source cannot say whether the pod is gone: kept');
+    return false;
+  }
+}
+
 /** Removes everything of the attachment found by identity (tag, socket names, addresses, namespace id). */
 async function removeByIdentity(c: StateContext, inv: VppInventory, who: PendingIntent | AttachmentRecord): Promise<{ removed: Record<string, unknown>; failures: string[] }> {
   const owned = objectsOf(inv, [identityOf(who)], protectedFrom(c.store.all(), 'objects' in who ? who : undefined));
@@ -107,8 +121,7 @@ export async function reconcile(c: StateContext, o: ReconcileOptions): Promise<R
       if (!rec || !o.stale.has(key)) return; // deleted meanwhile
       const problems = verify(rec, inv);
       if (!(await c.netns.isNetns(rec.netns))) {
-        const pod = await lookupPod(c, rec.pod.namespace, rec.pod.name, rec.pod.uid, podTimeout);
-        if (!pod) {
+        if (await podGone(c, rec.pod, podTimeout)) {
           const r2 = await removeByIdentity(c, inv, rec);
           await c.store.delete(key);
           o.stale.delete(key);
@@ -129,7 +142,7 @@ export async function reconcile(c: StateContext, o: ReconcileOptions): Promise<R
       }
       c.log.warn({ ...podFields(rec), step: 'reconcile', problems }, 'attachment incomplete in VPP: making it again');
       try {
-        await recreate(c, rec, { inventory: inv, protect: protectedFrom(c.store.all(), rec) });
+        await recreate(c, rec, { inventory: inv, protect: protectedFrom(c.store.all(), rec), durable: false });
         o.stale.delete(key);
         report.recreated++;
       } catch (e) {
@@ -139,6 +152,7 @@ export async function reconcile(c: StateContext, o: ReconcileOptions): Promise<R
       }
     }),
   );
+  await c.store.sync?.();
   report.ms = Math.round(performance.now() - t0);
   return report;
 }

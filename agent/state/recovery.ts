@@ -12,7 +12,7 @@
  */
 import { forEachLimit, identityOf, keyOf, podFields, type StateContext } from './context.js';
 import { describeObjects, isEmpty, objectsOf, removeObjects, takeInventory, type AttachmentIdentity } from './inventory.js';
-import { protectedFrom, recreate } from './repair.js';
+import { protectedFrom, recreate, verify } from './repair.js';
 
 export interface RecoveryReport {
   recreated: number;
@@ -27,6 +27,8 @@ export interface RecoveryReport {
 export interface RecoveryOptions {
   /** Keys of the records not yet made again; a record leaves the set once made again or dropped. */
   stale: Set<string>;
+  /** Keys made again by this recovery (added as they are). */
+  fresh: Set<string>;
   /** A record whose re-creation failed (the caller retries it). */
   onFailed(key: string): void;
   concurrency?: number;
@@ -41,16 +43,16 @@ export async function recoverAfterVppRestart(c: StateContext, o: RecoveryOptions
   const inv = await takeInventory(c.vpp);
   const ids: AttachmentIdentity[] = records.map(identityOf);
   for (const itf of inv.interfaces.values()) if (itf.owner) ids.push({ containerId: itf.owner.cid, ifName: itf.owner.ifName });
-  const owned = objectsOf(inv, ids, { pblIds: new Set(), addrs: new Set() });
-  // The multinet dummies are in the pod netns (they outlived VPP); they go too, the ADD makes them again.
-  const vppObjects = owned.interfaces.length + owned.routes.length + owned.pbl.length + owned.sockets.length + owned.appNamespaces.length;
+  // The multinet dummies (in the pod netns, they outlived VPP) are removed by each re-creation, in parallel.
+  const owned = { ...objectsOf(inv, ids, { pblIds: new Set(), addrs: new Set() }), links: [] };
   if (!isEmpty(owned)) {
     const failures = await removeObjects(c, inv, owned);
-    report.leftovers = vppObjects;
-    if (vppObjects > 0) c.log.warn({ step: 'recovery', ...describeObjects({ ...owned, links: [] }), ...(failures.length ? { failures } : {}) }, 'objects made in the new VPP by operations that straddled its restart: removed');
-    else if (failures.length) c.log.warn({ step: 'recovery', failures }, 'removing pod links before making the attachments again');
+    report.leftovers = owned.interfaces.length + owned.routes.length + owned.pbl.length + owned.sockets.length + owned.appNamespaces.length;
+    c.log.warn({ step: 'recovery', ...describeObjects(owned), ...(failures.length ? { failures } : {}) }, 'objects made in the new VPP by operations that straddled its restart: removed');
   }
 
+  // The new records are written in bulk (about once a second and at the end), not once per pod.
+  let synced = performance.now();
   await forEachLimit(records, o.concurrency ?? 16, (r) =>
     c.exclusive(r.containerId, async () => {
       const key = keyOf(r);
@@ -64,9 +66,14 @@ export async function recoverAfterVppRestart(c: StateContext, o: RecoveryOptions
         return;
       }
       try {
-        await recreate(c, rec, {});
+        await recreate(c, rec, { durable: false });
         o.stale.delete(key);
+        o.fresh.add(key);
         report.recreated++;
+        if (performance.now() - synced > 1000) {
+          synced = performance.now();
+          await c.store.sync?.();
+        }
       } catch (e) {
         report.failed.push({ key, error: (e as Error).message });
         c.log.error({ ...podFields(rec), step: 'recovery', err: (e as Error).message }, 'making the pod interfaces again after the VPP restart failed (retried with backoff)');
@@ -74,6 +81,7 @@ export async function recoverAfterVppRestart(c: StateContext, o: RecoveryOptions
       }
     }),
   );
+  await c.store.sync?.();
   report.ms = Math.round(performance.now() - t0);
   return report;
 }
@@ -98,6 +106,11 @@ export async function retryRecord(c: StateContext, key: string, stale: Set<strin
     }
     try {
       const inv = await takeInventory(c.vpp);
+      if (verify(rec, inv).length === 0) {
+        // Intact after all (the failure was VPP going away and coming back, not restarting).
+        stale.delete(key);
+        return 'done';
+      }
       await recreate(c, rec, { inventory: inv, protect: protectedFrom(c.store.all(), rec) });
       stale.delete(key);
       c.log.info({ ...podFields(rec), step: 'recovery' }, 'pod interfaces made again');

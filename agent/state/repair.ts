@@ -59,6 +59,8 @@ export interface RecreateOptions {
   /** VPP as it is now: the record's leftovers found in it are removed first. Undefined: VPP restarted and holds none. */
   inventory?: VppInventory;
   protect?: Protected;
+  /** Write the record to the store at once (default); false: stage it, the caller syncs (bulk re-creation). */
+  durable?: boolean;
 }
 
 /** Makes the record's objects again (after removing what is left of them) and stores the new record. */
@@ -73,6 +75,7 @@ export async function recreate(c: StateContext, rec: AttachmentRecord, opts: Rec
   }
   const made = await c.network.add(requestOf(rec), planOf(rec));
   const out: AttachmentRecord = { ...made, createdAt: rec.createdAt, ...(rec.rebuilt ? { rebuilt: true } : {}) };
-  await c.store.put(out);
+  if (opts.durable === false && c.store.stage) c.store.stage(out);
+  else await c.store.put(out);
   return out;
 }

@@ -1,9 +1,10 @@
 /**
  * The orphan sweep: VPP objects carrying our tag (other than the node loopback) that belong to no record
  * and to no operation in flight are removed, with what hangs off them (routes through them, PBL clients
- * on their addresses, their memif sockets, the app namespace of the attachment), as are memif sockets
- * with the names we make that no memif uses and app namespaces with our `vcni-` ids that nobody holds.
- * Objects without our tag or names are never touched.
+ * on their addresses, their memif sockets, the app namespace of the attachment, the multinet dummy in
+ * the pod netns). So is what an ADD that died before tagging leaves: memif sockets with the names we make
+ * (and the untagged memifs on them), VCL loopbacks with our MAC prefix, app namespaces with our `vcni-`
+ * ids — when nobody holds them. Objects without our tag, names or MAC are never touched.
  *
  * Races with ADD and DEL: the record and intent lists are read after the dumps (an operation that made
  * an object seen in the dumps holds an intent or a record by then), and again right before each removal.

@@ -88,6 +88,8 @@ d('agent restart', () => {
     const after = await h.state([nsA]);
     expect(after.linux).toEqual(beforeA.linux);
     expect(after.vpp.interfaces.filter((i) => i.includes(a.containerId.slice(0, 12)))).toEqual(beforeA.vpp.interfaces.filter((i) => i.includes(a.containerId.slice(0, 12))));
+    const ipA = `${a.ips[0]!.address.split('/')[0]}/32`;
+    expect(after.vpp.routes.filter((r) => r.startsWith(ipA))).toEqual(beforeA.vpp.routes.filter((r) => r.startsWith(ipA)));
     expect(after.vpp.interfaces.join('\n')).not.toContain(b.containerId.slice(0, 12));
     expect(after.vpp.routes.join('\n')).not.toContain(b.ips[0]!.address.split('/')[0]);
     await agent.manager.check(a);

@@ -82,4 +82,37 @@ describe('checkpoint', () => {
     expect(s.all()).toEqual([]);
     expect(logs.find((l) => l.level === 'error')?.msg).toBe('checkpoint moved aside; the state will be rebuilt from VPP and the pod source');
   });
+
+  test('a record rebuilt from VPP (12-character container id) is found and deleted by the full id', async () => {
+    const a = new CheckpointStore(dir, log);
+    const full = 'abcdef0123456789'.repeat(4);
+    await a.put({ ...record(full.slice(0, 12)), rebuilt: true });
+    await a.put(record('0123456789ab'));
+    expect(a.get(`${full}/eth0`)?.containerId).toBe(full.slice(0, 12));
+    // Only rebuilt records stand for longer ids.
+    expect(a.get(`0123456789abffff/eth0`)).toBeUndefined();
+    expect(a.get(`${full}/eth1`)).toBeUndefined();
+    await a.delete(`${full}/eth0`);
+    expect(a.all().map((r) => r.containerId)).toEqual(['0123456789ab']);
+    const b = new CheckpointStore(dir, log);
+    b.load();
+    expect(b.all().map((r) => r.containerId)).toEqual(['0123456789ab']);
+  });
+
+  test('stage changes memory only; sync writes them once', async () => {
+    const a = new CheckpointStore(dir, log);
+    await a.put(record('aaaa'));
+    const written = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8');
+    a.stage({ ...record('aaaa'), createdAt: '2027-01-01T00:00:00.000Z' });
+    a.stage(record('bbbb'));
+    expect(a.all()).toHaveLength(2);
+    expect(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')).toBe(written);
+    await a.sync();
+    const b = new CheckpointStore(dir, log);
+    b.load();
+    expect(b.all().map((r) => [r.containerId, r.createdAt])).toEqual([
+      ['aaaa', '2027-01-01T00:00:00.000Z'],
+      ['bbbb', '2026-11-21T00:00:00.000Z'],
+    ]);
+  });
 });

@@ -157,6 +157,7 @@ d('orphan sweep', () => {
       if (Date.now() > deadline) throw new Error('periodic sweep did not run');
       await new Promise((r) => setTimeout(r, 50));
     }
+    await h.agent!.state.settled(); // the sweep that removed it ends with the pod-side link
     expect(linuxState(ns).links.filter((l) => !l.startsWith('lo '))).toEqual([]);
     deleteNetns(ns);
   }, 30_000);

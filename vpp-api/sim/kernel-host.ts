@@ -16,7 +16,9 @@ const NSFS_MAGIC = 0x6e736673;
 const TIMEOUT_MS = 10_000;
 
 function ip(args: string[], netns?: string, input?: string): Promise<void> {
-  const [cmd, argv] = netns ? ['nsenter', [`--net=${netns}`, '--', 'ip', ...args]] : ['ip', args];
+  // A named netns (/var/run/netns/NAME): `ip -n NAME` enters it itself, one process instead of two.
+  const named = netns ? /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(netns)?.[1] : undefined;
+  const [cmd, argv] = named ? ['ip', ['-n', named, ...args]] : netns ? ['nsenter', [`--net=${netns}`, '--', 'ip', ...args]] : ['ip', args];
   return new Promise((resolve, reject) => {
     const p = execFile(cmd, argv, { timeout: TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, _out, stderr) => {
       if (err) reject(new Error(`${cmd} ${argv.join(' ')}: ${String(stderr).trim() || err.message}`));

@@ -228,15 +228,20 @@ export class VppSimulator {
    * devices. A restart or stop of the simulator does the same through its host.
    */
   private async releaseHostTaps(state: SimState): Promise<void> {
-    for (const itf of state.interfaceList()) {
-      const dev = itf.device;
-      if (dev.kind !== 'tap') continue;
-      try {
-        await this.host.deleteTap({ id: dev.id, tun: dev.tun, hostIfName: dev.hostIfName, hostNamespace: dev.hostNamespace });
-      } catch {
-        // best effort, as the kernel's cleanup is
+    const taps = state.interfaceList().flatMap((itf) => (itf.device.kind === 'tap' ? [itf.device] : []));
+    // Several at a time: the kernel closes them all at once when VPP exits.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < taps.length) {
+        const dev = taps[next++]!;
+        try {
+          await this.host.deleteTap({ id: dev.id, tun: dev.tun, hostIfName: dev.hostIfName, hostNamespace: dev.hostNamespace });
+        } catch {
+          // best effort, as the kernel's cleanup is
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, taps.length) }, worker));
   }
 
   /** What a VPP crash and restart looks like from outside: connections dropped, all state gone, new pid. */
