@@ -171,9 +171,9 @@ describe('ADD', () => {
   });
 
   test('a gRPC failure (plugin and agent of different releases) is 999 naming the status; released', async () => {
-    agent.setReply('Add', () => Promise.reject({ code: grpc.status.UNIMPLEMENTED, details: 'method Add not implemented' }));
+    agent.setReply('Add', () => Promise.reject({ code: grpc.status.UNIMPLEMENTED, details: 'no handler for method Add' }));
     const r = await runPlugin(env('ADD'), conf());
-    expect(r.json).toEqual({ cniVersion: '1.1.0', code: 999, msg: 'vpp-cni agent call Add failed: UNIMPLEMENTED: method Add not implemented' });
+    expect(r.json).toEqual({ cniVersion: '1.1.0', code: 999, msg: 'vpp-cni agent call Add failed: UNIMPLEMENTED: no handler for method Add' });
     expect(allocated()).toEqual([]);
   });
 
