@@ -198,6 +198,7 @@ d('the agent process (main) with KUBECONFIG', () => {
         NODE_NAME: NODE,
         VPPCNI_VPP_API_SOCKET: join(base, 'api.sock'),
         VPPCNI_CNI_SOCKET: join(base, 'cni', 'agent.sock'),
+        VPPCNI_STATE_DIR: join(base, 'state'),
         VPPCNI_METRICS_PORT: String(port),
         VPPCNI_HEALTH_PORT: String(port),
       },

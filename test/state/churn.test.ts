@@ -59,7 +59,7 @@ d('churn', () => {
     await start();
 
     for (let cycle = 0; cycle < CYCLES; cycle++) {
-      const ops = ['add', 'add', 'del', 'restart', 'crash-add', 'crash-del', 'vpp-restart', 'vpp-restart-while-down'].filter((o) => !(o.includes('del') && live.size === 0));
+      const ops = ['add', 'add', 'del', 'restart', 'crash-add', 'crash-del', 'vpp-restart', 'vpp-restart-and-del', 'vpp-restart-while-down'].filter((o) => !(o.includes('del') && live.size === 0));
       const op = pick(ops);
       history.push(op);
       switch (op) {
@@ -128,6 +128,19 @@ d('churn', () => {
           h.sim.restart();
           await h.recovered();
           break;
+        case 'vpp-restart-and-del': {
+          // A DEL while the pods are being made again (before or after this one was).
+          const x = pick([...live.values()]);
+          const a = h.agent!;
+          h.sim.restart();
+          const deadline = Date.now() + 10_000;
+          while (!a.notReady()?.includes('recovering') && a.state.recoveredPid !== h.sim.vpePid && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+          await h.del(x.pod);
+          live.delete(x.pod.containerId);
+          await h.recovered();
+          deleteNetns(x.ns);
+          break;
+        }
         case 'vpp-restart-while-down':
           await h.stopAgent();
           h.sim.restart();
