@@ -1,6 +1,7 @@
 /** Reads the byte-exact captures from real VPP in ../shared/vpp-golden (one JSON object per line). */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
 
 export interface GoldenRecord {
   seq: number;
@@ -46,5 +47,26 @@ export function toGoldenForm(v: unknown): unknown {
   if (Buffer.isBuffer(v)) return v.toString('hex');
   if (Array.isArray(v)) return v.map(toGoldenForm);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toGoldenForm(x)]));
+  return v;
+}
+
+/**
+ * VPP's Python client prints a `prefix` as a network (host bits cleared) while our decoder keeps every bit
+ * (so a decoded message re-encodes to the same bytes): compare fields named `prefix` with host bits cleared.
+ */
+export function maskPrefixes(v: unknown, key = ''): unknown {
+  if (typeof v === 'string' && key === 'prefix' && v.includes('/')) {
+    const [addr, lenText] = v.split('/') as [string, string];
+    const bytes = ipToBytes(addr);
+    let len = Number(lenText);
+    for (let i = 0; i < bytes.length; i++) {
+      const keep = Math.max(0, Math.min(8, len));
+      bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
+      len -= 8;
+    }
+    return `${bytes.length === 4 ? formatIp4(bytes, 0) : formatIp6(bytes, 0)}/${lenText}`;
+  }
+  if (Array.isArray(v)) return v.map((x) => maskPrefixes(x));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskPrefixes(x, k)]));
   return v;
 }

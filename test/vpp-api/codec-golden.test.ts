@@ -4,34 +4,10 @@
  */
 import { allModules } from '../../vpp-api/generated/index.js';
 import type { MessageDef } from '../../vpp-api/codec/types.js';
-import { formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
-import { GOLDEN_FILES, haveGolden, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
+import { GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
 
 const byNameCrc = new Map<string, MessageDef>();
 for (const m of allModules) for (const d of m.messages) byNameCrc.set(d.nameCrc, d);
-
-/**
- * VPP's Python client prints a `prefix` as a network (host bits cleared) while our decoder keeps every
- * bit (so a decoded message re-encodes to the same bytes). Compare such fields with host bits cleared.
- */
-function maskPrefixes(v: unknown, key = ''): unknown {
-  if (typeof v === 'string' && key === 'prefix' && v.includes('/')) return canonicalNetwork(v);
-  if (Array.isArray(v)) return v.map((x) => maskPrefixes(x));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskPrefixes(x, k)]));
-  return v;
-}
-
-function canonicalNetwork(p: string): string {
-  const [addr, lenText] = p.split('/') as [string, string];
-  const bytes = ipToBytes(addr);
-  let len = Number(lenText);
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, len));
-    bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
-    len -= 8;
-  }
-  return `${bytes.length === 4 ? formatIp4(bytes, 0) : formatIp6(bytes, 0)}/${lenText}`;
-}
 
 function bodyOf(rec: GoldenRecord, def: MessageDef): Record<string, unknown> {
   const f = { ...(rec.fields ?? {}) };

@@ -18,11 +18,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
 import type { MessageDef } from '../../vpp-api/codec/types.js';
 import { interface_, memclnt, memif } from '../../vpp-api/generated/index.js';
 import { VppSimulator, noVhostNet, type SimHost } from '../../vpp-api/sim/index.js';
-import { GOLDEN_FILES, haveGolden, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
+import { GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
 import { RawVppClient, type RawFrame } from '../helpers/raw-vpp-client.js';
 
 const NETNS = 'gld-pod1';
@@ -64,23 +63,6 @@ const RUN_TIED: Record<string, { why: string; strip: (v: Record<string, unknown>
   ip_route_add_del_reply: { why: 'stats_index is a stats segment slot', strip: (v) => delete v.stats_index },
   ip_route_details: { why: 'stats_index is a stats segment slot', strip: (v) => delete (v.route as Record<string, unknown>).stats_index },
 };
-
-function maskPrefixes(v: unknown, key = ''): unknown {
-  if (typeof v === 'string' && key === 'prefix' && v.includes('/')) {
-    const [addr, lenText] = v.split('/') as [string, string];
-    const bytes = ipToBytes(addr);
-    let len = Number(lenText);
-    for (let i = 0; i < bytes.length; i++) {
-      const keep = Math.max(0, Math.min(8, len));
-      bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
-      len -= 8;
-    }
-    return `${bytes.length === 4 ? formatIp4(bytes, 0) : formatIp6(bytes, 0)}/${lenText}`;
-  }
-  if (Array.isArray(v)) return v.map((x) => maskPrefixes(x));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskPrefixes(x, k)]));
-  return v;
-}
 
 function idsOf(records: GoldenRecord[]): Map<string, number> {
   const reply = records.find((r) => r.name === 'sockclnt_create_reply');
