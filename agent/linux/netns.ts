@@ -4,7 +4,7 @@
  * pod costs as few processes as possible. Commands are argument arrays, checked so that no argument can
  * break the batch line it is written into.
  */
-import { statfs } from 'node:fs/promises';
+import { statfs, writeFile } from 'node:fs/promises';
 import { run, CommandError, type RunOptions } from './exec.js';
 
 /** statfs f_type of a network namespace file (bind mount under /var/run/netns or /proc/PID/ns/net). */
@@ -26,6 +26,12 @@ export interface NetnsOps {
   ipJson(netns: string, args: readonly string[]): Promise<unknown>;
   /** Sets sysctls inside the namespace (net.* keys are per namespace). */
   sysctl(netns: string, values: readonly (readonly [string, string])[]): Promise<void>;
+  /** Runs iproute2 commands as one batch in the agent's own netns (the host's, where VPP's af_packet binds). */
+  hostIpBatch(commands: readonly (readonly string[])[]): Promise<void>;
+  /** `ip -j <args>` in the agent's own netns, parsed. */
+  hostIpJson(args: readonly string[]): Promise<unknown>;
+  /** Sets sysctls of the agent's own netns (written to /proc/sys; a key that does not exist is skipped). */
+  hostSysctl(values: readonly (readonly [string, string])[]): Promise<void>;
 }
 
 const SAFE_ARG = /^[A-Za-z0-9_.:/@%+=,-]+$/;
@@ -36,6 +42,14 @@ export interface LinuxNetnsOptions {
   nsenter?: string;
   ip?: string;
   sysctl?: string;
+}
+
+/** The stdin of `ip -batch -`, every argument checked so that none can break its line. */
+function batchInput(commands: readonly (readonly string[])[]): string {
+  for (const c of commands) {
+    for (const a of c) if (!SAFE_ARG.test(a)) throw new Error(`refusing ip argument ${JSON.stringify(a)}`);
+  }
+  return `${commands.map((c) => c.join(' ')).join('\n')}\n`;
 }
 
 export class LinuxNetns implements NetnsOps {
@@ -68,10 +82,29 @@ export class LinuxNetns implements NetnsOps {
 
   async ipBatch(netns: string, commands: readonly (readonly string[])[]): Promise<void> {
     if (commands.length === 0) return;
-    for (const c of commands) {
-      for (const a of c) if (!SAFE_ARG.test(a)) throw new Error(`refusing ip argument ${JSON.stringify(a)}`);
+    await this.enter(netns, [this.ip, '-batch', '-'], batchInput(commands));
+  }
+
+  async hostIpBatch(commands: readonly (readonly string[])[]): Promise<void> {
+    if (commands.length === 0) return;
+    await run(this.ip, ['-batch', '-'], { ...this.runOpts, input: batchInput(commands) });
+  }
+
+  async hostIpJson(args: readonly string[]): Promise<unknown> {
+    for (const a of args) if (!SAFE_ARG.test(a)) throw new Error(`refusing ip argument ${JSON.stringify(a)}`);
+    const out = await run(this.ip, ['-j', ...args], this.runOpts);
+    return out.trim() === '' ? [] : (JSON.parse(out) as unknown);
+  }
+
+  async hostSysctl(values: readonly (readonly [string, string])[]): Promise<void> {
+    for (const [k, v] of values) {
+      if (!SAFE_KEY.test(k) || !SAFE_ARG.test(v) || k.includes('..')) throw new Error(`refusing sysctl ${k}=${v}`);
+      try {
+        await writeFile(`/proc/sys/${k.replace(/\./g, '/')}`, v);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`sysctl ${k}=${v}: ${(e as Error).message}`);
+      }
     }
-    await this.enter(netns, [this.ip, '-batch', '-'], `${commands.map((c) => c.join(' ')).join('\n')}\n`);
   }
 
   async ipJson(netns: string, args: readonly string[]): Promise<unknown> {

@@ -34,7 +34,8 @@ export interface AttachRequest {
   annotations: Readonly<Record<string, string>>;
 }
 
-export type AttachmentKind = 'tun' | 'memif-multinet';
+/** `tun` and `veth` are a pod's main interface (PBL memif and VCL may hang off them); `memif-multinet` a secondary one. */
+export type AttachmentKind = 'tun' | 'veth' | 'memif-multinet';
 
 export interface MadeRoute {
   prefix: string;
@@ -56,6 +57,23 @@ export interface MadeTun {
   hostIfName: string;
   /** MAC of the pod-side device (TAP only; a TUN has none). */
   hostMac?: string;
+  l2: boolean;
+  spec: InterfaceSpec;
+}
+
+/**
+ * eth0 as a veth pair: one end in the pod netns (`podIfName`, MAC `podMac`), the other on the host
+ * (`hostIfName`, derived from the attachment) where VPP reads and writes it through an af_packet
+ * interface (`host-<hostIfName>`, MAC `vppMac`, the pod's next hop).
+ */
+export interface MadeVeth {
+  swIfIndex: number;
+  tag: string;
+  hostIfName: string;
+  podIfName: string;
+  podMac: string;
+  vppMac: string;
+  /** L2: VPP resolves the pod's addresses with ARP/ND; L3: they are pinned to `podMac` (static neighbors). */
   l2: boolean;
   spec: InterfaceSpec;
 }
@@ -86,6 +104,7 @@ export interface MadeVcl {
 
 export interface MadeObjects {
   tun?: MadeTun;
+  veth?: MadeVeth;
   memif?: MadeMemif;
   pbl: { ip: string; id: number }[];
   routes: MadeRoute[];

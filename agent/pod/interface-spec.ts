@@ -57,6 +57,14 @@ export const DEFAULT_FEATURE_GATES: FeatureGates = { memifEnabled: true, vclEnab
 export const DEFAULT_QUEUES = { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 };
 export const DEFAULT_LIMITS: InterfaceLimits = { rx: 16, tx: 16, rxqsz: 16384, txqsz: 16384 };
 
+/**
+ * How a pod's eth0 is made: `tun` (a VPP tap/tun, needs /dev/vhost-net), `veth` (a veth pair and a VPP
+ * af_packet interface on its host end), `auto` (tun until VPP refuses a tap for lack of vhost-net, veth
+ * from then on).
+ */
+export const POD_INTERFACE_MODES = ['tun', 'veth', 'auto'] as const;
+export type PodInterfaceModeSetting = (typeof POD_INTERFACE_MODES)[number];
+
 /** What the pod-interface layer is configured with. */
 export interface PodInterfaceConfig {
   gates: FeatureGates;
@@ -65,6 +73,8 @@ export interface PodInterfaceConfig {
   limits: InterfaceLimits;
   /** MTU of pod interfaces (Linux side and VPP tap). */
   mtu: number;
+  /** How eth0 is made (default `auto`). */
+  interfaceMode?: PodInterfaceModeSetting;
 }
 
 export const DEFAULT_POD_INTERFACE_CONFIG: PodInterfaceConfig = {
@@ -72,6 +82,7 @@ export const DEFAULT_POD_INTERFACE_CONFIG: PodInterfaceConfig = {
   defaults: DEFAULT_QUEUES,
   limits: DEFAULT_LIMITS,
   mtu: 1450,
+  interfaceMode: 'auto',
 };
 
 export function isPowerOfTwo(n: number): boolean {

@@ -27,6 +27,8 @@ import { deleteTolerant, delNeighbor, delRoute } from './vpp-ops.js';
 import type { CheckProblem, DriverContext } from './drivers/context.js';
 import { checkMemif, createMemif, deleteMemif, type MemifPlan } from './drivers/memif.js';
 import { checkTun, createTun, deleteTun } from './drivers/tun.js';
+import { checkVeth, createVeth, deleteVeth } from './drivers/veth.js';
+import { isVhostNetFailure, PodInterfaceModeState } from './interface-mode.js';
 import { checkVcl, createVcl, deleteVcl } from './drivers/vcl.js';
 
 export class PodRequestError extends Error {
@@ -34,9 +36,10 @@ export class PodRequestError extends Error {
 }
 
 export interface AttachPlan {
+  /** `tun` or `veth` (the node's interface mode at planning time) for a main interface; `memif-multinet`. */
   kind: AttachmentKind;
   annotations: PodAnnotations;
-  /** tun spec (kind tun) or multinet memif spec. */
+  /** Main interface spec (tun/veth) or multinet memif spec. */
   spec: InterfaceSpec;
   pblMemif?: MemifPlan;
   vcl: boolean;
@@ -47,6 +50,8 @@ export interface PodNetworkOptions {
   primaryIfName?: string;
   /** Called before every step (tests inject failures). */
   stepHook?: StepHook;
+  /** The node's eth0 mode state (default: a new one from cfg.interfaceMode). */
+  interfaceMode?: PodInterfaceModeState;
 }
 
 export class DeleteIncompleteError extends Error {
@@ -61,12 +66,15 @@ export class DeleteIncompleteError extends Error {
 
 export class PodNetwork {
   private readonly primary: string;
+  /** tun or veth for eth0, and auto mode's switch. */
+  readonly interfaceMode: PodInterfaceModeState;
 
   constructor(
     private readonly ctx: DriverContext,
     private readonly opts: PodNetworkOptions = {},
   ) {
     this.primary = opts.primaryIfName ?? 'eth0';
+    this.interfaceMode = opts.interfaceMode ?? new PodInterfaceModeState(ctx.cfg.interfaceMode ?? 'auto', ctx.log);
   }
 
   /** Validates the request and its annotations; throws InvalidAnnotationError or PodRequestError. */
@@ -85,7 +93,7 @@ export class PodNetwork {
       }
       return { kind: 'memif-multinet', annotations: ann, spec: resolveSpec(ann.interfacesSpec[req.ifName], this.ctx.cfg, false), vcl: false };
     }
-    const plan: AttachPlan = { kind: 'tun', annotations: ann, spec: resolveSpec(ann.interfacesSpec[req.ifName], this.ctx.cfg, true), vcl: false };
+    const plan: AttachPlan = { kind: this.interfaceMode.mode, annotations: ann, spec: resolveSpec(ann.interfacesSpec[req.ifName], this.ctx.cfg, true), vcl: false };
     if (req.ifName === this.primary) {
       if (ann.memifPorts) plan.pblMemif = { mode: 'pbl', spec: resolveSpec(ann.memifSpec, this.ctx.cfg, false), ports: ann.memifPorts };
       plan.vcl = ann.vcl;
@@ -101,20 +109,33 @@ export class PodNetwork {
       await tx.step('netns check', async () => {
         if (!(await this.ctx.netns.isNetns(req.netns))) throw new NetnsGoneError(req.netns);
       });
-      if (plan.kind === 'tun') {
-        await createTun(this.ctx, tx, req, plan.spec, made);
+      let kind = plan.kind;
+      if (kind === 'tun') {
+        try {
+          await createTun(this.ctx, tx, req, plan.spec, made);
+        } catch (e) {
+          // auto mode: VPP refused the tap for lack of vhost-net and made nothing (tap_create_if frees
+          // all it opened); the transaction goes on with a veth, and so does every later pod.
+          if (!isVhostNetFailure(e) || !this.interfaceMode.fallBack((e as Error).message, label)) throw e;
+          kind = 'veth';
+          await createVeth(this.ctx, tx, req, plan.spec, made);
+        }
+      } else if (kind === 'veth') {
+        await createVeth(this.ctx, tx, req, plan.spec, made);
+      }
+      if (kind !== 'memif-multinet') {
         if (plan.pblMemif) await createMemif(this.ctx, tx, req, plan.pblMemif, made);
         if (plan.vcl) await createVcl(this.ctx, tx, req, made);
       } else {
         await createMemif(this.ctx, tx, req, { mode: 'multinet', spec: plan.spec }, made);
       }
-      const result = await tx.step('result', () => this.result(req, plan, made));
+      const result = await tx.step('result', () => this.result(req, made));
       return {
         containerId: req.containerId,
         ifName: req.ifName,
         netns: req.netns,
         pod: req.pod,
-        kind: plan.kind,
+        kind,
         ips: req.ips,
         routes: req.routes,
         objects: made,
@@ -126,15 +147,17 @@ export class PodNetwork {
   }
 
   /** Built from what was made (no extra round trip into the pod netns on the ADD path). */
-  private result(req: AttachRequest, plan: AttachPlan, made: MadeObjects): Promise<AttachResult> {
+  private result(req: AttachRequest, made: MadeObjects): Promise<AttachResult> {
     const main: AttachResult['interfaces'][number] = { name: req.ifName, sandbox: req.netns };
     if (made.tun?.hostMac) main.mac = made.tun.hostMac;
-    if (made.tun) main.mtu = this.ctx.cfg.mtu;
+    if (made.veth) main.mac = made.veth.podMac;
+    if (made.tun || made.veth) main.mtu = this.ctx.cfg.mtu;
     const interfaces: AttachResult['interfaces'] = [main];
-    if (plan.kind === 'tun' && made.memif) {
+    const isMain = !!(made.tun || made.veth);
+    if (isMain && made.memif) {
       interfaces.push({ name: `memif-${req.ifName}`, sandbox: req.netns, socketPath: made.memif.socketName });
     }
-    if (plan.kind === 'memif-multinet' && made.memif) main.socketPath = made.memif.socketName;
+    if (!isMain && made.memif) main.socketPath = made.memif.socketName;
     return Promise.resolve({
       interfaces,
       // No gateway: the pod routes through its device (VPP is the next hop); IPAM's gateway address is not used.
@@ -169,6 +192,10 @@ export class PodNetwork {
       const t = o.tun;
       await attempt(`tap ${t.swIfIndex}`, () => deleteTun(this.ctx, t));
     }
+    if (o.veth) {
+      const v = o.veth;
+      await attempt(`af_packet host-${v.hostIfName} and veth ${v.hostIfName}`, () => deleteVeth(this.ctx, v));
+    }
     if (failures.length > 0) throw new DeleteIncompleteError(describeAttachment(rec), failures);
   }
 
@@ -179,6 +206,7 @@ export class PodNetwork {
     const ips = rec.ips.map((a) => ipOf(a.address));
     const o = rec.objects;
     if (o.tun) out.push(...(await checkTun(this.ctx, rec.netns, o.tun, ips)));
+    if (o.veth) out.push(...(await checkVeth(this.ctx, rec.netns, o.veth, ips)));
     if (o.memif) out.push(...(await checkMemif(this.ctx, o.memif, o.pbl.map((p) => p.id))));
     if (o.vcl) out.push(...(await checkVcl(this.ctx, o.vcl)));
     if (o.dummy) {

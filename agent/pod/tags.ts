@@ -6,7 +6,7 @@
  */
 export const TAG_PREFIX = 'vcni:';
 export const TAG_MAX = 63;
-export const TAG_KINDS = ['tun', 'memif', 'mmif', 'vcl', 'loop'] as const;
+export const TAG_KINDS = ['tun', 'veth', 'memif', 'mmif', 'vcl', 'loop'] as const;
 export type TagKind = (typeof TAG_KINDS)[number];
 
 export interface TagOwner {

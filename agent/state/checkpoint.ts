@@ -24,11 +24,14 @@ export const recordSchema = z.object({
   ifName: z.string(),
   netns: z.string(),
   pod: podRef,
-  kind: z.enum(['tun', 'memif-multinet']),
+  kind: z.enum(['tun', 'veth', 'memif-multinet']),
   ips: z.array(ipConfig),
   routes: z.array(routeConfig),
   objects: z.object({
     tun: z.object({ swIfIndex: z.number(), tag: z.string(), hostIfName: z.string(), hostMac: z.string().optional(), l2: z.boolean(), spec: specSchema }).optional(),
+    veth: z
+      .object({ swIfIndex: z.number(), tag: z.string(), hostIfName: z.string(), podIfName: z.string(), podMac: z.string(), vppMac: z.string(), l2: z.boolean(), spec: specSchema })
+      .optional(),
     memif: z
       .object({
         mode: z.enum(['pbl', 'multinet']),

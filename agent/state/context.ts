@@ -78,8 +78,9 @@ export function planOf(rec: AttachmentRecord): AttachPlan {
     if (!o.memif) throw new Error(`record ${keyOf(rec)} of kind memif-multinet has no memif`);
     return { kind: rec.kind, annotations, spec: o.memif.spec, vcl: false };
   }
-  if (!o.tun) throw new Error(`record ${keyOf(rec)} of kind tun has no tun`);
-  const plan: AttachPlan = { kind: 'tun', annotations, spec: o.tun.spec, vcl: !!o.vcl };
+  const main = rec.kind === 'veth' ? o.veth : o.tun;
+  if (!main) throw new Error(`record ${keyOf(rec)} of kind ${rec.kind} has no ${rec.kind}`);
+  const plan: AttachPlan = { kind: rec.kind, annotations, spec: main.spec, vcl: !!o.vcl };
   if (o.memif?.mode === 'pbl') plan.pblMemif = { mode: 'pbl', spec: o.memif.spec, ports: o.memif.ports ?? [] };
   return plan;
 }

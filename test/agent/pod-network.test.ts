@@ -7,13 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allModules } from '../../vpp-api/generated/index.js';
 import * as iface from '../../vpp-api/generated/interface.js';
 import * as memif from '../../vpp-api/generated/memif.js';
 import * as pbl from '../../vpp-api/generated/pbl.js';
-import * as ip from '../../vpp-api/generated/ip.js';
-import { VppClient } from '../../vpp-api/client/index.js';
-import { VppSimulator } from '../../vpp-api/sim/index.js';
+import type { VppClient } from '../../vpp-api/client/index.js';
+import type { VppSimulator } from '../../vpp-api/sim/index.js';
 import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
 import { LinuxNetns } from '../../agent/linux/netns.js';
 import { NodeResources, NODE_LOOPBACK_TAG } from '../../agent/pod/node-resources.js';
@@ -22,6 +20,7 @@ import { StepError } from '../../agent/pod/transaction.js';
 import { ANN } from '../../agent/pod/annotations.js';
 import type { AttachRequest } from '../../agent/pod/attachment.js';
 import type { PodInterfaceConfig } from '../../agent/pod/interface-spec.js';
+import { routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 
 const root = haveRoot();
@@ -64,12 +63,6 @@ async function vppState(): Promise<Record<string, string[]>> {
   const memifs = await vpp.dumpAll(memif.memif_dump, {});
   const sockets = await vpp.dumpAll(memif.memif_socket_filename_dump, {});
   const clients = await vpp.dumpAll(pbl.pbl_client_dump, {});
-  const routes: string[] = [];
-  for (const is_ip6 of [false, true]) {
-    for (const r of await vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6 } })) {
-      routes.push(`${r.route.prefix} -> ${r.route.paths.map((p) => p.sw_if_index).join(',')}`);
-    }
-  }
   const appns = (await vpp.cli('show app ns'))
     .replace(/\u001b\[[0-9;]*m/g, '')
     .split('\n')
@@ -79,20 +72,14 @@ async function vppState(): Promise<Record<string, string[]>> {
     memifs: memifs.map((m) => `${m.sw_if_index} role=${m.role} mode=${m.mode} socket=${m.socket_id}`).sort(),
     sockets: sockets.map((s) => `${s.socket_id} ${s.socket_filename}`).sort(),
     pbl: clients.map((c) => `${c.client.id} ${c.client.addr}`).sort(),
-    routes: routes.sort(),
+    routes: await routeTable(vpp),
     appns,
   };
 }
 
 beforeAll(async () => {
   if (!root) return;
-  sim = await VppSimulator.start({ socketPath: join(dir, 'api.sock'), host: kernelTun() });
-  vpp = new VppClient({ socketPath: sim.socketPath, modules: allModules, healthCheck: false, requestTimeoutMs: 3000 });
-  await vpp.connect();
-  node = new NodeResources(vpp);
-  // Node-wide objects exist before any pod: snapshots below compare pod state only.
-  await node.unnumberedLoopback();
-  await node.sessionEnabled();
+  ({ sim, vpp, node } = await startPodLayerSim(dir, kernelTun()));
 });
 
 afterAll(async () => {

@@ -5,14 +5,29 @@
  */
 import * as tapv2 from '../../../vpp-api/generated/tapv2.js';
 import { TapFlags } from '../../../vpp-api/generated/tapv2.js';
+import { VppApiError } from '../../../vpp-api/client/index.js';
 import { NetnsGoneError } from '../../linux/netns.js';
 import { hostPrefix, ipOf, type AttachRequest, type MadeObjects, type MadeRoute, type MadeTun } from '../attachment.js';
 import type { InterfaceSpec } from '../interface-spec.js';
+import { VHOST_NET_RETVAL } from '../interface-mode.js';
 import { configureInterface, readLink } from '../linux-side.js';
 import { makeTag } from '../tags.js';
 import type { Transaction } from '../transaction.js';
 import { adminUp, deleteTolerant, interfaceByIndex, addRoute, delRoute, setRxMode, setUnnumbered } from '../vpp-ops.js';
 import type { CheckProblem, DriverContext } from './context.js';
+
+/**
+ * VPP refused a tap because it cannot open /dev/vhost-net (tap_create_if's only SYSCALL_ERROR_1). Still a
+ * VppApiError (message, retval and its name), with a message that says what it means and what to do.
+ */
+export class VhostNetUnavailableError extends VppApiError {
+  constructor(cause: VppApiError) {
+    super(cause.messageName, cause.retval, cause.reply);
+    this.message =
+      `${cause.message}: VPP could not open /dev/vhost-net, which a tap needs (micro-VMs and hardened kernels often lack it); ` +
+      'set VPPCNI_POD_INTERFACE_MODE to auto or veth to give pods a veth pair with an af_packet interface instead';
+  }
+}
 
 /** VPP's host_namespace and host_if_name fields are string[64] and the kernel's ifname limit is 15. */
 const MAX_NETNS_PATH = 63;
@@ -46,6 +61,8 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
         host_if_name: req.ifName,
         tap_flags: l2 ? 0 : TapFlags.TAP_API_FLAG_TUN,
         tag,
+      }).catch((e: unknown) => {
+        throw e instanceof VppApiError && e.retval === VHOST_NET_RETVAL ? new VhostNetUnavailableError(e) : e;
       });
       return r.sw_if_index;
     },

@@ -1,0 +1,225 @@
+/**
+ * veth driver: eth0 for nodes where VPP cannot make taps (no /dev/vhost-net). A veth pair is made with
+ * one end created directly in the pod netns under the pod's interface name and the other kept in the
+ * host netns under a name derived from the attachment (`vcni` + 11 hex digits, stable and unique);
+ * VPP reads and writes the host end through an af_packet interface (`host-<name>`, ethernet mode:
+ * a veth carries ethernet frames, which af_packet's IP mode would drop).
+ *
+ * The pod routes everything through a fixed link-local gateway pinned to VPP's MAC (as for a TAP), so it
+ * never resolves its next hop; VPP reaches the pod's addresses through the af_packet interface. L3 (the
+ * default) pins them to the pod's MAC with static neighbors, so neither side ever sends ARP/ND; L2 leaves
+ * them to ARP/ND as on a TAP.
+ *
+ * The host end carries the owner tag (and the pod netns) in its ifalias, so a sweep or a rebuild can
+ * find and judge it without a record.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as afp from '../../../vpp-api/generated/af_packet.js';
+import { AfPacketFlags, AfPacketMode } from '../../../vpp-api/generated/af_packet.js';
+import { CommandError, NetnsGoneError } from '../../linux/netns.js';
+import { hostPrefix, ipOf, type AttachRequest, type MadeNeighbor, type MadeObjects, type MadeRoute, type MadeVeth } from '../attachment.js';
+import type { InterfaceSpec, RxMode } from '../interface-spec.js';
+import { configureInterface, readLink } from '../linux-side.js';
+import { makeTag, shortContainerId } from '../tags.js';
+import type { Transaction } from '../transaction.js';
+import { addNeighbor, addRoute, adminUp, deleteTolerant, delNeighbor, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
+import type { CheckProblem, DriverContext } from './context.js';
+
+const MAX_IFNAME = 15;
+export const VETH_HOST_PREFIX = 'vcni';
+const HOST_NAME_RE = /^vcni[0-9a-f]{11}$/;
+/** af_packet_delete of a host interface VPP does not know answers SYSCALL_ERROR_1. */
+const AF_PACKET_UNKNOWN = -11;
+/** TPACKET_V3 rx ring: VPP uses 160 blocks of `frames per block` × 2048-byte frames. */
+const RX_BLOCKS = 160;
+
+/** The host end's name: `vcni` + 11 hex digits of a hash of (12-character container id, interface name). */
+export function vethHostName(containerId: string, ifName: string): string {
+  const h = createHash('sha256').update(`${shortContainerId(containerId)}/${ifName}`).digest('hex');
+  return `${VETH_HOST_PREFIX}${h.slice(0, 11)}`;
+}
+
+/** True for names our veth driver gives host ends. */
+export function isVethHostName(name: string): boolean {
+  return HOST_NAME_RE.test(name);
+}
+
+/** ifalias of a host end: the owner tag, then the pod netns (`<tag>,netns=<path>`). */
+export function vethAlias(tag: string, netns: string): string {
+  return `${tag},netns=${netns}`;
+}
+
+/** The tag and netns an ifalias carries (undefined when it is not one of ours). */
+export function parseVethAlias(alias: string): { tag: string; netns?: string } | undefined {
+  if (!alias.startsWith('vcni:')) return undefined;
+  const i = alias.indexOf(',netns=');
+  return i < 0 ? { tag: alias } : { tag: alias.slice(0, i), netns: alias.slice(i + ',netns='.length) };
+}
+
+/** A locally administered unicast MAC for the pod end (known before the pair exists: no read back). */
+export function randomPodMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * af_packet ring geometry from the spec's ring sizes (TPACKET_V3, default frame sizes): the tx ring is one
+ * block of `txqsz` frames; the rx ring is 160 blocks, so `rxqsz` frames need rxqsz/160 frames per block.
+ * Both are rounded up to an even count: a block must be a whole number of 4 KiB pages.
+ */
+export function afPacketRings(spec: InterfaceSpec): { rxFramesPerBlock: number; txFramesPerBlock: number } {
+  const even = (n: number): number => Math.max(2, Math.ceil(n / 2) * 2);
+  return { rxFramesPerBlock: even(Math.ceil(spec.rxqsz / RX_BLOCKS)), txFramesPerBlock: even(spec.txqsz) };
+}
+
+/** af_packet has no adaptive rx mode (VPP refuses it); interrupt is its own default. */
+export function afPacketRxMode(mode: RxMode): RxMode {
+  return mode === 'adaptive' ? 'interrupt' : mode;
+}
+
+async function deleteHostLink(ctx: DriverContext, name: string): Promise<void> {
+  try {
+    await ctx.netns.hostIpBatch([['link', 'del', 'dev', name]]);
+  } catch (e) {
+    if (e instanceof CommandError && /Cannot find device|does not exist/.test(e.stderr)) return;
+    throw e;
+  }
+}
+
+/** The ifalias of a host link, undefined when there is no such link. */
+async function hostLinkAlias(ctx: DriverContext, name: string): Promise<{ alias: string; up: boolean } | undefined> {
+  try {
+    const links = (await ctx.netns.hostIpJson(['link', 'show', 'dev', name])) as { ifalias?: string; flags?: string[] }[];
+    const l = links[0];
+    return l ? { alias: l.ifalias ?? '', up: (l.flags ?? []).includes('UP') } : undefined;
+  } catch (e) {
+    if (e instanceof CommandError && /does not exist|Cannot find device/.test(e.stderr)) return undefined;
+    throw e;
+  }
+}
+
+export async function createVeth(ctx: DriverContext, tx: Transaction, req: AttachRequest, spec: InterfaceSpec, made: MadeObjects): Promise<MadeVeth> {
+  if (req.ifName.length > MAX_IFNAME || !/^[A-Za-z0-9_.-]+$/.test(req.ifName)) {
+    throw new Error(`interface name "${req.ifName}" is not a valid Linux interface name (at most ${MAX_IFNAME} characters)`);
+  }
+  const loop = await tx.step('node loopback', () => ctx.node.unnumberedLoopback());
+  const hostIfName = vethHostName(req.containerId, req.ifName);
+  const tag = makeTag({ containerId: req.containerId, ifName: req.ifName, podNamespace: req.pod.namespace, podName: req.pod.name }, 'veth');
+  const podMac = randomPodMac();
+  const l2 = !spec.isl3;
+  const mtu = String(ctx.cfg.mtu);
+  const alias = vethAlias(tag, req.netns);
+  const batch = [
+    ['link', 'add', hostIfName, 'mtu', mtu, 'type', 'veth', 'peer', 'name', req.ifName, 'mtu', mtu, 'address', podMac, 'netns', req.netns],
+    ['link', 'set', 'dev', hostIfName, 'alias', alias],
+    ['link', 'set', 'dev', hostIfName, 'up'],
+  ];
+  await tx.step(
+    'veth create',
+    async () => {
+      try {
+        await ctx.netns.hostIpBatch(batch);
+      } catch (e) {
+        if (!(e instanceof CommandError && /File exists/.test(e.stderr))) throw e;
+        // The derived name is this attachment's: a host end left by an earlier attempt (agent killed
+        // mid-ADD, VPP restarted under a live pod) is replaced. A name someone else holds is not touched.
+        const old = await hostLinkAlias(ctx, hostIfName);
+        const mine = old && (parseVethAlias(old.alias)?.tag ?? '').startsWith(`vcni:${shortContainerId(req.containerId)}:${req.ifName}:veth:`);
+        if (!mine) {
+          throw new Error(`cannot make the veth pair ${hostIfName}/${req.ifName}: ${old ? `host interface ${hostIfName} exists and is not this attachment's (alias "${old.alias}")` : `${req.ifName} already exists in ${req.netns}`}`);
+        }
+        ctx.log.info({ step: 'veth create', hostIfName }, 'replacing the host end left by an earlier attempt');
+        await deleteHostLink(ctx, hostIfName);
+        await ctx.netns.hostIpBatch(batch);
+      }
+      // The host end is VPP's wire: no IPv6 link-local, router solicitations or DAD from the host stack.
+      await ctx.netns.hostSysctl([[`net.ipv6.conf.${hostIfName}.disable_ipv6`, '1']]);
+    },
+    () => deleteHostLink(ctx, hostIfName),
+  );
+  const rings = afPacketRings(spec);
+  const swIfIndex = await tx.step(
+    'af_packet create',
+    async () => {
+      const r = await ctx.vpp.request(afp.af_packet_create_v3, {
+        mode: AfPacketMode.AF_PACKET_API_MODE_ETHERNET,
+        hw_addr: '00:00:00:00:00:00',
+        use_random_hw_addr: true,
+        host_if_name: hostIfName,
+        rx_frame_size: 0,
+        tx_frame_size: 0,
+        rx_frames_per_block: rings.rxFramesPerBlock,
+        tx_frames_per_block: rings.txFramesPerBlock,
+        // As VPP's own defaults for v1/v2: qdisc bypass, and the virtio-net header so packets the pod
+        // sends with partial checksums (veth offloads) are completed instead of forwarded broken.
+        flags: AfPacketFlags.AF_PACKET_API_FLAG_QDISC_BYPASS | AfPacketFlags.AF_PACKET_API_FLAG_CKSUM_GSO,
+        num_rx_queues: spec.rx,
+        num_tx_queues: spec.tx,
+      });
+      return r.sw_if_index;
+    },
+    () => deleteTolerant(() => ctx.vpp.request(afp.af_packet_delete, { host_if_name: hostIfName }), [AF_PACKET_UNKNOWN]),
+  );
+  const veth: MadeVeth = { swIfIndex, tag, hostIfName, podIfName: req.ifName, podMac, vppMac: '', l2, spec };
+  made.veth = veth;
+  await tx.step('af_packet tag', () => setTag(ctx.vpp, swIfIndex, tag));
+  await tx.step('af_packet unnumbered', () => setUnnumbered(ctx.vpp, swIfIndex, loop));
+  await tx.step('af_packet admin up', () => adminUp(ctx.vpp, swIfIndex));
+  await tx.step('af_packet rx mode', () => setRxMode(ctx.vpp, swIfIndex, afPacketRxMode(spec.rxMode)));
+  veth.vppMac = await tx.step('af_packet mac', async () => {
+    const d = await interfaceByIndex(ctx.vpp, swIfIndex);
+    if (!d) throw new Error(`af_packet sw_if_index ${swIfIndex} vanished`);
+    return d.l2_address;
+  });
+  await tx.step('pod netns: configure ' + req.ifName, () =>
+    configureInterface(ctx.netns, req.netns, { ifName: req.ifName, ips: req.ips, routes: req.routes, l2: { peerMac: veth.vppMac } }),
+  );
+  for (const a of req.ips) {
+    const ip = ipOf(a.address);
+    if (!l2) {
+      const n: MadeNeighbor = { swIfIndex, ip, mac: podMac };
+      await tx.step(`neighbor ${ip} on af_packet`, () => addNeighbor(ctx.vpp, n), () => delNeighbor(ctx.vpp, n));
+      made.neighbors.push(n);
+    }
+    const route: MadeRoute = { prefix: hostPrefix(ip), tableId: 0, swIfIndex, nh: ip };
+    await tx.step(`route ${route.prefix} via af_packet`, () => addRoute(ctx.vpp, route), () => delRoute(ctx.vpp, route));
+    made.routes.push(route);
+  }
+  return veth;
+}
+
+/** Removes the af_packet interface, then the pair (its pod end goes with it). Idempotent. Routes and neighbors go first (caller). */
+export async function deleteVeth(ctx: DriverContext, v: MadeVeth): Promise<void> {
+  await deleteTolerant(() => ctx.vpp.request(afp.af_packet_delete, { host_if_name: v.hostIfName }), [AF_PACKET_UNKNOWN]);
+  await deleteHostLink(ctx, v.hostIfName);
+}
+
+export async function checkVeth(ctx: DriverContext, netns: string, v: MadeVeth, ips: string[]): Promise<CheckProblem[]> {
+  const out: CheckProblem[] = [];
+  const d = await interfaceByIndex(ctx.vpp, v.swIfIndex);
+  if (!d) out.push({ object: `af_packet sw_if_index ${v.swIfIndex}`, problem: 'missing in VPP' });
+  else {
+    if (d.tag !== v.tag) out.push({ object: `af_packet ${d.interface_name}`, problem: `tag is "${d.tag}", expected "${v.tag}"` });
+    if (d.interface_name !== `host-${v.hostIfName}`) out.push({ object: `af_packet sw_if_index ${v.swIfIndex}`, problem: `is ${d.interface_name}, expected host-${v.hostIfName}` });
+    if ((d.flags & 1) === 0) out.push({ object: `af_packet ${d.interface_name}`, problem: 'admin down' });
+  }
+  const host = await hostLinkAlias(ctx, v.hostIfName);
+  if (!host) out.push({ object: `host interface ${v.hostIfName}`, problem: 'missing' });
+  else if (!host.up) out.push({ object: `host interface ${v.hostIfName}`, problem: 'link down' });
+  try {
+    const link = await readLink(ctx.netns, netns, v.podIfName);
+    if (!link) out.push({ object: `${v.podIfName} in ${netns}`, problem: 'missing' });
+    else {
+      if (!link.up) out.push({ object: `${v.podIfName} in ${netns}`, problem: 'link down' });
+      if (link.mac && link.mac !== v.podMac) out.push({ object: `${v.podIfName} in ${netns}`, problem: `MAC is ${link.mac}, expected ${v.podMac}` });
+      for (const ip of ips) {
+        if (!link.addresses.includes(hostPrefix(ip))) out.push({ object: `${v.podIfName} in ${netns}`, problem: `address ${hostPrefix(ip)} missing` });
+      }
+    }
+  } catch (e) {
+    if (e instanceof NetnsGoneError) out.push({ object: netns, problem: 'network namespace is gone' });
+    else throw e;
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+/**
+ * Which driver makes a pod's eth0 on this node, and the one-way switch of `auto` mode: tun until VPP
+ * refuses a tap because it cannot open /dev/vhost-net, veth for that pod and every later one. The
+ * switch is logged once, with its reason and its cost. One instance per PodNetwork (no global state);
+ * metrics and `vpp-cnictl pods` read it.
+ */
+import { VppApiError } from '../../vpp-api/client/index.js';
+import type { PodInterfaceModeSetting } from './interface-spec.js';
+import { StepError } from './transaction.js';
+
+export type PodInterfaceMode = 'tun' | 'veth';
+
+/** tap_create_if answers SYSCALL_ERROR_1 only when open("/dev/vhost-net") fails (tap.c). */
+export const VHOST_NET_RETVAL = -11;
+
+/** True when `e` is VPP refusing a tap because the node has no usable /dev/vhost-net. */
+export function isVhostNetFailure(e: unknown): boolean {
+  const cause = e instanceof StepError ? e.cause : e;
+  return cause instanceof VppApiError && cause.messageName.startsWith('tap_create') && cause.retval === VHOST_NET_RETVAL;
+}
+
+export interface ModeLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+export interface InterfaceModeStatus {
+  /** The configured setting (VPPCNI_POD_INTERFACE_MODE). */
+  setting: PodInterfaceModeSetting;
+  /** What new pods get now. */
+  mode: PodInterfaceMode;
+  /** Why `auto` moved to veth, and when. */
+  fallback?: { reason: string; pod: string; at: string };
+}
+
+export const VETH_FALLBACK_COST =
+  'eth0 packets cross the kernel twice (veth, then an AF_PACKET socket VPP polls): expect a fraction of a tap\'s throughput and more CPU per packet; memif interfaces are unaffected';
+
+export class PodInterfaceModeState {
+  private current: PodInterfaceMode;
+  private fell?: InterfaceModeStatus['fallback'];
+
+  constructor(
+    readonly setting: PodInterfaceModeSetting,
+    private readonly log: ModeLogger,
+  ) {
+    this.current = setting === 'veth' ? 'veth' : 'tun';
+  }
+
+  get mode(): PodInterfaceMode {
+    return this.current;
+  }
+
+  /** In `auto`, switches to veth for good (logged the first time only). Returns false when not in `auto`. */
+  fallBack(reason: string, pod: string): boolean {
+    if (this.setting !== 'auto') return false;
+    if (this.current === 'veth') return true;
+    this.current = 'veth';
+    this.fell = { reason, pod, at: new Date().toISOString() };
+    this.log.warn(
+      { step: 'interface mode', setting: this.setting, mode: 'veth', reason, firstPod: pod, cost: VETH_FALLBACK_COST },
+      'VPP cannot make taps on this node: pod eth0 interfaces are veth pairs with an af_packet interface from now on',
+    );
+    return true;
+  }
+
+  status(): InterfaceModeStatus {
+    return { setting: this.setting, mode: this.current, ...(this.fell ? { fallback: { ...this.fell } } : {}) };
+  }
+}

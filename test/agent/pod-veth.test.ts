@@ -1,0 +1,447 @@
+/**
+ * eth0 as a veth pair + VPP af_packet, against the simulator set to behave like a node without
+ * /dev/vhost-net (tap_create → -11, as real VPP answered on the capture host), real network namespaces
+ * and real veth pairs in the host netns:
+ *  - tun mode: a clear error naming the cause; nothing left;
+ *  - auto mode: the first pod falls back (logged once), gets a working eth0 and every later pod is veth;
+ *  - veth with PBL memif, VCL, both; IPv4 + IPv6; L2; CHECK; DEL leaves no veth, af_packet, neighbor or route;
+ *  - a failure injected at every step rolls everything back, the auto fallback path included.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as afp from '../../vpp-api/generated/af_packet.js';
+import * as iface from '../../vpp-api/generated/interface.js';
+import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
+import * as memif from '../../vpp-api/generated/memif.js';
+import * as pbl from '../../vpp-api/generated/pbl.js';
+import * as tapv2 from '../../vpp-api/generated/tapv2.js';
+import type { VppClient } from '../../vpp-api/client/index.js';
+import type { VppSimulator } from '../../vpp-api/sim/index.js';
+import { noVhostNet } from '../../vpp-api/sim/host.js';
+import { LinuxNetns } from '../../agent/linux/netns.js';
+import type { NodeResources } from '../../agent/pod/node-resources.js';
+import { PodNetwork } from '../../agent/pod/pod-network.js';
+import { StepError } from '../../agent/pod/transaction.js';
+import { ANN } from '../../agent/pod/annotations.js';
+import { afPacketRings, isVethHostName, vethHostName } from '../../agent/pod/drivers/veth.js';
+import { PodInterfaceModeState } from '../../agent/pod/interface-mode.js';
+import type { AttachRequest } from '../../agent/pod/attachment.js';
+import type { PodInterfaceConfig, PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
+import { routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
+import { createNetns, deleteAllNetns, deleteNetns, haveRoot, ipj, linuxState, type TestNetns } from '../helpers/netns.js';
+
+const root = haveRoot();
+const d = root ? describe : describe.skip;
+
+const dir = mkdtempSync(join(tmpdir(), 'vcni-veth-'));
+/** Container ids of this run start with it: host links are told apart from other test files' by it. */
+const RUN = `ve${(process.pid % 0xffff).toString(16).padStart(4, '0')}`;
+let sim: VppSimulator;
+let vpp: VppClient;
+let node: NodeResources;
+const cfg: PodInterfaceConfig = {
+  gates: { memifEnabled: true, vclEnabled: true, multinetEnabled: true },
+  defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 },
+  limits: { rx: 4, tx: 4, rxqsz: 4096, txqsz: 4096 },
+  mtu: 1400,
+};
+
+interface Captured {
+  warn: { obj: object; msg: string | undefined }[];
+}
+function logger(c?: Captured): { debug(): void; info(): void; warn(obj: object, msg?: string): void } {
+  return { debug() {}, info() {}, warn: (obj, msg) => void c?.warn.push({ obj, msg }) };
+}
+
+function network(mode: PodInterfaceModeSetting, stepHook?: (s: string) => void, c?: Captured): PodNetwork {
+  return new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: mode }, log: logger(c) }, stepHook ? { stepHook } : {});
+}
+
+let cid = 0;
+function request(ns: TestNetns, over: Partial<AttachRequest> = {}): AttachRequest {
+  cid++;
+  return {
+    containerId: `${RUN}${String(cid).padStart(6, '0')}abcdef0123456789`,
+    ifName: 'eth0',
+    netns: ns.path,
+    pod: { namespace: 'default', name: `web-${cid}` },
+    ips: [{ address: `10.245.1.${cid % 250}/24`, gateway: '10.245.1.1' }],
+    routes: [{ dst: '0.0.0.0/0' }],
+    annotations: {},
+    ...over,
+  };
+}
+
+interface HostLink {
+  ifname: string;
+  ifalias?: string;
+  flags: string[];
+  mtu: number;
+}
+/** This run's veth host ends in the host netns (name, up, alias). */
+function hostLinks(): string[] {
+  const all = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8', timeout: 10_000 })) as HostLink[];
+  return all
+    .filter((l) => isVethHostName(l.ifname) && (l.ifalias ?? '').startsWith(`vcni:${RUN}`))
+    .map((l) => `${l.ifname} mtu ${l.mtu}${l.flags.includes('UP') ? ' UP' : ''} ${l.ifalias ?? ''}`)
+    .sort();
+}
+
+/** Everything the layer may touch in VPP, in comparable text form. */
+async function vppState(): Promise<Record<string, string[]>> {
+  const ifs = await vpp.dumpAll(iface.sw_interface_dump, {});
+  const neighbors: string[] = [];
+  for (const i of ifs) {
+    for (const n of await vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: i.sw_if_index, af: 0 })) neighbors.push(`${n.neighbor.sw_if_index} ${n.neighbor.ip_address} ${n.neighbor.mac_address}`);
+    for (const n of await vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: i.sw_if_index, af: 1 })) neighbors.push(`${n.neighbor.sw_if_index} ${n.neighbor.ip_address} ${n.neighbor.mac_address}`);
+  }
+  return {
+    interfaces: ifs.map((i) => `${i.sw_if_index} ${i.interface_name} flags=${i.flags} tag=${i.tag}`).sort(),
+    afPackets: (await vpp.dumpAll(afp.af_packet_dump, {})).map((a) => `${a.sw_if_index} ${a.host_if_name}`).sort(),
+    taps: (await vpp.dumpAll(tapv2.sw_interface_tap_v2_dump, { sw_if_index: 0xffffffff })).map((t) => `${t.sw_if_index} ${t.host_if_name}`).sort(),
+    memifs: (await vpp.dumpAll(memif.memif_dump, {})).map((m) => `${m.sw_if_index} socket=${m.socket_id}`).sort(),
+    sockets: (await vpp.dumpAll(memif.memif_socket_filename_dump, {})).map((s) => `${s.socket_id} ${s.socket_filename}`).sort(),
+    pbl: (await vpp.dumpAll(pbl.pbl_client_dump, {})).map((c) => `${c.client.id} ${c.client.addr}`).sort(),
+    routes: await routeTable(vpp),
+    neighbors: neighbors.sort(),
+  };
+}
+
+beforeAll(async () => {
+  if (!root) return;
+  // The switch that makes the simulator a node without /dev/vhost-net, explicitly (whatever this machine has).
+  ({ sim, vpp, node } = await startPodLayerSim(dir, noVhostNet()));
+});
+
+afterAll(async () => {
+  deleteAllNetns();
+  if (root) {
+    const all = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8', timeout: 10_000 })) as HostLink[];
+    for (const l of all) {
+      if (isVethHostName(l.ifname) && (l.ifalias ?? '').startsWith(`vcni:${RUN}`)) execFileSync('ip', ['link', 'del', 'dev', l.ifname], { timeout: 10_000 });
+    }
+  }
+  await vpp?.close();
+  await sim?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+d('tun mode on a node without vhost-net', () => {
+  test('a clear error naming the cause, and nothing left behind', async () => {
+    const ns = createNetns('t');
+    try {
+      const before = await vppState();
+      const beforeLinux = linuxState(ns);
+      const net = network('tun');
+      const req = request(ns);
+      const err = await net.add(req).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StepError);
+      expect(err).toMatchObject({ step: 'tap create', vppMessage: 'tap_create_v3', retval: -11, retvalName: 'VNET_API_ERROR_SYSCALL_ERROR_1' });
+      const msg = (err as Error).message;
+      expect(msg).toContain(`pod default/${req.pod.name} (container ${req.containerId.slice(0, 12)}, eth0): step "tap create" failed: tap_create_v3: VPP returned -11 (VNET_API_ERROR_SYSCALL_ERROR_1)`);
+      expect(msg).toContain('VPP could not open /dev/vhost-net');
+      expect(msg).toContain('VPPCNI_POD_INTERFACE_MODE');
+      expect(net.interfaceMode.status()).toEqual({ setting: 'tun', mode: 'tun' });
+      expect(await vppState()).toEqual(before);
+      expect(linuxState(ns)).toEqual(beforeLinux);
+      expect(hostLinks()).toEqual([]);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+});
+
+d('auto mode falls back to veth', () => {
+  test('the first pod gets a working veth eth0; the switch is logged once and later pods are veth without trying a tap', async () => {
+    const ns = createNetns('a');
+    const ns2 = createNetns('b');
+    const cap: Captured = { warn: [] };
+    try {
+      const before = await vppState();
+      const net = network('auto', undefined, cap);
+      expect(net.interfaceMode.mode).toBe('tun');
+      const req = request(ns);
+      const rec = await net.add(req);
+      const ip4 = req.ips[0]!.address.split('/')[0]!;
+      const v = rec.objects.veth!;
+      const cid12 = req.containerId.slice(0, 12);
+
+      expect(rec.kind).toBe('veth');
+      expect(rec.objects.tun).toBeUndefined();
+      expect(v.hostIfName).toBe(vethHostName(req.containerId, 'eth0'));
+      expect(v.hostIfName).toMatch(/^vcni[0-9a-f]{11}$/);
+      expect(net.interfaceMode.status()).toMatchObject({ setting: 'auto', mode: 'veth', fallback: { pod: expect.stringContaining(req.pod.name) as string } });
+      expect(net.interfaceMode.status().fallback!.reason).toContain('/dev/vhost-net');
+      const modeLogs = cap.warn.filter((w) => w.msg?.includes('veth pairs with an af_packet interface from now on'));
+      expect(modeLogs).toHaveLength(1);
+      expect(modeLogs[0]!.obj).toMatchObject({ setting: 'auto', mode: 'veth', reason: expect.stringContaining('/dev/vhost-net') as string, cost: expect.stringContaining('kernel') as string });
+
+      // VPP: an af_packet on the host end, tagged, up, with the pod's address pinned to its MAC and routed to it.
+      const after = await vppState();
+      const added = (k: string): string[] => after[k]!.filter((x) => !before[k]!.includes(x));
+      expect(added('afPackets')).toEqual([`${v.swIfIndex} ${v.hostIfName}`]);
+      expect(added('interfaces')).toEqual([`${v.swIfIndex} host-${v.hostIfName} flags=3 tag=vcni:${cid12}:eth0:veth:default/${req.pod.name}`]);
+      expect(added('taps')).toEqual([]);
+      expect(added('routes')).toEqual([`${ip4}/32 -> ${v.swIfIndex}`]);
+      expect(added('neighbors')).toEqual([`${v.swIfIndex} ${ip4} ${v.podMac}`]);
+      const itf = (await vpp.dumpAll(iface.sw_interface_dump, { sw_if_index: v.swIfIndex }))[0]!;
+      expect(itf.l2_address).toBe(v.vppMac);
+      expect(v.vppMac).toMatch(/^02:fe:/);
+
+      // Linux: the pod end as eth0 with its address, MTU, MAC and routes through the pinned gateway.
+      const linux = linuxState(ns);
+      expect(linux.links).toContain('eth0 ether mtu 1400 UP');
+      expect(linux.addrs).toEqual([`eth0 ${ip4}/32`]);
+      expect(linux.routes).toEqual(['169.254.1.1 dev eth0', 'default via 169.254.1.1 dev eth0']);
+      const neigh = ipj(ns, ['neighbor', 'show', 'dev', 'eth0']) as { dst: string; lladdr: string; state: string[] }[];
+      expect(neigh).toContainEqual(expect.objectContaining({ dst: '169.254.1.1', lladdr: v.vppMac, state: ['PERMANENT'] }));
+      const podLink = (ipj(ns, ['link', 'show', 'dev', 'eth0']) as { address: string; link_type: string }[])[0]!;
+      expect(podLink.address).toBe(v.podMac);
+      // The host end: up, MTU, alias with the owner tag and the netns, no IPv6 from the host stack.
+      expect(hostLinks()).toEqual([`${v.hostIfName} mtu 1400 UP vcni:${cid12}:eth0:veth:default/${req.pod.name},netns=${ns.path}`]);
+      expect(readFileSync(`/proc/sys/net/ipv6/conf/${v.hostIfName}/disable_ipv6`, 'utf8').trim()).toBe('1');
+      expect(rec.result.interfaces[0]).toEqual({ name: 'eth0', mac: v.podMac, mtu: 1400, sandbox: ns.path });
+      await expect(net.check(rec)).resolves.toEqual([]);
+
+      // The next pod: veth straight away (plan says so), no second tap attempt, no second log line.
+      const req2 = request(ns2);
+      expect(net.plan(req2).kind).toBe('veth');
+      const steps: string[] = [];
+      const net2 = new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: 'auto' }, log: logger(cap) }, { stepHook: (s) => void steps.push(s), interfaceMode: net.interfaceMode });
+      const rec2 = await net2.add(req2);
+      expect(rec2.kind).toBe('veth');
+      expect(steps).not.toContain('tap create');
+      expect(cap.warn.filter((w) => w.msg?.includes('from now on'))).toHaveLength(1);
+
+      await net.del(rec);
+      await net2.del(rec2);
+      expect(await vppState()).toEqual(before);
+      expect(hostLinks()).toEqual([]);
+      expect(linuxState(ns).links).not.toContainEqual(expect.stringMatching(/^eth0 /));
+      await net.del(rec); // idempotent
+    } finally {
+      deleteNetns(ns);
+      deleteNetns(ns2);
+    }
+  });
+});
+
+const COMBOS: [string, Record<string, string>, string][] = [
+  ['veth', {}, 'eth0'],
+  ['veth + PBL memif', { [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000' }, 'eth0'],
+  ['veth + VCL', { [ANN.vcl]: 'enable' }, 'eth0'],
+  ['veth + PBL memif + VCL', { [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }, 'eth0'],
+  ['veth L2', { [ANN.interfacesSpec]: '{"eth0": {"isl3": false}}' }, 'eth0'],
+];
+
+d('veth mode: ADD, CHECK, DEL per combination', () => {
+  test.each(COMBOS)('%s', async (_name, annotations, ifName) => {
+    const ns = createNetns('k');
+    try {
+      const beforeVpp = await vppState();
+      const beforeLinux = linuxState(ns);
+      const req = request(ns, { annotations, ifName });
+      const net = network('veth');
+      const rec = await net.add(req);
+      const ip4 = req.ips[0]!.address.split('/')[0]!;
+      const after = await vppState();
+      const added = (k: string): string[] => after[k]!.filter((x) => !beforeVpp[k]!.includes(x));
+      const v = rec.objects.veth!;
+      expect(rec.kind).toBe('veth');
+      expect(added('afPackets')).toEqual([`${v.swIfIndex} ${v.hostIfName}`]);
+      expect(added('routes')).toContain(`${ip4}/32 -> ${v.swIfIndex}`);
+      const l2 = annotations[ANN.interfacesSpec] !== undefined;
+      expect(v.l2).toBe(l2);
+      // L3 pins the pod's address to its MAC; L2 leaves it to ARP.
+      expect(added('neighbors').filter((n) => n.startsWith(`${v.swIfIndex} `))).toEqual(l2 ? [] : [`${v.swIfIndex} ${ip4} ${v.podMac}`]);
+      if (annotations[ANN.extraMemifPorts]) {
+        const m = rec.objects.memif!;
+        expect(added('sockets')).toEqual([`${m.socketId} abstract:vpp/memif-eth0,netns_name=${ns.path}`]);
+        // PBL steers the listed ports of the pod's address to the memif; everything else follows the route to the af_packet.
+        expect(added('pbl')).toEqual([`${rec.objects.pbl[0]!.id} ${ip4}`]);
+        expect(rec.result.interfaces).toContainEqual({ name: 'memif-eth0', sandbox: ns.path, socketPath: '@vpp/memif-eth0' });
+      } else {
+        expect(added('pbl')).toEqual([]);
+      }
+      if (annotations[ANN.vcl]) {
+        expect(rec.objects.vcl).toBeDefined();
+        expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`tag=vcni:${req.containerId.slice(0, 12)}:eth0:vcl:`)));
+      }
+      expect(linuxState(ns).links).toContain('eth0 ether mtu 1400 UP');
+      await expect(net.check(rec)).resolves.toEqual([]);
+
+      await net.del(rec);
+      expect(await vppState()).toEqual(beforeVpp);
+      expect(linuxState(ns)).toEqual(beforeLinux);
+      expect(hostLinks()).toEqual([]);
+      await net.del(rec);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test('IPv4 + IPv6 pod: both addresses, both routes and neighbors, IPv6 routes through fe80::1', async () => {
+    const ns = createNetns('6');
+    try {
+      const net = network('veth');
+      const before = await vppState();
+      const req = request(ns, { ips: [{ address: '10.245.9.9/24' }, { address: 'fd00:11::9/64' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] });
+      const rec = await net.add(req);
+      const v = rec.objects.veth!;
+      const linux = linuxState(ns);
+      expect(linux.addrs).toEqual(['eth0 10.245.9.9/32', 'eth0 fd00:11::9/128']);
+      expect(linux.routes).toEqual(['169.254.1.1 dev eth0', 'default via 169.254.1.1 dev eth0', 'default via fe80::1 dev eth0', 'fd00:11::9 dev eth0']);
+      expect(rec.objects.routes.map((r) => `${r.prefix} nh ${r.nh}`)).toEqual(['10.245.9.9/32 nh 10.245.9.9', 'fd00:11::9/128 nh fd00:11::9']);
+      expect(rec.objects.neighbors).toEqual([
+        { swIfIndex: v.swIfIndex, ip: '10.245.9.9', mac: v.podMac },
+        { swIfIndex: v.swIfIndex, ip: 'fd00:11::9', mac: v.podMac },
+      ]);
+      await expect(net.check(rec)).resolves.toEqual([]);
+      await net.del(rec);
+      expect(await vppState()).toEqual(before);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test('ring sizes and queues from the spec reach af_packet_create_v3', () => {
+    expect(afPacketRings({ rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024, isl3: true, rxMode: 'adaptive' })).toEqual({ rxFramesPerBlock: 8, txFramesPerBlock: 1024 });
+    expect(afPacketRings({ rx: 1, tx: 1, rxqsz: 4096, txqsz: 1, isl3: true, rxMode: 'adaptive' })).toEqual({ rxFramesPerBlock: 26, txFramesPerBlock: 2 });
+  });
+
+  test('DEL after the pod netns is gone removes the af_packet and its routes (the kernel took the pair)', async () => {
+    const ns = createNetns('g');
+    const before = await vppState();
+    const net = network('veth');
+    const rec = await net.add(request(ns, { annotations: { [ANN.extraMemifPorts]: 'tcp:80' } }));
+    deleteNetns(ns);
+    await net.del(rec);
+    expect(await vppState()).toEqual(before);
+    expect(hostLinks()).toEqual([]);
+  });
+
+  test('CHECK reports a missing host end, a down af_packet and a missing pod address', async () => {
+    const ns = createNetns('c');
+    try {
+      const net = network('veth');
+      const rec = await net.add(request(ns));
+      const v = rec.objects.veth!;
+      await vpp.request(iface.sw_interface_set_flags, { sw_if_index: v.swIfIndex, flags: 0 });
+      execFileSync('ip', ['-n', ns.name, 'address', 'flush', 'dev', 'eth0'], { timeout: 10_000 });
+      const problems = await net.check(rec);
+      expect(problems).toContainEqual({ object: `af_packet host-${v.hostIfName}`, problem: 'admin down' });
+      expect(problems).toContainEqual({ object: `eth0 in ${ns.path}`, problem: `address ${rec.ips[0]!.address.split('/')[0]}/32 missing` });
+      execFileSync('ip', ['link', 'del', 'dev', v.hostIfName], { timeout: 10_000 });
+      const gone = await net.check(rec);
+      expect(gone).toContainEqual({ object: `host interface ${v.hostIfName}`, problem: 'missing' });
+      expect(gone).toContainEqual({ object: `eth0 in ${ns.path}`, problem: 'missing' });
+      await net.del(rec);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test('a host end left by an earlier attempt of the same attachment is replaced; a foreign link of that name is not touched', async () => {
+    const ns = createNetns('s');
+    try {
+      const net = network('veth');
+      const req = request(ns);
+      const name = vethHostName(req.containerId, 'eth0');
+      // Leftover of an attempt that died after making the pair (its alias names this attachment).
+      execFileSync('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.path], { timeout: 10_000 });
+      execFileSync('ip', ['link', 'set', 'dev', name, 'alias', `vcni:${req.containerId.slice(0, 12)}:eth0:veth:default/${req.pod.name},netns=${ns.path}`], { timeout: 10_000 });
+      const rec = await net.add(req);
+      await expect(net.check(rec)).resolves.toEqual([]);
+      await net.del(rec);
+
+      const req2 = request(ns);
+      const name2 = vethHostName(req2.containerId, 'eth0');
+      execFileSync('ip', ['link', 'add', name2, 'type', 'veth', 'peer', 'name', `${name2.slice(0, 10)}p`], { timeout: 10_000 });
+      try {
+        execFileSync('ip', ['link', 'set', 'dev', name2, 'alias', 'someone-else'], { timeout: 10_000 });
+        const before = await vppState();
+        const err = await net.add(req2).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StepError);
+        expect((err as Error).message).toContain(`step "veth create" failed: cannot make the veth pair ${name2}/eth0: host interface ${name2} exists and is not this attachment's (alias "someone-else")`);
+        expect(await vppState()).toEqual(before);
+        const still = JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'dev', name2], { encoding: 'utf8', timeout: 10_000 })) as HostLink[];
+        expect(still[0]!.ifalias).toBe('someone-else');
+      } finally {
+        execFileSync('ip', ['link', 'del', 'dev', name2], { timeout: 10_000 });
+      }
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+});
+
+d('veth rollback', () => {
+  const ROLLBACK: [string, PodInterfaceModeSetting, Record<string, string>][] = [
+    ['veth', 'veth', {}],
+    ['veth + PBL memif + VCL', 'veth', { [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }],
+    ['auto fallback (tap refused, then veth)', 'auto', { [ANN.extraMemifPorts]: 'udp:53' }],
+  ];
+  test.each(ROLLBACK)('a failure at every step of %s leaves nothing behind', async (_n, mode, annotations) => {
+    const ns = createNetns('r');
+    try {
+      const steps: string[] = [];
+      const probeReq = request(ns, { annotations });
+      // A fresh mode state per ADD: each auto attempt goes through the tap refusal and the fallback.
+      const probe = new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: mode }, log: logger() }, { stepHook: (s) => void steps.push(s) });
+      const rec = await probe.add(probeReq);
+      await probe.del(rec);
+      if (mode === 'auto') expect(steps).toContain('tap create');
+      expect(steps).toContain('af_packet create');
+      const beforeVpp = await vppState();
+      const beforeLinux = linuxState(ns);
+      for (let i = 0; i < steps.length; i++) {
+        let n = 0;
+        const net = new PodNetwork(
+          { vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: mode }, log: logger() },
+          {
+            stepHook: (s) => {
+              if (n++ === i) throw new Error(`injected failure at ${s}`);
+            },
+            interfaceMode: new PodInterfaceModeState(mode, logger()),
+          },
+        );
+        const req = request(ns, { annotations, ips: probeReq.ips });
+        const err = await net.add(req).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StepError);
+        expect((err as StepError).step).toBe(steps[i]);
+        expect((err as StepError).undoFailures).toEqual([]);
+        expect({ step: steps[i], vpp: await vppState() }).toEqual({ step: steps[i], vpp: beforeVpp });
+        expect({ step: steps[i], linux: linuxState(ns) }).toEqual({ step: steps[i], linux: beforeLinux });
+        expect({ step: steps[i], host: hostLinks() }).toEqual({ step: steps[i], host: [] });
+      }
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test.each([
+    ['af_packet_create_v3', -71, 'VNET_API_ERROR_INVALID_INTERFACE'],
+    ['ip_neighbor_add_del', -7, 'VNET_API_ERROR_INVALID_VALUE'],
+    ['ip_route_add_del', -3, 'VNET_API_ERROR_NO_SUCH_FIB'],
+  ] as const)('VPP refusing %s (%d): error names the step, message and retval; nothing left', async (msg, retval, name) => {
+    const ns = createNetns('v');
+    try {
+      const before = await vppState();
+      const beforeLinux = linuxState(ns);
+      sim.faults.failWith(msg, retval);
+      const err = await network('veth').add(request(ns)).catch((e: unknown) => e);
+      sim.faults.clear();
+      expect(err).toBeInstanceOf(StepError);
+      expect(err).toMatchObject({ vppMessage: msg, retval, retvalName: name });
+      expect((err as Error).message).toContain(`${msg}: VPP returned ${retval} (${name})`);
+      expect(await vppState()).toEqual(before);
+      expect(linuxState(ns)).toEqual(beforeLinux);
+      expect(hostLinks()).toEqual([]);
+    } finally {
+      sim.faults.clear();
+      deleteNetns(ns);
+    }
+  });
+});
