@@ -8,7 +8,7 @@
  *  - the netns `gld-pod1` named in memif/pbl/session filenames is created for the run (`ip netns add`) and
  *    deleted afterwards; where that is impossible, the simulator's injected host check reports it instead
  *    (the test says so on stderr);
- *  - af_packet's host interface `vcni-h1` comes from an injected host check (the capture host had a veth);
+ *  - af_packet's host interface `vcni-h1` comes from injected host checks (the capture host had a veth, up);
  *  - VPP's history before a capture: some captures ran on an instance that had freed sw_if_index 1 then 2
  *    (so it handed out 2 first) or had already drawn memif random socket ids; a warm-up connection repeats that
  *    history through the API before the capture's own connection (which still gets index 0x80000001, as
@@ -190,6 +190,8 @@ function hostFor(plan: Plan): SimHost | undefined {
   if (plan.hostInterfaces) {
     const names = new Set(plan.hostInterfaces);
     overrides.interfaceExists = (n) => names.has(n);
+    // Up on the capture host (the README: both veth ends up), so af_packet_create_if had nothing to set.
+    overrides.interfaceUp = (n) => names.has(n);
   }
   if (netnsFallback) overrides.pathExists = (p) => p === NETNS_PATH || existsSync(p);
   // The tap capture needs the default host of a machine without /dev/vhost-net; pin it where vhost-net exists.

@@ -89,7 +89,7 @@ describe('sw_interface_set_rx_mode', () => {
     expect((await itfState(c, sw)).rxModes).toEqual(['polling', 'adaptive']);
   });
 
-  test('af_packet refuses adaptive: the reply is still 0 and the queue keeps its mode', async () => {
+  test('af_packet starts in interrupt mode and refuses adaptive: the reply is still 0 and the queue keeps its mode', async () => {
     const sim = await fx.start({ host: noVhostNet({ interfaceExists: (n) => n === 'vcni-h1', interfaceMtu: () => 1500 }) });
     const c = await fx.client(sim);
     const r = await c.request(
@@ -98,11 +98,16 @@ describe('sw_interface_set_rx_mode', () => {
       af_packet.af_packet_create_v3_reply,
     );
     expect(r.retval).toBe(0);
-    expect((await itfState(c, r.sw_if_index)).rxModes).toEqual(['polling']);
-    expect(await rxMode(c, r.sw_if_index, ADAPTIVE)).toEqual({ retval: 0 });
-    expect((await itfState(c, r.sw_if_index)).rxModes).toEqual(['polling']);
-    expect(await rxMode(c, r.sw_if_index, INTERRUPT, 0)).toEqual({ retval: 0 });
+    // af_packet_set_rx_queues switches every rx queue to interrupt once registered.
     expect((await itfState(c, r.sw_if_index)).rxModes).toEqual(['interrupt']);
+    expect(await rxMode(c, r.sw_if_index, ADAPTIVE)).toEqual({ retval: 0 });
+    expect((await itfState(c, r.sw_if_index)).rxModes).toEqual(['interrupt']);
+    expect(await rxMode(c, r.sw_if_index, POLLING, 0)).toEqual({ retval: 0 });
+    expect((await itfState(c, r.sw_if_index)).rxModes).toEqual(['polling']);
+    // DEFAULT is the interface's default mode, polling, not the mode it was created in.
+    expect(await rxMode(c, r.sw_if_index, INTERRUPT)).toEqual({ retval: 0 });
+    expect(await rxMode(c, r.sw_if_index, DEFAULT)).toEqual({ retval: 0 });
+    expect((await itfState(c, r.sw_if_index)).rxModes).toEqual(['polling']);
   });
 
   test('memif registers its rx queues only once connected: a new (unconnected) one has none', async () => {

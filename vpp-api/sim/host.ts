@@ -2,19 +2,32 @@
  * The host side of the simulator: what VPP would ask the kernel.
  *
  * Handlers keep VPP's own state (interfaces, ids, tags); a SimHost only answers the questions VPP puts to
- * the machine it runs on (does this host interface exist, does this netns path exist, can a tap be made)
- * and performs the host half of a tap. Two implementations ship here:
+ * the machine it runs on (does this host interface exist and is it up, does this netns path exist, can a tap
+ * be made) and performs the host changes VPP makes: the host half of a tap, and bringing a host interface up
+ * before af_packet binds to it. Two implementations ship here:
  *  - noVhostNet(): what real VPP does on a machine without /dev/vhost-net (the capture host): every tap
  *    creation fails with SYSCALL_ERROR_1 (-11) and leaves nothing behind.
  *  - fakeTap(): taps succeed and exist only in the simulator's state.
  * A kernel-backed implementation (a real tun device in the pod netns) can be added behind the same interface.
  */
+import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 
-/** Read-only questions about the host; VPP answers them with syscalls. */
+/** IFF_UP of linux/if.h. */
+const IFF_UP = 0x1;
+const IP_TIMEOUT_MS = 10_000;
+
+/**
+ * What VPP asks of its host outside of taps: read-only questions it answers with syscalls, plus the one link
+ * change af_packet_create_if makes (SIOCSIFFLAGS IFF_UP on a host interface that is down).
+ */
 export interface HostChecks {
-  /** True when a network interface of that name exists in the simulator's own netns (/sys/class/net/<name>). */
+  /** True when a network interface of that name exists in the simulator's own netns (SIOCGIFINDEX). */
   interfaceExists(name: string): boolean;
+  /** True when an existing host interface is administratively up (IFF_UP of SIOCGIFFLAGS). */
+  interfaceUp(name: string): boolean;
+  /** Sets a host interface up (SIOCSIFFLAGS); throws or rejects when the kernel refuses. */
+  setInterfaceUp(name: string): void | Promise<void>;
   /** MTU of a host interface, for af_packet in ethernet mode. */
   interfaceMtu(name: string): number;
   /** True when a path exists (a netns file such as /var/run/netns/NAME). */
@@ -64,9 +77,28 @@ export interface SimHost extends HostChecks {
   deleteTap(tap: TapHostInfo): void | Promise<void>;
 }
 
+/** `ip link set dev NAME up`: what SIOCSIFFLAGS with IFF_UP does, without a shell. */
+function ipLinkUp(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', ['link', 'set', 'dev', name, 'up'], { timeout: IP_TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, _out, stderr) => {
+      if (err) reject(new Error(`ip link set dev ${name} up: ${String(stderr).trim() || err.message}`));
+      else resolve();
+    });
+  });
+}
+
 /** Host checks answered from this machine (the simulator's own network namespace). */
 export const linuxHostChecks: HostChecks = {
-  interfaceExists: (name) => name.length > 0 && !name.includes('/') && existsSync(`/sys/class/net/${name}`),
+  // Every interface directory has an ifindex file; `.`, `..` and stray files such as bonding_masters do not.
+  interfaceExists: (name) => name.length > 0 && !name.includes('/') && existsSync(`/sys/class/net/${name}/ifindex`),
+  interfaceUp: (name) => {
+    try {
+      return (Number.parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8').trim(), 16) & IFF_UP) !== 0;
+    } catch {
+      return false;
+    }
+  },
+  setInterfaceUp: ipLinkUp,
   interfaceMtu: (name) => {
     try {
       return Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim()) || 1500;
@@ -85,11 +117,22 @@ export const linuxHostChecks: HostChecks = {
   },
 };
 
+/**
+ * This machine's checks with some replaced. An interface that exists only because an injected interfaceExists
+ * says so has no kernel flags to read: unless interfaceUp is injected too, it counts as up (nothing to set).
+ */
+export function withChecks(injected: Partial<HostChecks>): HostChecks {
+  const checks: HostChecks = { ...linuxHostChecks, ...injected };
+  if (injected.interfaceExists && !injected.interfaceUp) {
+    checks.interfaceUp = (name) => !linuxHostChecks.interfaceExists(name) || linuxHostChecks.interfaceUp(name);
+  }
+  return checks;
+}
+
 /** Real VPP without /dev/vhost-net: `tap_create_if: open '/dev/vhost-net': No such file or directory`. */
 export function noVhostNet(checks: Partial<HostChecks> = {}): SimHost {
   return {
-    ...linuxHostChecks,
-    ...checks,
+    ...withChecks(checks),
     kind: 'no-vhost-net',
     createTap: () => ({ retval: -11, error: "open '/dev/vhost-net': No such file or directory" }),
     deleteTap: () => undefined,
@@ -99,8 +142,7 @@ export function noVhostNet(checks: Partial<HostChecks> = {}): SimHost {
 /** Taps that always succeed and exist only in the simulator (host name: requested, else tap<id> / tun<id>). */
 export function fakeTap(checks: Partial<HostChecks> = {}): SimHost {
   return {
-    ...linuxHostChecks,
-    ...checks,
+    ...withChecks(checks),
     kind: 'fake-tap',
     createTap: (req) => ({ retval: 0, hostIfName: req.hostIfName ?? `${req.tun ? 'tun' : 'tap'}${req.id}` }),
     deleteTap: () => undefined,

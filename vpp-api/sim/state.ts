@@ -55,14 +55,30 @@ export interface TapDevice {
   readonly txQueues: number;
 }
 
+/** One PACKET_RX_RING / PACKET_TX_RING request (struct tpacket_req), the same for every queue of a direction. */
+export interface PacketRing {
+  readonly blockSize: number;
+  readonly blockNr: number;
+  readonly frameSize: number;
+  readonly frameNr: number;
+}
+
 export interface AfPacketDevice {
   readonly kind: 'af_packet';
   readonly devInstance: number;
   readonly hostIfName: string;
   /** 1 ethernet, 2 ip (af_packet_mode). */
   readonly mode: number;
+  /** af_packet_flags as the create left them (FANOUT, 4, added with more than one rx queue). */
+  readonly flags: number;
+  /** TPACKET_V2 or TPACKET_V3 (2 or 3). */
+  readonly tpacketVersion: number;
   readonly rxQueues: number;
   readonly txQueues: number;
+  /** Ring of each rx queue; null without rx queues. */
+  readonly rxRing: PacketRing | null;
+  /** Ring of each tx queue; null without tx queues. */
+  readonly txRing: PacketRing | null;
 }
 
 /** vnet_hw_if_rx_mode values (the API's rx_mode enum has the same numbers). */
@@ -468,13 +484,15 @@ export class SimState {
   }
 }
 
-/** Rx queues an interface has once created: tap and af_packet register theirs at creation (polling); memif
- * only when connected; loopbacks and local0 have none. */
+/** Rx queues an interface has once created: tap registers its queues at creation (polling), af_packet too but
+ * switches each to interrupt (af_packet_set_rx_queues); memif only when connected; loopbacks and local0 have
+ * none. */
 function initialRxModes(device: InterfaceDevice): number[] {
   switch (device.kind) {
     case 'tap':
-    case 'af_packet':
       return new Array<number>(device.rxQueues).fill(RxMode.POLLING);
+    case 'af_packet':
+      return new Array<number>(device.rxQueues).fill(RxMode.INTERRUPT);
     default:
       return [];
   }
