@@ -4,7 +4,7 @@
  * pod costs as few processes as possible. Commands are argument arrays, checked so that no argument can
  * break the batch line it is written into.
  */
-import { statfs, writeFile } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { run, CommandError, type RunOptions } from './exec.js';
 
 /** statfs f_type of a network namespace file (bind mount under /var/run/netns or /proc/PID/ns/net). */
@@ -30,8 +30,6 @@ export interface NetnsOps {
   hostIpBatch(commands: readonly (readonly string[])[]): Promise<void>;
   /** `ip -j <args>` in the agent's own netns, parsed. */
   hostIpJson(args: readonly string[]): Promise<unknown>;
-  /** Sets sysctls of the agent's own netns (written to /proc/sys; a key that does not exist is skipped). */
-  hostSysctl(values: readonly (readonly [string, string])[]): Promise<void>;
 }
 
 const SAFE_ARG = /^[A-Za-z0-9_.:/@%+=,-]+$/;
@@ -94,17 +92,6 @@ export class LinuxNetns implements NetnsOps {
     for (const a of args) if (!SAFE_ARG.test(a)) throw new Error(`refusing ip argument ${JSON.stringify(a)}`);
     const out = await run(this.ip, ['-j', ...args], this.runOpts);
     return out.trim() === '' ? [] : (JSON.parse(out) as unknown);
-  }
-
-  async hostSysctl(values: readonly (readonly [string, string])[]): Promise<void> {
-    for (const [k, v] of values) {
-      if (!SAFE_KEY.test(k) || !SAFE_ARG.test(v) || k.includes('..')) throw new Error(`refusing sysctl ${k}=${v}`);
-      try {
-        await writeFile(`/proc/sys/${k.replace(/\./g, '/')}`, v);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`sysctl ${k}=${v}: ${(e as Error).message}`);
-      }
-    }
   }
 
   async ipJson(netns: string, args: readonly string[]): Promise<unknown> {

@@ -8,7 +8,7 @@
  *  - a failure injected at every step rolls everything back, the auto fallback path included.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as afp from '../../vpp-api/generated/af_packet.js';
@@ -201,7 +201,9 @@ d('auto mode falls back to veth', () => {
       expect(podLink.address).toBe(v.podMac);
       // The host end: up, MTU, alias with the owner tag and the netns, no IPv6 from the host stack.
       expect(hostLinks()).toEqual([`${v.hostIfName} mtu 1400 UP vcni:${cid12}:eth0:veth:default/${req.pod.name},netns=${ns.path}`]);
-      expect(readFileSync(`/proc/sys/net/ipv6/conf/${v.hostIfName}/disable_ipv6`, 'utf8').trim()).toBe('1');
+      const hostJson = (args: string[]): Record<string, unknown> => (JSON.parse(execFileSync('ip', ['-j', ...args, 'dev', v.hostIfName], { encoding: 'utf8', timeout: 10_000 })) as Record<string, unknown>[])[0]!;
+      expect(hostJson(['-d', 'link', 'show']).inet6_addr_gen_mode).toBe('none');
+      expect(hostJson(['address', 'show']).addr_info).toEqual([]);
       expect(rec.result.interfaces[0]).toEqual({ name: 'eth0', mac: v.podMac, mtu: 1400, sandbox: ns.path });
       await expect(net.check(rec)).resolves.toEqual([]);
 

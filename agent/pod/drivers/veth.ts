@@ -14,6 +14,7 @@
  * find and judge it without a record.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import * as afp from '../../../vpp-api/generated/af_packet.js';
 import { AfPacketFlags, AfPacketMode } from '../../../vpp-api/generated/af_packet.js';
 import { CommandError, NetnsGoneError } from '../../linux/netns.js';
@@ -78,6 +79,11 @@ export function afPacketRxMode(mode: RxMode): RxMode {
   return mode === 'adaptive' ? 'interrupt' : mode;
 }
 
+/** False when the host kernel runs without IPv6 (ipv6.disable=1): `addrgenmode` would be refused. */
+function hostHasIpv6(): boolean {
+  return existsSync('/proc/sys/net/ipv6');
+}
+
 async function deleteHostLink(ctx: DriverContext, name: string): Promise<void> {
   try {
     await ctx.netns.hostIpBatch([['link', 'del', 'dev', name]]);
@@ -113,6 +119,9 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
   const batch = [
     ['link', 'add', hostIfName, 'mtu', mtu, 'type', 'veth', 'peer', 'name', req.ifName, 'mtu', mtu, 'address', podMac, 'netns', req.netns],
     ['link', 'set', 'dev', hostIfName, 'alias', alias],
+    // The host end is VPP's wire: no IPv6 link-local address, so no router solicitations or DAD from the
+    // host stack. Netlink (NET_ADMIN), not a sysctl: /proc/sys is read-only in the agent's container.
+    ...(hostHasIpv6() ? [['link', 'set', 'dev', hostIfName, 'addrgenmode', 'none']] : []),
     ['link', 'set', 'dev', hostIfName, 'up'],
   ];
   await tx.step(
@@ -133,8 +142,6 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
         await deleteHostLink(ctx, hostIfName);
         await ctx.netns.hostIpBatch(batch);
       }
-      // The host end is VPP's wire: no IPv6 link-local, router solicitations or DAD from the host stack.
-      await ctx.netns.hostSysctl([[`net.ipv6.conf.${hostIfName}.disable_ipv6`, '1']]);
     },
     () => deleteHostLink(ctx, hostIfName),
   );
