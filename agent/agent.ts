@@ -141,6 +141,7 @@ export class Agent {
     this.metrics.bind(
       () => this.manager.records,
       () => this.vpp.state === 'connected' || this.vpp.state === 'not-responding',
+      () => this.network.interfaceMode.status(),
     );
     if (deps.podWatch) {
       const cniLog = log.child({ subsystem: 'cni' });
@@ -166,6 +167,7 @@ export class Agent {
       errors: this.errorLog,
       vpp: this.vpp,
       notReady: () => this.readiness(),
+      interfaceMode: () => this.network.interfaceMode.status(),
       isNetns: (p) => netns.isNetns(p),
     });
     this.ctl = new CtlServer(cfg.ctlSocket, this.podView, log.child({ subsystem: 'ctl' }));

@@ -11,7 +11,9 @@ import {
   featureGatesSchema,
   interfaceSpecSchema,
   isPowerOfTwo,
+  POD_INTERFACE_MODES,
   type PodInterfaceConfig,
+  type PodInterfaceModeSetting,
 } from './pod/interface-spec.js';
 
 export interface AgentConfig {
@@ -48,6 +50,12 @@ export const SETTINGS = [
   { env: 'VPPCNI_DEFAULT_POD_IF_SPEC', flag: '--default-pod-if-spec', default: '{"rx":1,"tx":1,"rxqsz":1024,"txqsz":1024}', doc: 'JSON queues and ring sizes when a pod says nothing' },
   { env: 'VPPCNI_MAX_POD_IF_SPEC', flag: '--max-pod-if-spec', default: '{"rx":16,"tx":16,"rxqsz":16384,"txqsz":16384}', doc: 'JSON limits of pod queues and rings (0: no limit)' },
   { env: 'VPPCNI_POD_MTU', flag: '--pod-mtu', default: '1450', doc: 'MTU of pod interfaces' },
+  {
+    env: 'VPPCNI_POD_INTERFACE_MODE',
+    flag: '--pod-interface-mode',
+    default: 'auto',
+    doc: 'how pod eth0 is made: tun (VPP tap, needs /dev/vhost-net), veth (veth pair + VPP af_packet), auto (tun until VPP cannot make taps, then veth)',
+  },
   { env: 'VPPCNI_CTL_SOCKET', flag: '--ctl-socket', default: '', doc: "vpp-cnictl's socket (0600, in a 0700 directory); empty: ctl.sock next to the CNI socket (/var/run/vpp-cni/ctl.sock)" },
   { env: 'KUBECONFIG', flag: '--kubeconfig', default: '', doc: 'kubeconfig file; empty: the in-cluster service account (not used with a pods file)' },
 ] as const;
@@ -143,6 +151,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
   const mtu = Number(mtuIn.value);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9216) throw new ConfigError(`${mtuIn.name}: "${mtuIn.value}" is not an MTU between 576 and 9216`);
 
+  const modeIn = get('VPPCNI_POD_INTERFACE_MODE');
+  if (!(POD_INTERFACE_MODES as readonly string[]).includes(modeIn.value)) throw new ConfigError(`${modeIn.name}: "${modeIn.value}" is not one of ${POD_INTERFACE_MODES.join(', ')}`);
+  const interfaceMode = modeIn.value as PodInterfaceModeSetting;
+
   const socketPath = (envName: string, value?: string): string => {
     const { name, value: v } = value === undefined ? get(envName) : { name: get(envName).name, value };
     if (!v.startsWith('/')) throw new ConfigError(`${name}: "${v}" is not an absolute path`);
@@ -179,6 +191,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     podsFile: podsFile === '' ? undefined : podsFile,
     kubeconfig: kubeconfig === '' ? undefined : kubeconfig,
     ctlSocket,
-    pod: { gates: { ...DEFAULT_FEATURE_GATES, ...gates.data }, defaults, limits, mtu },
+    pod: { gates: { ...DEFAULT_FEATURE_GATES, ...gates.data }, defaults, limits, mtu, interfaceMode },
   };
 }

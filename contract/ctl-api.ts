@@ -33,6 +33,25 @@ export interface CtlAttachment {
   ips: string[];
   createdAt: string;
   tun?: { swIfIndex: number; hostIfName: string; l2: boolean; rx: number; tx: number; rxqsz: number; txqsz: number };
+  /** eth0 as a veth pair, VPP on its host end through an af_packet interface. */
+  veth?: {
+    /** The af_packet interface. */
+    swIfIndex: number;
+    /** Its name in VPP: `host-<hostIfName>`. */
+    vppIfName: string;
+    /** The veth end in the host netns (`vcni` + 11 hex digits). */
+    hostIfName: string;
+    /** The veth end in the pod netns. */
+    podIfName: string;
+    podMac: string;
+    /** The af_packet interface's MAC: the pod's next hop. */
+    vppMac: string;
+    l2: boolean;
+    rx: number;
+    tx: number;
+    rxqsz: number;
+    txqsz: number;
+  };
   memif?: {
     swIfIndex: number;
     mode: string;
@@ -63,15 +82,27 @@ export interface CtlPodSummary {
   lastError?: CtlPodError;
 }
 
+/** How the node makes pod eth0 interfaces (VPPCNI_POD_INTERFACE_MODE) and what new pods get now. */
+export interface CtlInterfaceMode {
+  /** tun, veth or auto. */
+  setting: string;
+  /** tun or veth. */
+  mode: string;
+  /** Set once `auto` moved to veth: VPP's refusal, the pod that met it, when (ISO time). */
+  fallback?: { reason: string; pod: string; at: string };
+}
+
 export interface CtlPodList {
   node: string;
   vpp: string;
   ready: boolean;
   notReadyReason?: string;
+  /** Absent from agents that predate the veth mode. */
+  interfaceMode?: CtlInterfaceMode;
   pods: CtlPodSummary[];
 }
 
-/** An interface as VPP reports it now (sw_interface_dump, plus memif_dump for memifs). */
+/** An interface as VPP reports it now (sw_interface_dump, plus memif_dump for memifs, af_packet_dump for af_packets). */
 export interface CtlVppInterface {
   swIfIndex: number;
   role: string;
@@ -83,6 +114,8 @@ export interface CtlVppInterface {
   mtu?: number[];
   mac?: string;
   memif?: { role: string; mode: string; socketId: number; ringSize: number; bufferSize: number; connected: boolean };
+  /** The host interface VPP's af_packet socket is bound to. */
+  afPacket?: { hostIfName: string };
   /** `show interface <name>` through cli_inband: VPP prints counters there when it has any. */
   cli?: string;
   error?: string;

@@ -1,11 +1,12 @@
 /**
  * `npm start`: vpp-cni on this machine with no cluster. Starts the VPP simulator (real kernel taps in the
- * pod namespaces) or uses `--vpp-socket PATH`, starts the agent with a pods file standing in for the
+ * pod namespaces; with `--no-vhost-net` it refuses taps as VPP does on a node without /dev/vhost-net, and
+ * the agent's auto mode gives pods veth pairs with af_packet interfaces) or uses `--vpp-socket PATH`, starts the agent with a pods file standing in for the
  * Kubernetes API, creates network namespaces as pods and runs the real plugin binary in them exactly as a
  * container runtime does (ADD, then DEL), showing each pod's CNI result, VPP state and Linux state. At the
  * end everything is removed again and the demo checks that nothing is left. Needs root.
  *
- *   npm start [-- --vpp-socket PATH] [--keep-logs]
+ *   npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { CNI_CODES } from '../contract/types.js';
 import { formatEvent, LogTail } from './demo/agent-log.js';
 import { failureOf, Service, waitFor } from './demo/exec.js';
-import { haveCommand, listNetns, NetnsSet, podLinuxState, type Netns } from './demo/linux.js';
+import { haveCommand, listNetns, NetnsSet, podLinuxState, vethHostEnds, type Netns } from './demo/linux.js';
 import { allocatedAddresses, buildPlugin, CNI_PATH, findHostLocal, netconf, pluginBinary, pluginEnv, pluginStale, runPlugin, type NetworkDef, type PluginCall, type PluginOutput } from './demo/plugin.js';
 import { cniArgs, DEMO_PODS, MEMIF_NET, PRIMARY_NET, podsYaml, type DemoAttachment, type DemoPod } from './demo/pods.js';
 import { Printer, shellQuote, Steps } from './demo/print.js';
@@ -32,13 +33,16 @@ const AGENT_MAIN = join(scriptsRoot, `agent/main${ext}`);
 const FEATURE_GATES = '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}';
 const START_TIMEOUT_MS = 30_000;
 
-const USAGE = `usage: npm start [-- --vpp-socket PATH] [--keep-logs]
+const USAGE = `usage: npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs]
   --vpp-socket PATH   use this running VPP instead of starting the simulator
+  --no-vhost-net      the simulator refuses taps as VPP does without /dev/vhost-net: pods get veth + af_packet
   --keep-logs         keep the agent and simulator logs after the demo (they are kept anyway on failure)`;
 
 interface Options {
   vppSocket?: string;
   keepLogs: boolean;
+  /** Simulate a node without /dev/vhost-net (only with the simulator). */
+  noVhostNet?: boolean;
 }
 
 class UsageError extends Error {}
@@ -59,9 +63,11 @@ function parseArgs(argv: readonly string[]): Options {
       if (!v) throw new UsageError('--vpp-socket needs a path');
       o.vppSocket = resolve(v);
     } else if (a === '--keep-logs') o.keepLogs = true;
+    else if (a === '--no-vhost-net') o.noVhostNet = true;
     else if (a === '--help' || a === '-h') throw new UsageError('');
     else throw new UsageError(`unknown argument ${a}`);
   }
+  if (o.noVhostNet && o.vppSocket) throw new UsageError('--no-vhost-net sets up the simulator; a running VPP (--vpp-socket) has /dev/vhost-net or not by itself');
   return o;
 }
 
@@ -141,7 +147,8 @@ class Demo {
     if (this.opts.vppSocket) {
       this.p.line(`   using the running VPP at ${this.apiSocket} (no simulator)`);
     } else {
-      const args = [...process.execArgv, SIM_MAIN, '--socket', this.apiSocket, '--host', 'kernel-tun'];
+      const host = this.opts.noVhostNet ? 'no-vhost-net' : 'kernel-tun';
+      const args = [...process.execArgv, SIM_MAIN, '--socket', this.apiSocket, '--host', host];
       this.p.command(shownCommand(args));
       this.p.line(`   log: ${this.simLogPath}`);
       this.sim = Service.start({ name: 'simulator', command: process.execPath, args, cwd: scriptsRoot, logFile: this.simLogPath });
@@ -153,7 +160,7 @@ class Demo {
         this.steps.record('simulator started', false, why);
         throw new Error(`the VPP simulator did not start (${why}); its log: ${this.simLogPath}`);
       }
-      this.steps.record('simulator started', true, `pid ${this.sim.pid}, socket ${this.apiSocket}, kernel taps`);
+      this.steps.record('simulator started', true, `pid ${this.sim.pid}, socket ${this.apiSocket}, ${this.opts.noVhostNet ? 'no /dev/vhost-net: taps refused with -11 as real VPP does' : 'kernel taps'}`);
     }
     try {
       this.vpp = await VppView.connect(this.apiSocket);
@@ -184,6 +191,7 @@ class Demo {
       '--metrics-port', '0',
       '--health-port', '0',
       '--log-level', 'info',
+      '--pod-interface-mode', 'auto',
     ];
     const args = [...process.execArgv, AGENT_MAIN, ...flags];
     this.p.line();
@@ -318,7 +326,7 @@ class Demo {
       this.p.block(c.output, '       ', '(nothing)');
       if (!c.ok) this.steps.record(`${c.argv.slice(4).join(' ')} in ${run.ns!.name}`, false, c.output);
     }
-    if (this.sim && !this.notedSimLinux && run.ips.length) {
+    if (this.sim && !this.opts.noVhostNet && !this.notedSimLinux && run.ips.length) {
       this.notedSimLinux = true;
       this.p.line('     note: the simulator makes real kernel taps but holds no file descriptor on them, so they have no');
       this.p.line('     carrier (DOWN, linkdown), and it does not listen on memif and VCL sockets (ss -xl shows none); VPP does both.');
@@ -391,6 +399,12 @@ class Demo {
       this.steps.record(`ip netns list: no ${this.netns.prefix}* namespace`, ours.length === 0, ours.length ? ours.join(', ') : undefined);
     } catch (e) {
       this.steps.record('ip netns list', false, (e as Error).message);
+    }
+    try {
+      const ends = await vethHostEnds(this.pods.map((p) => p.containerId));
+      this.steps.record('host: no veth host end of the demo pods', ends.length === 0, ends.length ? ends.join(', ') : undefined);
+    } catch (e) {
+      this.steps.record('ip link show', false, (e as Error).message);
     }
   }
 

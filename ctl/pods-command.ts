@@ -1,28 +1,32 @@
 /**
  * `vpp-cnictl pods` and `vpp-cnictl pod <namespace>/<name>`: the node agent's view of its pods, read from
  * the agent's root-only troubleshooting socket (VPPCNI_CTL_SOCKET). Text by default, `-o json` for JSON.
+ * Answers are validated (zod) before use: an agent of another release fails with one line naming the field.
  */
 import { request } from 'node:http';
+import { z } from 'zod';
 import {
   CTL_API_PREFIX,
   DEFAULT_CTL_SOCKET,
   type CtlAttachment,
   type CtlErrorBody,
+  type CtlInterfaceMode,
   type CtlPodDetail,
   type CtlPodError,
   type CtlPodList,
 } from '../contract/ctl-api.js';
 import type { Io } from './io.js';
 
-export const PODS_EXIT = { ok: 0, notFound: 1, usage: 2, connect: 3, timeout: 5 } as const;
+export const PODS_EXIT = { ok: 0, notFound: 1, usage: 2, connect: 3, malformed: 4, timeout: 5 } as const;
 
 export const PODS_USAGE = `usage: vpp-cnictl pods [-o text|json] [--agent-socket PATH]
        vpp-cnictl pod <namespace>/<name> [-o text|json] [--agent-socket PATH]
-  pods    the node's pods as the agent holds them: VPP interfaces, memif sockets as the pod sees them,
-          PBL ports, VCL, last error
+  pods    the node's pods as the agent holds them: the node's eth0 mode (tun or veth), VPP interfaces,
+          memif sockets as the pod sees them, PBL ports, VCL, last error
   pod     one pod: VPP objects with their state, the Linux side in its netns, its last errors
 The agent serves this on a root-only socket: --agent-socket, else $VPPCNI_CTL_SOCKET, else ${DEFAULT_CTL_SOCKET}.
-Exit codes: 0 ok, 1 pod not known to the agent, 2 usage, 3 cannot reach the agent, 5 timeout.`;
+Exit codes: 0 ok, 1 pod not known to the agent, 2 usage, 3 cannot reach the agent, 4 answer not understood
+(agent of another release), 5 timeout.`;
 
 export interface PodsCommandOptions {
   agentSocket: string;
@@ -40,8 +44,100 @@ class CtlHttpError extends Error {
 
 class CtlConnectError extends Error {}
 class CtlTimeoutError extends Error {}
+class CtlMalformedError extends Error {}
 
-function get<T>(socketPath: string, path: string, timeoutMs: number): Promise<T> {
+// ---------------------------------------------------------------------------------------------------------
+// Answer validation (contract/ctl-api.ts)
+
+const int = z.number().int();
+const u32 = int.nonnegative();
+const podError = z.object({
+  at: z.string(),
+  op: z.string(),
+  reason: z.string(),
+  message: z.string(),
+  containerId: z.string().optional(),
+  ifName: z.string().optional(),
+  step: z.string().optional(),
+  vppMessage: z.string().optional(),
+  retvalName: z.string().optional(),
+});
+const queues = { rx: u32, tx: u32, rxqsz: u32, txqsz: u32 };
+const attachment = z.object({
+  containerId: z.string(),
+  ifName: z.string(),
+  kind: z.string(),
+  netns: z.string(),
+  ips: z.array(z.string()),
+  createdAt: z.string(),
+  tun: z.object({ swIfIndex: u32, hostIfName: z.string(), l2: z.boolean(), ...queues }).optional(),
+  veth: z
+    .object({ swIfIndex: u32, vppIfName: z.string(), hostIfName: z.string(), podIfName: z.string(), podMac: z.string(), vppMac: z.string(), l2: z.boolean(), ...queues })
+    .optional(),
+  memif: z.object({ swIfIndex: u32, mode: z.string(), socket: z.string(), socketFilename: z.string(), l2: z.boolean(), ...queues }).optional(),
+  pbl: z.array(z.object({ ip: z.string(), id: u32 })),
+  pblPorts: z.array(z.string()),
+  vcl: z.object({ namespaceId: z.string(), socket: z.string(), loopSwIfIndex: u32 }).optional(),
+  dummy: z.string().optional(),
+});
+const podSummary = {
+  namespace: z.string(),
+  name: z.string(),
+  uid: z.string().optional(),
+  attachments: z.array(attachment),
+  errorCount: u32,
+  lastError: podError.optional(),
+};
+const interfaceMode = z.object({
+  setting: z.string(),
+  mode: z.string(),
+  fallback: z.object({ reason: z.string(), pod: z.string(), at: z.string() }).optional(),
+});
+export const podListSchema: z.ZodType<CtlPodList> = z.object({
+  node: z.string(),
+  vpp: z.string(),
+  ready: z.boolean(),
+  notReadyReason: z.string().optional(),
+  interfaceMode: interfaceMode.optional(),
+  pods: z.array(z.object(podSummary)),
+});
+const vppInterface = z.object({
+  swIfIndex: u32,
+  role: z.string(),
+  present: z.boolean(),
+  name: z.string().optional(),
+  tag: z.string().optional(),
+  adminUp: z.boolean().optional(),
+  linkUp: z.boolean().optional(),
+  mtu: z.array(u32).optional(),
+  mac: z.string().optional(),
+  memif: z.object({ role: z.string(), mode: z.string(), socketId: u32, ringSize: u32, bufferSize: u32, connected: z.boolean() }).optional(),
+  afPacket: z.object({ hostIfName: z.string() }).optional(),
+  cli: z.string().optional(),
+  error: z.string().optional(),
+});
+export const podDetailSchema: z.ZodType<CtlPodDetail> = z.object({
+  ...podSummary,
+  vpp: z.array(vppInterface),
+  pblClients: z.array(z.object({ id: u32, ip: z.string(), present: z.boolean() })),
+  countersNote: z.string(),
+  linux: z.array(z.object({ netns: z.string(), commands: z.array(z.object({ command: z.array(z.string()), output: z.string().optional(), error: z.string().optional() })) })),
+  errors: z.array(podError),
+  vppError: z.string().optional(),
+});
+
+/** The validated answer, or a CtlMalformedError naming the first bad field. */
+export function parseAnswer<T>(schema: z.ZodType<T>, path: string, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const where = issue ? `${issue.path.join('.') || '(top)'}: ${issue.message}` : r.error.message;
+  throw new CtlMalformedError(`the agent answered GET ${path} with something this vpp-cnictl does not understand (agent of another release?): ${where}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function get<T>(socketPath: string, path: string, timeoutMs: number, schema: z.ZodType<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
       let body = '';
@@ -54,8 +150,13 @@ function get<T>(socketPath: string, path: string, timeoutMs: number): Promise<T>
         } catch {
           return reject(new CtlHttpError(res.statusCode ?? 0, `agent answered HTTP ${res.statusCode} with something that is not JSON`));
         }
-        if (res.statusCode === 200) resolve(parsed as T);
-        else reject(new CtlHttpError(res.statusCode ?? 0, (parsed as CtlErrorBody).error ?? `HTTP ${res.statusCode}`));
+        if (res.statusCode === 200) {
+          try {
+            resolve(parseAnswer(schema, path, parsed));
+          } catch (e) {
+            reject(e as Error);
+          }
+        } else reject(new CtlHttpError(res.statusCode ?? 0, (parsed as CtlErrorBody).error ?? `HTTP ${res.statusCode}`));
       });
     });
     req.on('timeout', () => req.destroy(new CtlTimeoutError(`no answer from the agent at ${socketPath} within ${timeoutMs} ms`)));
@@ -85,6 +186,7 @@ export function table(headers: string[], rows: string[][]): string[] {
 function vppIfs(a: CtlAttachment): string {
   const out: string[] = [];
   if (a.tun) out.push(`${a.tun.l2 ? 'tap' : 'tun'}:${a.tun.swIfIndex}`);
+  if (a.veth) out.push(`veth:${a.veth.swIfIndex}`);
   if (a.memif) out.push(`memif:${a.memif.swIfIndex}`);
   if (a.vcl) out.push(`vcl-loop:${a.vcl.loopSwIfIndex}`);
   return out.join(' ') || '-';
@@ -100,8 +202,17 @@ function errorLine(e: CtlPodError): string {
   return `${e.at} ${e.op} ${e.reason}${e.step ? ` step "${e.step}"` : ''}${vpp ? ` (${vpp})` : ''}: ${e.message}`;
 }
 
+/** `interface mode: veth (setting auto; fell back at <time> for pod ns/name (...): <reason>)`. */
+export function interfaceModeLine(m: CtlInterfaceMode): string {
+  const f = m.fallback;
+  if (!f) return `interface mode: ${m.mode} (setting ${m.setting})`;
+  const who = f.pod.startsWith('pod ') ? f.pod : `pod ${f.pod}`;
+  return `interface mode: ${m.mode} (setting ${m.setting}; fell back at ${f.at} for ${who}: ${oneLine(f.reason, 400)})`;
+}
+
 export function formatPodList(l: CtlPodList): string[] {
   const out = [`node ${l.node || '(unnamed)'}: VPP ${l.vpp}, ${l.ready ? 'ready' : `not ready (${l.notReadyReason ?? '?'})`}, ${l.pods.length} pod(s)`];
+  if (l.interfaceMode) out.push(interfaceModeLine(l.interfaceMode));
   if (l.pods.length === 0) return out;
   const rows: string[][] = [];
   for (const p of l.pods) {
@@ -132,6 +243,11 @@ export function formatPodDetail(d: CtlPodDetail): string[] {
     out.push(`  ${a.ifName}: container ${a.containerId.slice(0, 12)}, kind ${a.kind}, netns ${a.netns}, since ${a.createdAt}`);
     out.push(`    IPs: ${a.ips.join(', ') || '-'}`);
     if (a.tun) out.push(`    ${a.tun.l2 ? 'tap' : 'tun'}: sw_if_index ${a.tun.swIfIndex}, queues rx ${a.tun.rx} tx ${a.tun.tx}, rings ${a.tun.rxqsz}/${a.tun.txqsz}`);
+    if (a.veth) {
+      const v = a.veth;
+      out.push(`    veth (${v.l2 ? 'L2: ARP/ND' : 'L3: static neighbors'}): af_packet ${v.vppIfName} sw_if_index ${v.swIfIndex}, queues rx ${v.rx} tx ${v.tx}, rings ${v.rxqsz}/${v.txqsz}`);
+      out.push(`      host end ${v.hostIfName}, pod end ${v.podIfName} mac ${v.podMac}, VPP mac ${v.vppMac || '?'}`);
+    }
     if (a.memif) {
       out.push(`    memif (${a.memif.mode}, ${a.memif.l2 ? 'ethernet' : 'ip'}): sw_if_index ${a.memif.swIfIndex}, queues rx ${a.memif.rx} tx ${a.memif.tx}, rings ${a.memif.rxqsz}/${a.memif.txqsz}`);
       out.push(`      socket as the pod sees it: ${a.memif.socket}   (VPP: ${a.memif.socketFilename})`);
@@ -160,6 +276,7 @@ export function formatPodDetail(d: CtlPodDetail): string[] {
       const sizes = v.memif.connected ? `ring ${v.memif.ringSize}, buffer ${v.memif.bufferSize}` : 'ring and buffer sizes negotiated when a client connects';
       out.push(`    memif ${v.memif.role}, ${v.memif.mode}, socket id ${v.memif.socketId}, ${v.memif.connected ? 'client connected' : 'no client connected'}, ${sizes}`);
     }
+    if (v.afPacket) out.push(`    af_packet on host interface ${v.afPacket.hostIfName}`);
     if (v.cli) for (const l of v.cli.split('\n')) out.push(`    | ${l}`.trimEnd());
     if (v.error) out.push(`    ${v.error}`);
   }
@@ -216,12 +333,12 @@ export async function runPodsCommand(cmd: 'pods' | 'pod', argv: string[], opts: 
   }
   try {
     if (cmd === 'pods') {
-      const l = await get<CtlPodList>(socket, `${CTL_API_PREFIX}/pods`, opts.timeoutMs);
+      const l = await get(socket, `${CTL_API_PREFIX}/pods`, opts.timeoutMs, podListSchema);
       if (output === 'json') io.out(JSON.stringify(l, null, 2));
       else for (const line of formatPodList(l)) io.out(line);
     } else {
       const [ns, name] = args[0]!.split('/') as [string, string];
-      const d = await get<CtlPodDetail>(socket, `${CTL_API_PREFIX}/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, opts.timeoutMs);
+      const d = await get(socket, `${CTL_API_PREFIX}/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, opts.timeoutMs, podDetailSchema);
       if (output === 'json') io.out(JSON.stringify(d, null, 2));
       else for (const line of formatPodDetail(d)) io.out(line);
     }
@@ -230,6 +347,7 @@ export async function runPodsCommand(cmd: 'pods' | 'pod', argv: string[], opts: 
     io.err(`vpp-cnictl: ${(e as Error).message}`);
     if (e instanceof CtlConnectError) return PODS_EXIT.connect;
     if (e instanceof CtlTimeoutError) return PODS_EXIT.timeout;
+    if (e instanceof CtlMalformedError) return PODS_EXIT.malformed;
     if (e instanceof CtlHttpError && e.status === 404) return PODS_EXIT.notFound;
     if (e instanceof CtlHttpError && e.status === 400) return PODS_EXIT.usage;
     return PODS_EXIT.connect;

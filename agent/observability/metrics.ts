@@ -5,13 +5,20 @@
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { AttachmentRecord } from '../pod/attachment.js';
+import type { InterfaceModeStatus } from '../pod/interface-mode.js';
 
 /** What /metrics exposes: name, type and help (the README's metrics reference lists the same). */
 export const METRICS = {
   cniDuration: { name: 'vppcni_cni_operation_duration_seconds', type: 'histogram', labels: ['command', 'result'], help: 'CNI operations handled by the agent, by command (ADD, DEL, CHECK, GC) and result (ok, error)' },
   vppLatency: { name: 'vppcni_vpp_api_request_duration_seconds', type: 'histogram', labels: ['message'], help: 'VPP binary API requests and dumps, by message, from send to reply' },
   vppErrors: { name: 'vppcni_vpp_api_errors_total', type: 'counter', labels: ['message', 'error'], help: 'VPP API requests that failed, by message and error (retval name, or timeout / disconnect)' },
-  pods: { name: 'vppcni_pods', type: 'gauge', labels: ['interface_kind'], help: 'Pods with an attachment of this interface kind (tun, memif-pbl, memif-multinet, vcl)' },
+  pods: { name: 'vppcni_pods', type: 'gauge', labels: ['interface_kind'], help: 'Pods with an attachment of this interface kind (tun, veth, memif-pbl, memif-multinet, vcl)' },
+  interfaceMode: {
+    name: 'vppcni_pod_interface_mode',
+    type: 'gauge',
+    labels: ['setting', 'mode'],
+    help: 'How new pod eth0 interfaces are made: 1 for the configured setting (tun, veth, auto) and the mode in use (tun, veth; auto moves to veth when VPP cannot make taps)',
+  },
   memifs: { name: 'vppcni_memif_interfaces', type: 'gauge', labels: [], help: 'memif interfaces the agent made for pods' },
   watchRestarts: { name: 'vppcni_pod_watch_restarts_total', type: 'counter', labels: ['reason'], help: 'Restarts of the pod watch, by reason (closed: stream ended, expired: 410 relist, error: failure with backoff, idle: watchdog)' },
   vppReconnects: { name: 'vppcni_vpp_reconnects_total', type: 'counter', labels: [], help: 'Reconnections to the VPP API after a lost connection' },
@@ -31,18 +38,19 @@ const meta = (m: { name: string; help: string }): { name: string; help: string }
 const CNI_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const VPP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
-export type PodInterfaceKind = 'tun' | 'memif-pbl' | 'memif-multinet' | 'vcl';
+export type PodInterfaceKind = 'tun' | 'veth' | 'memif-pbl' | 'memif-multinet' | 'vcl';
 
 /** Distinct pods per interface kind among the records. */
 export function podsByKind(records: readonly AttachmentRecord[]): Record<PodInterfaceKind, number> {
-  const sets: Record<PodInterfaceKind, Set<string>> = { tun: new Set(), 'memif-pbl': new Set(), 'memif-multinet': new Set(), vcl: new Set() };
+  const sets: Record<PodInterfaceKind, Set<string>> = { tun: new Set(), veth: new Set(), 'memif-pbl': new Set(), 'memif-multinet': new Set(), vcl: new Set() };
   for (const r of records) {
     const pod = r.pod.uid ?? `${r.pod.namespace}/${r.pod.name}`;
     if (r.objects.tun) sets.tun.add(pod);
+    if (r.objects.veth) sets.veth.add(pod);
     if (r.objects.memif) sets[r.objects.memif.mode === 'pbl' ? 'memif-pbl' : 'memif-multinet'].add(pod);
     if (r.objects.vcl) sets.vcl.add(pod);
   }
-  return { tun: sets.tun.size, 'memif-pbl': sets['memif-pbl'].size, 'memif-multinet': sets['memif-multinet'].size, vcl: sets.vcl.size };
+  return { tun: sets.tun.size, veth: sets.veth.size, 'memif-pbl': sets['memif-pbl'].size, 'memif-multinet': sets['memif-multinet'].size, vcl: sets.vcl.size };
 }
 
 export interface AgentMetricsOptions {
@@ -60,6 +68,7 @@ export class AgentMetrics {
   readonly pblUpdates: Counter<'result'>;
   private records: () => readonly AttachmentRecord[] = () => [];
   private vppState: () => boolean = () => false;
+  private modeState: (() => InterfaceModeStatus) | undefined;
 
   constructor(
     readonly registry: Registry,
@@ -84,6 +93,17 @@ export class AgentMetrics {
       },
     });
     new Gauge({
+      ...meta(METRICS.interfaceMode),
+      labelNames: ['setting', 'mode'],
+      registers,
+      collect() {
+        // Only the current pair: a fallback drops the (auto, tun) series rather than leaving it at 0.
+        this.reset();
+        const s = self.modeState?.();
+        if (s) this.set({ setting: s.setting, mode: s.mode }, 1);
+      },
+    });
+    new Gauge({
       ...meta(METRICS.memifs),
       registers,
       collect() {
@@ -100,10 +120,11 @@ export class AgentMetrics {
     if (opts.processMetrics) collectDefaultMetrics({ register: registry });
   }
 
-  /** Where the pod gauges read the attachments from, and whether VPP is connected. */
-  bind(records: () => readonly AttachmentRecord[], vppConnected: () => boolean): void {
+  /** Where the pod gauges read the attachments from, whether VPP is connected, and the node's eth0 mode. */
+  bind(records: () => readonly AttachmentRecord[], vppConnected: () => boolean, interfaceMode?: () => InterfaceModeStatus): void {
     this.records = records;
     this.vppState = vppConnected;
+    this.modeState = interfaceMode;
   }
 
   /** VppClient's `observer` option. */

@@ -3,13 +3,15 @@
  * agent made for each pod (from its attachment records), what VPP says about those objects now, the
  * Linux side inside the pod's netns, and the pod's last errors.
  */
+import * as afPacket from '../../vpp-api/generated/af_packet.js';
 import * as iface from '../../vpp-api/generated/interface.js';
 import * as memif from '../../vpp-api/generated/memif.js';
 import * as pbl from '../../vpp-api/generated/pbl.js';
 import type { VppClient } from '../../vpp-api/client/index.js';
-import type { CtlAttachment, CtlLinuxCommand, CtlPodDetail, CtlPodList, CtlPodSummary, CtlVppInterface } from '../../contract/ctl-api.js';
+import type { CtlAttachment, CtlInterfaceMode, CtlLinuxCommand, CtlPodDetail, CtlPodList, CtlPodSummary, CtlVppInterface } from '../../contract/ctl-api.js';
 import { run } from '../linux/exec.js';
 import type { AttachmentRecord, PodRef } from '../pod/attachment.js';
+import type { InterfaceModeStatus } from '../pod/interface-mode.js';
 import { formatPortRange } from '../pod/pbl-update.js';
 import type { PodErrorLog } from './pod-errors.js';
 
@@ -30,6 +32,8 @@ export interface PodViewDeps {
   errors: PodErrorLog;
   vpp: Pick<VppClient, 'dumpAll' | 'cli' | 'state'>;
   notReady: () => string | undefined;
+  /** The node's eth0 mode (PodNetwork.interfaceMode.status()). */
+  interfaceMode: () => InterfaceModeStatus;
   isNetns: (path: string) => Promise<boolean>;
   commandTimeoutMs?: number;
   nsenter?: string;
@@ -48,6 +52,22 @@ function attachmentView(r: AttachmentRecord): CtlAttachment {
     pblPorts: (o.memif?.ports ?? []).map(formatPortRange),
   };
   if (o.tun) a.tun = { swIfIndex: o.tun.swIfIndex, hostIfName: o.tun.hostIfName, l2: o.tun.l2, rx: o.tun.spec.rx, tx: o.tun.spec.tx, rxqsz: o.tun.spec.rxqsz, txqsz: o.tun.spec.txqsz };
+  if (o.veth) {
+    const v = o.veth;
+    a.veth = {
+      swIfIndex: v.swIfIndex,
+      vppIfName: `host-${v.hostIfName}`,
+      hostIfName: v.hostIfName,
+      podIfName: v.podIfName,
+      podMac: v.podMac,
+      vppMac: v.vppMac,
+      l2: v.l2,
+      rx: v.spec.rx,
+      tx: v.spec.tx,
+      rxqsz: v.spec.rxqsz,
+      txqsz: v.spec.txqsz,
+    };
+  }
   if (o.memif) {
     const m = o.memif;
     a.memif = { swIfIndex: m.swIfIndex, mode: m.mode, socket: m.socketName, socketFilename: m.socketFilename, l2: m.l2, rx: m.spec.rx, tx: m.spec.tx, rxqsz: m.spec.rxqsz, txqsz: m.spec.txqsz };
@@ -92,9 +112,16 @@ export class PodView {
     const pods = [...this.byPod().values()]
       .map((v) => this.summary(v.pod, v.recs))
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
-    const out: CtlPodList = { node: this.d.nodeName, vpp: this.d.vpp.state, ready: !why, pods };
+    const out: CtlPodList = { node: this.d.nodeName, vpp: this.d.vpp.state, ready: !why, interfaceMode: this.interfaceMode(), pods };
     if (why) out.notReadyReason = why;
     return out;
+  }
+
+  private interfaceMode(): CtlInterfaceMode {
+    const s = this.d.interfaceMode();
+    const m: CtlInterfaceMode = { setting: s.setting, mode: s.mode };
+    if (s.fallback) m.fallback = { reason: s.fallback.reason, pod: s.fallback.pod, at: s.fallback.at };
+    return m;
   }
 
   /** Undefined when the agent knows nothing of the pod. */
@@ -113,6 +140,7 @@ export class PodView {
     const wanted: { swIfIndex: number; role: string }[] = [];
     for (const r of recs) {
       if (r.objects.tun) wanted.push({ swIfIndex: r.objects.tun.swIfIndex, role: `${r.ifName}: ${r.objects.tun.l2 ? 'tap' : 'tun'}` });
+      if (r.objects.veth) wanted.push({ swIfIndex: r.objects.veth.swIfIndex, role: `${r.ifName}: veth` });
       if (r.objects.memif) wanted.push({ swIfIndex: r.objects.memif.swIfIndex, role: `${r.ifName}: memif (${r.objects.memif.mode})` });
       if (r.objects.vcl) wanted.push({ swIfIndex: r.objects.vcl.loopSwIfIndex, role: `${r.ifName}: VCL loopback` });
     }
@@ -126,7 +154,8 @@ export class PodView {
       };
     }
     try {
-      const memifs = wanted.length ? await this.d.vpp.dumpAll(memif.memif_dump, {}) : [];
+      const memifs = recs.some((r) => r.objects.memif) ? await this.d.vpp.dumpAll(memif.memif_dump, {}) : [];
+      const afPackets = recs.some((r) => r.objects.veth) ? await this.d.vpp.dumpAll(afPacket.af_packet_dump, {}) : [];
       const vpp: CtlVppInterface[] = [];
       for (const w of wanted) {
         const v: CtlVppInterface = { swIfIndex: w.swIfIndex, role: w.role, present: false };
@@ -150,6 +179,8 @@ export class PodView {
               connected: (m.flags & 2) !== 0,
             };
           }
+          const af = afPackets.find((x) => x.sw_if_index === w.swIfIndex);
+          if (af) v.afPacket = { hostIfName: af.host_if_name };
           try {
             v.cli = (await this.d.vpp.cli(`show interface ${d.interface_name}`)).replace(/\u001b\[[0-9;]*m/g, '').trimEnd();
           } catch (e) {

@@ -71,6 +71,19 @@ export async function listNetns(): Promise<string[]> {
     .filter(Boolean);
 }
 
+/**
+ * veth host ends the agent made for these containers (name `vcni` + 11 hex digits, ifalias starting with
+ * the owner tag `vcni:<cid12>:`), as `name alias` lines.
+ */
+export async function vethHostEnds(containerIds: readonly string[]): Promise<string[]> {
+  const r = await runCommand('ip', ['-j', 'link', 'show'], { timeoutMs: TIMEOUT_MS });
+  if (r.code !== 0) throw new Error(`ip -j link show: ${failureOf(r, TIMEOUT_MS)}`);
+  const prefixes = containerIds.map((c) => `vcni:${c.slice(0, 12)}:`);
+  return (JSON.parse(r.stdout || '[]') as { ifname: string; ifalias?: string }[])
+    .filter((l) => /^vcni[0-9a-f]{11}$/.test(l.ifname) && prefixes.some((p) => (l.ifalias ?? '').startsWith(p)))
+    .map((l) => `${l.ifname} ${l.ifalias ?? ''}`);
+}
+
 export interface InsideCommand {
   /** As printed: `ip netns exec <name> ip -br addr`. */
   argv: string[];

@@ -6,7 +6,7 @@
  * find anything the demo's pods left behind.
  */
 import { VppClient } from '../../vpp-api/client/index.js';
-import { allModules, interface_, ip, memif, pbl } from '../../vpp-api/generated/index.js';
+import { af_packet, allModules, interface_, ip, memif, pbl } from '../../vpp-api/generated/index.js';
 import type { SwInterfaceDetails } from '../../vpp-api/generated/interface.js';
 
 /**
@@ -135,6 +135,15 @@ export class VppView {
       memifLines.push(`socket ${s.socket_id}: ${s.socket_filename}`);
     }
     if (memifLines.length) sections.push({ title: 'memif interfaces and sockets (memif_dump, memif_socket_filename_dump)', lines: memifLines });
+
+    const afPackets = (await this.vpp.dumpAll(af_packet.af_packet_dump, {})).filter((a) => swSet.has(a.sw_if_index));
+    if (afPackets.length) {
+      const macs = new Map(mine.map((d) => [d.sw_if_index, d.l2_address]));
+      sections.push({
+        title: 'af_packet interfaces on the host end of the pod\'s veth (af_packet_dump)',
+        lines: afPackets.map((a) => `[${a.sw_if_index}] ${names.get(a.sw_if_index) ?? '?'}  host interface ${a.host_if_name}, VPP MAC ${macs.get(a.sw_if_index) ?? '?'} (the pod's next hop)`),
+      });
+    }
 
     const ips = new Set(pod.ips);
     const clients = (await this.vpp.dumpAll(pbl.pbl_client_dump, {})).filter((c) => ips.has(c.client.addr));

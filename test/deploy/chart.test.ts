@@ -133,6 +133,7 @@ describe('helm chart charts/vpp-cni', () => {
     ],
     ['explicit IPAM', { install: { ipam: { type: 'host-local', ranges: [[{ subnet: '10.9.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }] } } }],
     ['pod CIDRs', { install: { podCidrs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], alsoPortmap: true, cniVersion: '1.0.0' } }],
+    ['veth pod interfaces', { agent: { podInterfaceMode: 'veth' } }],
   ];
   test.each(valueSets)('renders valid objects: %s', (_name, values) => {
     validateAll(render(values));
@@ -224,6 +225,18 @@ describe('helm chart charts/vpp-cni', () => {
     expect(installEnv(render({ install: { podCidrs: ['10.244.1.0/24', 'fd00::/64'] } })).VPPCNI_POD_CIDRS).toBe('10.244.1.0/24,fd00::/64');
   });
 
+  test('agent.podInterfaceMode becomes VPPCNI_POD_INTERFACE_MODE (auto by default), read by the agent through envFrom', () => {
+    const objs = render();
+    expect(agentEnv(objs).VPPCNI_POD_INTERFACE_MODE).toBe('auto');
+    expect(agentDefault('VPPCNI_POD_INTERFACE_MODE')).toBe('auto');
+    expect(container(objs, 'agent').envFrom).toEqual([{ configMapRef: { name: 'vpp-cni-agent' } }]);
+    for (const mode of ['tun', 'veth'] as const) {
+      const env = agentEnv(render({ agent: { podInterfaceMode: mode } }));
+      expect(env.VPPCNI_POD_INTERFACE_MODE).toBe(mode);
+      expect(loadConfig({ ...env, NODE_NAME: 'node-1' }, []).pod.interfaceMode).toBe(mode);
+    }
+  });
+
   test('VCL on turns the session layer on in startup.conf; off by default', () => {
     expect(startupConf(render())).not.toContain('session {');
     const conf = startupConf(render({ agent: { featureGates: { vclEnabled: true } } }));
@@ -275,6 +288,7 @@ describe('helm chart charts/vpp-cni', () => {
     ['fractional queues', { agent: { maxPodIfSpec: { tx: 1.5 } } }, 'agent.maxPodIfSpec.tx'],
     ['default above the limit', { agent: { defaultPodIfSpec: { rx: 32 } } }, 'agent.defaultPodIfSpec.rx'],
     ['MTU too small', { agent: { podMtu: 100 } }, 'agent.podMtu'],
+    ['unknown pod interface mode', { agent: { podInterfaceMode: 'tap' } }, 'agent.podInterfaceMode'],
     ['resources with an unknown resource', { vpp: { resources: { limits: { gpu: 1 } } } }, 'gpu'],
     ['bad quantity', { agent: { resources: { requests: { memory: 'lots' } } } }, 'agent.resources.requests.memory'],
     ['hugepage size', { vpp: { hugepages: { pageSize: '4Mi' } } }, 'vpp.hugepages.pageSize'],

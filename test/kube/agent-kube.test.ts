@@ -377,6 +377,9 @@ d('the agent with Kubernetes', () => {
     expect(value(/^vppcni_pods\{interface_kind="tun"\} (\d+)$/m)).toBe(3);
     expect(value(/^vppcni_pods\{interface_kind="memif-pbl"\} (\d+)$/m)).toBe(3);
     expect(value(/^vppcni_pods\{interface_kind="vcl"\} (\d+)$/m)).toBe(0);
+    expect(value(/^vppcni_pods\{interface_kind="veth"\} (\d+)$/m)).toBe(0);
+    expect(m).toMatch(/^vppcni_pod_interface_mode\{setting="auto",mode="tun"\} 1$/m);
+    expect(m).not.toMatch(/^vppcni_pod_interface_mode\{setting="auto",mode="veth"\}/m);
     expect(value(/^vppcni_memif_interfaces (\d+)$/m)).toBe(3);
     expect(value(/^vppcni_pbl_live_updates_total\{result="ok"\} (\d+)$/m)).toBe(1);
     expect(value(/^vppcni_pod_watch_restarts_total\{reason="closed"\} (\d+)$/m)).toBe(1);
@@ -391,7 +394,8 @@ d('the agent with Kubernetes', () => {
     expect(list.code).toBe(0);
     const lines = list.out.split('\n');
     expect(lines[0]).toBe('node node-a: VPP connected, ready, 6 pod(s)');
-    expect(lines[2]).toMatch(/^POD\s+CONTAINER\s+IF\s+KIND\s+VPP INTERFACES\s+MEMIF SOCKET\s+PBL PORTS\s+VCL\s+LAST ERROR$/);
+    expect(lines[1]).toBe('interface mode: tun (setting auto)');
+    expect(lines[3]).toMatch(/^POD\s+CONTAINER\s+IF\s+KIND\s+VPP INTERFACES\s+MEMIF SOCKET\s+PBL PORTS\s+VCL\s+LAST ERROR$/);
     const live = lines.find((l) => l.startsWith('default/live'))!;
     expect(live).toMatch(/default\/live\s+kube\d+x\s*\d*\s+eth0\s+tun\s+tun:\d+ memif:\d+\s+@vpp\/memif-eth0\s+tcp:9000-9100,udp:53\s+-\s+InvalidVppAnnotation: /);
     expect(lines.find((l) => l.startsWith('default/bad'))).toMatch(/^default\/bad(\s+-){7}\s+InvalidVppAnnotation: invalid pod annotations: vppExtraMemifPorts "tcp:70000"/);
@@ -399,6 +403,7 @@ d('the agent with Kubernetes', () => {
     const json = await ctl(['pods', '-o', 'json'], r.ctlSocket);
     const pl = JSON.parse(json.out) as CtlPodList;
     expect(pl.pods.map((p) => p.name)).toEqual(['bad', 'broken', 'cached', 'fresh', 'live', 'wants-vcl']);
+    expect(pl.interfaceMode).toEqual({ setting: 'auto', mode: 'tun' });
     expect(pl.pods.find((p) => p.name === 'live')!.attachments[0]).toMatchObject({ pblPorts: ['tcp:9000-9100', 'udp:53'], memif: { socket: '@vpp/memif-eth0', mode: 'pbl' } });
 
     const one = await ctl(['pod', 'default/live'], r.ctlSocket);

@@ -32,6 +32,8 @@ test.each([
   [{ NODE_NAME: 'Node_A' }, [], 'NODE_NAME: "Node_A" is not a node name (lower-case DNS subdomain, at most 253 characters)'],
   [{}, ['--node-name', 'x_y'], '--node-name: "x_y" is not a node name (lower-case DNS subdomain, at most 253 characters)'],
   [{ VPPCNI_POD_MTU: '100' }, [], 'VPPCNI_POD_MTU: "100" is not an MTU between 576 and 9216'],
+  [{ VPPCNI_POD_INTERFACE_MODE: 'x' }, [], 'VPPCNI_POD_INTERFACE_MODE: "x" is not one of tun, veth, auto'],
+  [{}, ['--pod-interface-mode', 'tap'], '--pod-interface-mode: "tap" is not one of tun, veth, auto'],
   [{}, ['--nope', '1'], /^unknown flag --nope \(known: --vpp-socket .* --ctl-socket --kubeconfig\)$/],
   [{}, ['--metrics-port'], '--metrics-port needs a value'],
 ] as [Record<string, string>, string[], string | RegExp][])('%j %j → %s', (env, argv, message) => {
@@ -59,14 +61,18 @@ test('defaults, flags over the environment, and the values the issue lists', () 
     healthPort: 9465,
     podsFile: undefined,
     kubeconfig: undefined,
-    pod: { gates: { memifEnabled: true, vclEnabled: false, multinetEnabled: false }, defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 }, mtu: 1450 },
+    pod: { gates: { memifEnabled: true, vclEnabled: false, multinetEnabled: false }, defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 }, mtu: 1450, interfaceMode: 'auto' },
   });
+  // The pod interface mode: auto by default, tun or veth by variable or flag (the flag wins).
+  expect(loadConfig(NODE, ['--pod-interface-mode', 'veth']).pod.interfaceMode).toBe('veth');
+  expect(loadConfig({ ...NODE, VPPCNI_POD_INTERFACE_MODE: 'tun' }, []).pod.interfaceMode).toBe('tun');
+  expect(loadConfig({ ...NODE, VPPCNI_POD_INTERFACE_MODE: 'tun' }, ['--pod-interface-mode', 'auto']).pod.interfaceMode).toBe('auto');
   // The CTL socket follows the CNI socket's directory unless set.
   expect(loadConfig(NODE, ['--cni-socket', '/run/x/cni.sock']).ctlSocket).toBe('/run/x/ctl.sock');
   // Without Kubernetes the node name is optional.
   expect(loadConfig({}, ['--pods-file', '/tmp/pods.yaml']).nodeName).toBe('');
   const envs = SETTINGS.map((s) => s.env);
-  for (const v of ['VPPCNI_FEATURE_GATES', 'VPPCNI_DEFAULT_POD_IF_SPEC', 'VPPCNI_MAX_POD_IF_SPEC', 'VPPCNI_VPP_API_SOCKET', 'VPPCNI_CNI_SOCKET', 'NODE_NAME', 'VPPCNI_LOG_LEVEL', 'VPPCNI_METRICS_PORT', 'VPPCNI_HEALTH_PORT', 'VPPCNI_CTL_SOCKET', 'KUBECONFIG']) {
+  for (const v of ['VPPCNI_FEATURE_GATES', 'VPPCNI_DEFAULT_POD_IF_SPEC', 'VPPCNI_MAX_POD_IF_SPEC', 'VPPCNI_VPP_API_SOCKET', 'VPPCNI_CNI_SOCKET', 'NODE_NAME', 'VPPCNI_LOG_LEVEL', 'VPPCNI_METRICS_PORT', 'VPPCNI_HEALTH_PORT', 'VPPCNI_CTL_SOCKET', 'VPPCNI_POD_INTERFACE_MODE', 'KUBECONFIG']) {
     expect(envs).toContain(v);
   }
 });

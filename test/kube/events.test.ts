@@ -75,6 +75,8 @@ test('a Warning Event on the pod, then repeats within the window coalesced into 
   expect(patch.contentType).toMatch(/^application\/json-patch\+json/);
   expect(events()[0]!.lastTimestamp).not.toEqual(ev.firstTimestamp);
   expect(outcomes.filter((o) => o.endsWith(':sent'))).toHaveLength(1);
+  // The outcome is reported once the PATCH answer is back, which can be after the fake apiserver applied it.
+  await until('patched outcome', () => outcomes.some((o) => o.endsWith(':patched')));
   expect(outcomes.filter((o) => o.endsWith(':patched'))).toHaveLength(1);
 
   // Another reason is its own stream; another message for the same reason is a new Event after the window.
