@@ -22,7 +22,7 @@ import {
 } from './attachment.js';
 import { resolveSpec, type InterfaceSpec } from './interface-spec.js';
 import { readLink } from './linux-side.js';
-import { transact, type StepHook } from './transaction.js';
+import { StepError, transact, type StepHook } from './transaction.js';
 import { deleteTolerant, delNeighbor, delRoute } from './vpp-ops.js';
 import type { CheckProblem, DriverContext } from './drivers/context.js';
 import { checkMemif, createMemif, deleteMemif, type MemifPlan } from './drivers/memif.js';
@@ -116,7 +116,7 @@ export class PodNetwork {
         } catch (e) {
           // auto mode: VPP refused the tap for lack of vhost-net and made nothing (tap_create_if frees
           // all it opened); the transaction goes on with a veth, and so does every later pod.
-          if (!isVhostNetFailure(e) || !this.interfaceMode.fallBack((e as Error).message, label)) throw e;
+          if (!isVhostNetFailure(e) || !this.interfaceMode.fallBack(e instanceof StepError ? e.cause.message : String(e), label)) throw e;
           kind = 'veth';
           await createVeth(this.ctx, tx, req, plan.spec, made);
         }

@@ -101,6 +101,43 @@ d('npm start', () => {
     TIMEOUT_MS + 10_000,
   );
 
+  test(
+    '--no-vhost-net: the simulator refuses taps as VPP does without /dev/vhost-net; auto mode gives every pod a veth eth0',
+    async () => {
+      const r = await demo(['--no-vhost-net']);
+      if (r.code !== 0) console.error(r.out);
+      expect(r.code).toBe(0);
+      const out = r.out;
+      expect(out).toContain('--host no-vhost-net');
+      expect(out).toContain('--pod-interface-mode auto');
+      expect(out).toContain('no /dev/vhost-net: taps refused with -11 as real VPP does');
+      // the switch is said once, by the first pod
+      expect(out.match(/VPP cannot make taps on this node: pod eth0 interfaces are veth pairs with an af_packet interface from now on/g)).toHaveLength(1);
+      for (const pod of ['tun', 'pbl-memif', 'multinet', 'vcl']) {
+        expect(out).toMatch(new RegExp(`ok {5}ADD default/${pod} eth0: 10\\.251\\.0\\.\\d+`));
+        expect(out).toMatch(new RegExp(`pod network added {2}\\(pod default/${pod}, ifname eth0, kind veth`));
+        expect(out).toMatch(new RegExp(`host-vcni[0-9a-f]{11} admin-up link-up {2}tag vcni:[0-9a-f]{12}:eth0:veth:default/${pod}\\n`));
+      }
+      expect(out).toMatch(/host interface vcni[0-9a-f]{11}, VPP MAC 02:fe:[0-9a-f:]{11} \(the pod's next hop\)/);
+      expect(out).toMatch(/10\.251\.0\.\d+\/32 \(table 0\) → \[\d+\] host-vcni[0-9a-f]{11} via 10\.251\.0\.\d+/);
+      expect(out).toContain('default via 169.254.1.1 dev eth0');
+      expect(out).toContain('"socketPath": "@vpp/memif-eth0"');
+      expect(out).toContain('"socketPath": "@memif1"');
+      expect(out).toMatch(/ok {5}ADD default\/bad-ports eth0 fails with CNI code 7 \(expected\)/);
+      expect(out).toMatch(/ok {5}VPP: no object of the demo pods left/);
+      expect(out).toMatch(/ok {5}host: no veth host end of the demo pods/);
+      expect(out).not.toMatch(/FAILED|\n\s+at .+:\d+:\d+\)?\n/);
+      expect(demoNetns()).toEqual([]);
+    },
+    TIMEOUT_MS + 10_000,
+  );
+
+  test('--no-vhost-net with --vpp-socket: usage error', async () => {
+    const r = await demo(['--no-vhost-net', '--vpp-socket', '/nonexistent.sock']);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain('demo: --no-vhost-net sets up the simulator');
+  }, 30_000);
+
   test('without root: one clear line and exit 1, before starting anything', async () => {
     const r = await demo([], { uid: 65534, gid: 65534 });
     expect(r.code).toBe(1);

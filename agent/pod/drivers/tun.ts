@@ -21,11 +21,11 @@ import type { CheckProblem, DriverContext } from './context.js';
  * VppApiError (message, retval and its name), with a message that says what it means and what to do.
  */
 export class VhostNetUnavailableError extends VppApiError {
-  constructor(cause: VppApiError) {
+  constructor(cause: VppApiError, hint: boolean) {
     super(cause.messageName, cause.retval, cause.reply);
     this.message =
-      `${cause.message}: VPP could not open /dev/vhost-net, which a tap needs (micro-VMs and hardened kernels often lack it); ` +
-      'set VPPCNI_POD_INTERFACE_MODE to auto or veth to give pods a veth pair with an af_packet interface instead';
+      `${cause.message}: VPP could not open /dev/vhost-net, which a tap needs (micro-VMs and hardened kernels often lack it)` +
+      (hint ? '; set VPPCNI_POD_INTERFACE_MODE to auto or veth to give pods a veth pair with an af_packet interface instead' : '');
   }
 }
 
@@ -62,7 +62,8 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
         tap_flags: l2 ? 0 : TapFlags.TAP_API_FLAG_TUN,
         tag,
       }).catch((e: unknown) => {
-        throw e instanceof VppApiError && e.retval === VHOST_NET_RETVAL ? new VhostNetUnavailableError(e) : e;
+        // The hint is for a node set to tun; in auto mode the caller falls back to veth instead.
+        throw e instanceof VppApiError && e.retval === VHOST_NET_RETVAL ? new VhostNetUnavailableError(e, ctx.cfg.interfaceMode === 'tun') : e;
       });
       return r.sw_if_index;
     },
