@@ -106,4 +106,23 @@ export class LinuxNetns implements NetnsOps {
   }
 }
 
+/** iproute2 saying the link is not there (gone before, or while, it was asked). */
+export function isLinkGone(e: unknown): boolean {
+  return e instanceof CommandError && /Cannot find device|does not exist|No such device/.test(e.stderr);
+}
+
+/**
+ * Deletes a link in a pod netns, or in the host netns when `netns` is undefined. A link (or netns)
+ * already gone counts as deleted: DEL and cleanups must be idempotent.
+ */
+export async function deleteLinkTolerant(ns: NetnsOps, netns: string | undefined, name: string): Promise<void> {
+  try {
+    if (netns === undefined) await ns.hostIpBatch([['link', 'del', 'dev', name]]);
+    else await ns.ipBatch(netns, [['link', 'del', 'dev', name]]);
+  } catch (e) {
+    if (e instanceof NetnsGoneError || isLinkGone(e)) return;
+    throw e;
+  }
+}
+
 export { CommandError };

@@ -1,23 +1,29 @@
 /**
- * What VPP holds that may be ours, read in one pass (a fixed number of dumps, whatever the number of pods),
- * and how the objects of one attachment are found in it without a record: interfaces by their owner tag
+ * What VPP holds that may be ours, and the host ends of our veth pairs, read in one pass (a fixed number
+ * of dumps and one `ip link show` in the host netns, whatever the number of pods), and how the objects of
+ * one attachment are found in it without a record: interfaces by their owner tag
  * (`vcni:<cid12>:<ifname>:…`); the routes through them; the PBL clients on the addresses those routes (or
  * the intent) carry; the memif sockets they use, or, given the pod netns, the socket names we make there;
- * the app namespace by its id. Objects without our tag are never selected, except the routes through one
- * of our interfaces and the PBL clients and memif sockets carrying the attachment's addresses or names.
+ * the app namespace by its id; the veth host end by the name derived from the attachment, when its ifalias
+ * carries the attachment's tag, and an af_packet not tagged yet on that name. Objects without our tag are
+ * never selected, except the routes through one of our interfaces, the PBL clients and memif sockets
+ * carrying the attachment's addresses or names, and the af_packet on the attachment's own host end name.
  */
+import * as afp from '../../vpp-api/generated/af_packet.js';
 import * as iface from '../../vpp-api/generated/interface.js';
 import * as ip from '../../vpp-api/generated/ip.js';
+import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
 import * as memif from '../../vpp-api/generated/memif.js';
 import * as pbl from '../../vpp-api/generated/pbl.js';
 import * as session from '../../vpp-api/generated/session.js';
 import * as tapv2 from '../../vpp-api/generated/tapv2.js';
 import { VppApiError, VppUnknownMessageError } from '../../vpp-api/client/index.js';
-import { CommandError, NetnsGoneError, type NetnsOps } from '../linux/netns.js';
+import { deleteLinkTolerant, type NetnsOps } from '../linux/netns.js';
 import { hostPrefix as hostPrefixOf, ipOf, isV6, type MadeRoute } from '../pod/attachment.js';
 import { memifSocketName } from '../pod/drivers/memif.js';
 import { vclLoopbackMac, vclNamespaceId } from '../pod/drivers/vcl.js';
-import { parseTag, shortContainerId, type ParsedTag } from '../pod/tags.js';
+import { isVethHostName, parseVethAlias, vethHostName } from '../pod/drivers/veth.js';
+import { parseTag, shortContainerId, tagOwnedBy, type ParsedTag } from '../pod/tags.js';
 import { deleteTolerant, delRoute, type VppApi } from '../pod/vpp-ops.js';
 
 export interface InvInterface {
@@ -47,6 +53,32 @@ export interface InvMemif {
   ringSize: number;
 }
 
+export interface InvAfPacket {
+  swIfIndex: number;
+  /** The host interface it reads and writes (a veth host end for ours). */
+  hostIfName: string;
+}
+
+/** A static neighbor (the pod MACs an L3 veth attachment pins its addresses to). */
+export interface InvNeighbor {
+  swIfIndex: number;
+  ip: string;
+  mac: string;
+}
+
+/**
+ * A host netns link named like our veth host ends (`vcni` + 11 hex digits), whoever made it: `owner` and
+ * `netns` are set only when its ifalias is ours (`<our tag>,netns=<pod netns>`).
+ */
+export interface HostVeth {
+  name: string;
+  alias: string;
+  /** The tag the alias carries, parsed, when it is one of ours. */
+  owner?: ParsedTag;
+  tag?: string;
+  netns?: string;
+}
+
 export interface InvRoute {
   prefix: string;
   paths: { swIfIndex: number; nh?: string }[];
@@ -69,6 +101,12 @@ export interface InvAppNamespace {
 export interface VppInventory {
   interfaces: Map<number, InvInterface>;
   taps: Map<number, InvTap>;
+  /** Empty when VPP has no af_packet plugin. */
+  afPackets: Map<number, InvAfPacket>;
+  /** Static neighbors only (dynamic ones are VPP's business), both families. */
+  neighbors: InvNeighbor[];
+  /** Host netns links with our veth host-end naming, by name (read with `ip link show`, not from VPP). */
+  hostVeths: Map<string, HostVeth>;
   memifs: Map<number, InvMemif>;
   /** memif socket id → filename. */
   sockets: Map<number, string>;
@@ -110,10 +148,48 @@ async function optional<T>(fn: () => Promise<T[]>): Promise<T[] | undefined> {
   }
 }
 
-export async function takeInventory(vpp: VppApi): Promise<VppInventory> {
-  const [ifs, taps, memifs, sockets, clients, r4, r6, appText] = await Promise.all([
+/** What the inventory needs of the host netns: its links. */
+export type HostLinkReader = Pick<NetnsOps, 'hostIpJson'>;
+
+/**
+ * The host netns links named like our veth host ends, with what their ifalias says (one `ip link show`).
+ * Links of every type: a link of another type under such a name is someone else's, and must be seen so
+ * that the af_packet on it is not taken for one whose host end is gone.
+ */
+export async function takeHostVeths(host: HostLinkReader): Promise<Map<string, HostVeth>> {
+  const links = (await host.hostIpJson(['link', 'show'])) as unknown;
+  const out = new Map<string, HostVeth>();
+  if (!Array.isArray(links)) return out;
+  for (const l of links as { ifname?: unknown; ifalias?: unknown }[]) {
+    if (typeof l?.ifname !== 'string' || !isVethHostName(l.ifname)) continue;
+    const alias = typeof l.ifalias === 'string' ? l.ifalias : '';
+    const parsed = parseVethAlias(alias);
+    const owner = parsed ? parseTag(parsed.tag) : undefined;
+    out.set(l.ifname, { name: l.ifname, alias, ...(owner && parsed ? { owner, tag: parsed.tag, ...(parsed.netns ? { netns: parsed.netns } : {}) } : {}) });
+  }
+  return out;
+}
+
+/**
+ * True when a host link is the veth host end of the attachment (cid, ifName): the name we derive for it,
+ * and an ifalias carrying its tag. A link of that name whose alias is anything else is not ours.
+ */
+export function isHostVethOf(v: HostVeth, containerId: string, ifName: string): boolean {
+  return !!v.tag && v.name === vethHostName(containerId, ifName) && tagOwnedBy(v.tag, containerId, ifName);
+}
+
+/**
+ * VPP's objects and the host's veth ends. `host` reads the host netns links (our veth host ends outlive
+ * VPP and are found by name and ifalias, not in VPP).
+ */
+export async function takeInventory(vpp: VppApi, host: HostLinkReader): Promise<VppInventory> {
+  const [ifs, taps, afPackets, n4, n6, hostVeths, memifs, sockets, clients, r4, r6, appText] = await Promise.all([
     vpp.dumpAll(iface.sw_interface_dump, {}),
     optional(() => vpp.dumpAll(tapv2.sw_interface_tap_v2_dump, { sw_if_index: U32_MAX })),
+    optional(() => vpp.dumpAll(afp.af_packet_dump, {})),
+    optional(() => vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: U32_MAX, af: 0 })),
+    optional(() => vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: U32_MAX, af: 1 })),
+    takeHostVeths(host),
     optional(() => vpp.dumpAll(memif.memif_dump, {})),
     optional(() => vpp.dumpAll(memif.memif_socket_filename_dump, {})),
     optional(() => vpp.dumpAll(pbl.pbl_client_dump, {})),
@@ -128,6 +204,9 @@ export async function takeInventory(vpp: VppApi): Promise<VppInventory> {
   const inv: VppInventory = {
     interfaces: new Map(),
     taps: new Map(),
+    afPackets: new Map(),
+    neighbors: [],
+    hostVeths,
     memifs: new Map(),
     sockets: new Map(),
     pbl: clients?.map((c) => ({ id: c.client.id, addr: c.client.addr, ports: c.client.port_ranges })),
@@ -148,6 +227,11 @@ export async function takeInventory(vpp: VppApi): Promise<VppInventory> {
       rxRingSize: t.rx_ring_sz,
       txRingSize: t.tx_ring_sz,
     });
+  }
+  for (const a of afPackets ?? []) inv.afPackets.set(a.sw_if_index, { swIfIndex: a.sw_if_index, hostIfName: a.host_if_name });
+  for (const n of [...(n4 ?? []), ...(n6 ?? [])]) {
+    if ((n.neighbor.flags & ipn.IpNeighborFlags.IP_API_NEIGHBOR_FLAG_STATIC) === 0) continue;
+    inv.neighbors.push({ swIfIndex: n.neighbor.sw_if_index, ip: n.neighbor.ip_address, mac: n.neighbor.mac_address });
   }
   for (const m of memifs ?? []) inv.memifs.set(m.sw_if_index, { swIfIndex: m.sw_if_index, socketId: m.socket_id, mode: m.mode, ringSize: m.ring_size });
   for (const s of sockets ?? []) inv.sockets.set(s.socket_id, s.socket_filename);
@@ -177,18 +261,20 @@ export interface OwnedObjects {
   appNamespaces: InvAppNamespace[];
   /** Linux links to remove in pod netns (multinet dummies): [netns, name]. */
   links: [string, string][];
+  /** Links to remove in the host netns (veth host ends; their pod ends go with them). */
+  hostLinks: string[];
 }
 
 export function emptyInventory(): VppInventory {
-  return { interfaces: new Map(), taps: new Map(), memifs: new Map(), sockets: new Map(), pbl: [], routes: [], appNamespaces: [] };
+  return { interfaces: new Map(), taps: new Map(), afPackets: new Map(), neighbors: [], hostVeths: new Map(), memifs: new Map(), sockets: new Map(), pbl: [], routes: [], appNamespaces: [] };
 }
 
 export function emptyOwned(): OwnedObjects {
-  return { interfaces: [], routes: [], pbl: [], sockets: [], appNamespaces: [], links: [] };
+  return { interfaces: [], routes: [], pbl: [], sockets: [], appNamespaces: [], links: [], hostLinks: [] };
 }
 
 export function isEmpty(o: OwnedObjects): boolean {
-  return o.interfaces.length + o.routes.length + o.pbl.length + o.sockets.length + o.appNamespaces.length + o.links.length === 0;
+  return o.interfaces.length + o.routes.length + o.pbl.length + o.sockets.length + o.appNamespaces.length + o.links.length + o.hostLinks.length === 0;
 }
 
 /** The filenames our memif driver gives an attachment's sockets in its netns. */
@@ -212,12 +298,17 @@ export function objectsOf(inv: VppInventory, ids: readonly AttachmentIdentity[],
   // was not tagged yet): they and the memifs on them are the attachment's.
   const names = new Set(ids.flatMap((id) => (id.netns ? memifSocketFilenames(id.ifName, id.netns) : [])));
   const named = new Set([...inv.sockets].filter(([, f]) => names.has(f)).map(([sid]) => sid));
+  // The veth host end names we derive for the attachments: an af_packet not tagged yet on one of them (the
+  // agent died between its creation and its tag) is the attachment's.
+  const hostNames = new Set(ids.map((id) => vethHostName(id.containerId, id.ifName)));
   const picked = new Set<number>();
   for (const itf of inv.interfaces.values()) {
     const mine = itf.owner
       ? wanted.has(`${itf.owner.cid}:${itf.owner.ifName}`)
       : itf.tag === ''
-        ? (itf.name.startsWith('loop') && loopMacs.has(itf.mac)) || named.has(inv.memifs.get(itf.swIfIndex)?.socketId ?? -1)
+        ? (itf.name.startsWith('loop') && loopMacs.has(itf.mac)) ||
+          named.has(inv.memifs.get(itf.swIfIndex)?.socketId ?? -1) ||
+          hostNames.has(inv.afPackets.get(itf.swIfIndex)?.hostIfName ?? '')
         : false;
     if (mine) {
       out.interfaces.push(itf);
@@ -249,6 +340,11 @@ export function objectsOf(inv: VppInventory, ids: readonly AttachmentIdentity[],
   const nsIds = new Set(ids.map((id) => vclNamespaceId(id)));
   out.appNamespaces = inv.appNamespaces.filter((a) => nsIds.has(a.id));
   for (const id of ids) if (id.netns && id.ifName.startsWith('memif')) out.links.push([id.netns, id.ifName]);
+  // The veth host ends (they outlive VPP): by derived name, when the alias says they are the attachment's.
+  for (const id of ids) {
+    const v = inv.hostVeths.get(vethHostName(id.containerId, id.ifName));
+    if (v && isHostVethOf(v, id.containerId, id.ifName) && !out.hostLinks.includes(v.name)) out.hostLinks.push(v.name);
+  }
   return out;
 }
 
@@ -257,21 +353,14 @@ export interface RemovalContext {
   netns: NetnsOps;
 }
 
-async function deleteLink(ns: NetnsOps, netns: string, name: string): Promise<void> {
-  try {
-    await ns.ipBatch(netns, [['link', 'del', name]]);
-  } catch (e) {
-    if (e instanceof NetnsGoneError) return;
-    if (e instanceof CommandError && /Cannot find device/.test(e.stderr)) return;
-    throw e;
-  }
-}
-
 const APP_NS_NOT_FOUND = -19;
+/** af_packet_delete of a host interface VPP does not know: SYSCALL_ERROR_1. */
+const AF_PACKET_UNKNOWN = -11;
 
 /**
  * Removes the objects, dependents first (PBL clients, routes, app namespaces, then memifs, sockets,
- * taps, loopbacks, then the Linux links). Every delete tolerates "already gone". Returns what failed.
+ * taps, af_packets, loopbacks, then the Linux links: pod netns dummies, veth host ends). Every delete
+ * tolerates "already gone". Returns what failed.
  */
 export async function removeObjects(ctx: RemovalContext, inv: VppInventory, o: OwnedObjects): Promise<string[]> {
   const failures: string[] = [];
@@ -305,17 +394,23 @@ export async function removeObjects(ctx: RemovalContext, inv: VppInventory, o: O
   }
   const memifs = o.interfaces.filter((i) => inv.memifs.has(i.swIfIndex));
   const taps = o.interfaces.filter((i) => inv.taps.has(i.swIfIndex));
-  const others = o.interfaces.filter((i) => !inv.memifs.has(i.swIfIndex) && !inv.taps.has(i.swIfIndex));
+  const afPackets = o.interfaces.filter((i) => inv.afPackets.has(i.swIfIndex));
+  const others = o.interfaces.filter((i) => !inv.memifs.has(i.swIfIndex) && !inv.taps.has(i.swIfIndex) && !inv.afPackets.has(i.swIfIndex));
   for (const m of memifs) await attempt(`memif ${m.name}`, () => deleteTolerant(() => vpp.request(memif.memif_delete, { sw_if_index: m.swIfIndex })));
   for (const s of o.sockets) {
     await attempt(`memif socket ${s.id}`, () => deleteTolerant(() => vpp.request(memif.memif_socket_filename_add_del_v2, { is_add: false, socket_id: s.id, socket_filename: '' })));
   }
   for (const t of taps) await attempt(`tap ${t.name}`, () => deleteTolerant(() => vpp.request(tapv2.tap_delete_v2, { sw_if_index: t.swIfIndex })));
+  for (const a of afPackets) {
+    const hostIfName = inv.afPackets.get(a.swIfIndex)!.hostIfName;
+    await attempt(`af_packet ${a.name}`, () => deleteTolerant(() => vpp.request(afp.af_packet_delete, { host_if_name: hostIfName }), [AF_PACKET_UNKNOWN]));
+  }
   for (const l of others) {
     if (l.name.startsWith('loop')) await attempt(`loopback ${l.name}`, () => deleteTolerant(() => vpp.request(iface.delete_loopback, { sw_if_index: l.swIfIndex })));
-    else failures.push(`interface ${l.name} (tag ${l.tag}): not a tap, memif or loopback; left alone`);
+    else failures.push(`interface ${l.name} (tag ${l.tag}): not a tap, memif, af_packet or loopback; left alone`);
   }
-  for (const [netns, name] of o.links) await attempt(`${name} in ${netns}`, () => deleteLink(ctx.netns, netns, name));
+  for (const [netns, name] of o.links) await attempt(`${name} in ${netns}`, () => deleteLinkTolerant(ctx.netns, netns, name));
+  for (const name of o.hostLinks) await attempt(`host interface ${name}`, () => deleteLinkTolerant(ctx.netns, undefined, name));
   return failures;
 }
 
@@ -328,5 +423,6 @@ export function describeObjects(o: OwnedObjects): Record<string, unknown> {
     ...(o.sockets.length ? { memifSockets: o.sockets.map((s) => s.filename || String(s.id)) } : {}),
     ...(o.appNamespaces.length ? { appNamespaces: o.appNamespaces.map((a) => a.id) } : {}),
     ...(o.links.length ? { links: o.links.map(([n, l]) => `${l} in ${n}`) } : {}),
+    ...(o.hostLinks.length ? { hostLinks: o.hostLinks } : {}),
   };
 }

@@ -6,10 +6,10 @@
  * A record is "stale" while its VPP objects are not trusted: at agent start until the reconcile checked
  * it, after a VPP restart until it was made again, and while a failed re-creation waits for its retry.
  * A stale record is never handed to VPP by index (its indexes may name someone else's objects now):
- * CHECK answers "try again later", and DEL removes the Linux side only and forgets the record — whatever
- * of it is still in VPP then belongs to no record, and the sweep removes it.
+ * CHECK answers "try again later", and DEL removes the Linux side only (multinet dummy, veth pair) and
+ * forgets the record — whatever of it is still in VPP then belongs to no record, and the sweep removes it.
  */
-import { CommandError, NetnsGoneError } from '../linux/netns.js';
+import { deleteLinkTolerant } from '../linux/netns.js';
 import type { AttachmentRecord } from '../pod/attachment.js';
 import { keyOf, podFields, type StateContext } from './context.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
@@ -91,13 +91,9 @@ export class StateKeeper {
 
   /** DEL of a stale record: the Linux side only (see above). */
   async deleteStale(rec: AttachmentRecord): Promise<void> {
-    if (rec.objects.dummy) {
-      try {
-        await this.c.netns.ipBatch(rec.netns, [['link', 'del', rec.objects.dummy]]);
-      } catch (e) {
-        if (!(e instanceof NetnsGoneError) && !(e instanceof CommandError && /Cannot find device/.test(e.stderr))) throw e;
-      }
-    }
+    if (rec.objects.dummy) await deleteLinkTolerant(this.c.netns, rec.netns, rec.objects.dummy);
+    // The veth pair is Linux's: its host end (named by the record) goes, and the pod's eth0 with it.
+    if (rec.objects.veth) await deleteLinkTolerant(this.c.netns, undefined, rec.objects.veth.hostIfName);
     this.stale.delete(keyOf(rec));
     this.cancelRetry(keyOf(rec));
     this.c.log.info({ ...podFields(rec), step: 'del' }, 'DEL while the VPP objects are not trusted: Linux side removed, VPP leftovers go to the sweep');
@@ -236,7 +232,7 @@ export class StateKeeper {
     try {
       const r = await sweepOrphans(this.c, { stale: this.stale });
       this.last.sweep = r;
-      if (r.attachments + r.sockets + r.appNamespaces > 0) this.c.log.info({ step: 'sweep', ...r, failures: r.failures.length }, 'orphan sweep done');
+      if (r.attachments + r.interfaces + r.sockets + r.appNamespaces + r.hostLinks > 0) this.c.log.info({ step: 'sweep', ...r, failures: r.failures.length }, 'orphan sweep done');
       else this.c.log.debug({ step: 'sweep', ms: r.ms }, 'orphan sweep: nothing to remove');
       return r;
     } catch (e) {

@@ -7,17 +7,20 @@
  *    the dumps. One whose objects are not (VPP restarted meanwhile, or something removed them) is made
  *    again. One whose netns is gone, of a pod the pod source no longer knows, is deleted.
  *  - A checkpoint that was moved aside (corrupt, newer version): the records are rebuilt from VPP's tagged
- *    objects and the pod source first; tagged objects that do not make a whole attachment are removed.
+ *    objects (and, for a veth, its host end's ifalias: the pod netns) and the pod source first; tagged
+ *    objects that do not make a whole attachment are removed.
  * One set of dumps serves every record, so the cost barely grows with the number of pods.
  */
+import { NetnsGoneError } from '../linux/netns.js';
 import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/drivers/memif.js';
 import { VCL_SOCKET, vclNamespaceId } from '../pod/drivers/vcl.js';
+import { readLink } from '../pod/linux-side.js';
 import { parsePodAnnotations } from '../pod/annotations.js';
 import { resolveSpec, type InterfaceSpec } from '../pod/interface-spec.js';
 import { describeAttachment, ipOf, type AttachResult, type AttachmentRecord, type MadeMemif, type MadeObjects, type MadeRoute } from '../pod/attachment.js';
 import type { PodInfo } from '../pods/pod-source.js';
 import { forEachLimit, identityOf, keyOf, podFields, type PendingIntent, type StateContext } from './context.js';
-import { describeObjects, isEmpty, objectsOf, removeObjects, takeInventory, type InvInterface, type VppInventory } from './inventory.js';
+import { describeObjects, isEmpty, isHostVethOf, objectsOf, removeObjects, takeInventory, type InvInterface, type VppInventory } from './inventory.js';
 import { protectedFrom, recreate, verify } from './repair.js';
 
 export interface ReconcileReport {
@@ -86,7 +89,7 @@ export async function reconcile(c: StateContext, o: ReconcileOptions): Promise<R
   const t0 = performance.now();
   const report: ReconcileReport = { adopted: 0, recreated: 0, deleted: 0, kept: 0, rolledBack: 0, deletesFinished: 0, rebuilt: 0, rebuildRemoved: 0, failed: [], ms: 0 };
   const podTimeout = o.podLookupTimeoutMs ?? 2000;
-  const inv = await takeInventory(c.vpp);
+  const inv = await takeInventory(c.vpp, c.netns);
 
   if (o.rebuild) await rebuild(c, inv, o, report);
 
@@ -164,6 +167,7 @@ interface Group {
   ifName: string;
   pod: string;
   tun: InvInterface[];
+  veth: InvInterface[];
   memif: InvInterface[];
   mmif: InvInterface[];
   vcl: InvInterface[];
@@ -181,14 +185,47 @@ function sized(base: InterfaceSpec, isl3: boolean, rx: number, tx: number): Inte
 
 type Built = { rec: AttachmentRecord } | { incomplete: string; netns?: string };
 
-function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | undefined): Built {
-  for (const k of ['tun', 'memif', 'mmif', 'vcl'] as const) if (g[k].length > 1) return { incomplete: `${g[k].length} ${k} interfaces` };
-  const primary = g.tun[0] ?? g.mmif[0];
-  if (!primary) return { incomplete: 'neither a tap nor a multinet memif' };
-  if (g.tun[0] && g.mmif[0]) return { incomplete: 'both a tap and a multinet memif' };
+/**
+ * The pod-side MAC of a veth attachment: L3 pins every pod address to it with a static neighbor on the
+ * af_packet (read from the inventory's one neighbor dump: no per-pod call); L2 leaves VPP no copy of it,
+ * so it is read from the pod end in the pod netns. A reason (string) when neither holds.
+ */
+async function vethPodMac(c: StateContext, inv: VppInventory, swIfIndex: number, ips: string[], netns: string, ifName: string): Promise<{ l2: boolean; mac: string } | string> {
+  const addrs = new Set(ips.map(ipOf));
+  const nbs = inv.neighbors.filter((n) => n.swIfIndex === swIfIndex && addrs.has(n.ip));
+  if (nbs.length > 0) {
+    const macs = new Set(nbs.map((n) => n.mac));
+    if (nbs.length !== addrs.size) return 'static neighbors for some of the pod addresses only (its ADD did not finish)';
+    if (macs.size > 1) return `static neighbors with different MACs (${[...macs].join(', ')})`;
+    return { l2: false, mac: nbs[0]!.mac };
+  }
+  try {
+    const link = await readLink(c.netns, netns, ifName);
+    if (!link?.mac) return `pod end ${ifName} ${link ? 'has no MAC' : 'missing'} in ${netns}`;
+    return { l2: true, mac: link.mac };
+  } catch (e) {
+    if (e instanceof NetnsGoneError) return `pod netns ${netns} is gone`;
+    throw e;
+  }
+}
+
+async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | undefined): Promise<Built> {
+  for (const k of ['tun', 'veth', 'memif', 'mmif', 'vcl'] as const) if (g[k].length > 1) return { incomplete: `${g[k].length} ${k} interfaces` };
+  const main = g.tun[0] ?? g.veth[0];
+  const primary = main ?? g.mmif[0];
+  if (!primary) return { incomplete: 'neither a tap, a veth af_packet nor a multinet memif' };
+  if (g.tun[0] && g.veth[0]) return { incomplete: 'both a tap and a veth af_packet' };
+  if (main && g.mmif[0]) return { incomplete: `both a ${g.tun[0] ? 'tap' : 'veth af_packet'} and a multinet memif` };
   let netns: string | undefined;
   if (g.tun[0]) netns = inv.taps.get(g.tun[0].swIfIndex)?.hostNamespace;
-  else {
+  else if (g.veth[0]) {
+    // The pod netns is in the host end's ifalias (VPP knows only the host end's name).
+    const a = inv.afPackets.get(g.veth[0].swIfIndex);
+    if (!a) return { incomplete: `${g.veth[0].name} is not in af_packet_dump` };
+    const v = inv.hostVeths.get(a.hostIfName);
+    if (!v || !isHostVethOf(v, g.cid, g.ifName)) return { incomplete: `veth host end ${a.hostIfName} ${v ? `is not this attachment's (alias "${v.alias}")` : 'missing'}` };
+    netns = v.netns;
+  } else {
     const m = inv.memifs.get(primary.swIfIndex);
     netns = m ? parseSocketFilename(inv.sockets.get(m.socketId) ?? '')?.[1] : undefined;
   }
@@ -200,7 +237,7 @@ function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | unde
   const made: MadeObjects = { pbl: [], routes, neighbors: [] };
   const cfg = c.cfg;
   const result: AttachResult = { interfaces: [{ name: g.ifName, sandbox: netns }], ips: ips.map((a) => ({ address: a, interface: 0 })), routes: [] };
-  const main = result.interfaces[0]!;
+  const mainIf = result.interfaces[0]!;
   const memifOf = (itf: InvInterface, mode: 'pbl' | 'multinet'): MadeMemif | string => {
     const d = inv.memifs.get(itf.swIfIndex);
     if (!d) return `memif ${itf.name} not in memif_dump`;
@@ -211,13 +248,29 @@ function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | unde
     if (l2) for (const a of ips) made.neighbors.push({ swIfIndex: itf.swIfIndex, ip: ipOf(a), mac: MEMIF_CLIENT_MAC });
     return { mode, socketId: d.socketId, socketFilename: filename, socketName: `@${parsed[0]}`, swIfIndex: itf.swIfIndex, tag: itf.tag, l2, spec: sized(resolveSpec(undefined, cfg, false), !l2, d.ringSize, d.ringSize) };
   };
-  if (g.tun[0]) {
-    const t = inv.taps.get(g.tun[0].swIfIndex)!;
-    const l2 = !t.tun;
-    made.tun = { swIfIndex: t.swIfIndex, tag: g.tun[0].tag, hostIfName: t.hostIfName, l2, spec: sized(resolveSpec(undefined, cfg, true), !l2, t.rxRingSize, t.txRingSize) };
-    if (l2 && t.hostMac !== '00:00:00:00:00:00') made.tun.hostMac = t.hostMac;
-    if (made.tun.hostMac) main.mac = made.tun.hostMac;
-    main.mtu = cfg.mtu;
+  if (main) {
+    if (g.tun[0]) {
+      const t = inv.taps.get(g.tun[0].swIfIndex)!;
+      const l2 = !t.tun;
+      made.tun = { swIfIndex: t.swIfIndex, tag: g.tun[0].tag, hostIfName: t.hostIfName, l2, spec: sized(resolveSpec(undefined, cfg, true), !l2, t.rxRingSize, t.txRingSize) };
+      if (l2 && t.hostMac !== '00:00:00:00:00:00') made.tun.hostMac = t.hostMac;
+      if (made.tun.hostMac) mainIf.mac = made.tun.hostMac;
+    } else {
+      const itf = g.veth[0]!;
+      const pm = await vethPodMac(c, inv, itf.swIfIndex, ips, netns, g.ifName);
+      if (typeof pm === 'string') return { incomplete: pm, netns };
+      // af_packet_dump carries no ring or queue sizes: the pod's own spec (annotations), else the defaults.
+      let spec: InterfaceSpec;
+      try {
+        spec = resolveSpec(pod ? parsePodAnnotations(pod.annotations, cfg.gates, cfg.limits).interfacesSpec[g.ifName] : undefined, cfg, true);
+      } catch {
+        spec = resolveSpec(undefined, cfg, true);
+      }
+      made.veth = { swIfIndex: itf.swIfIndex, tag: itf.tag, hostIfName: inv.afPackets.get(itf.swIfIndex)!.hostIfName, podIfName: g.ifName, podMac: pm.mac, vppMac: itf.mac, l2: pm.l2, spec: { ...spec, isl3: !pm.l2 } };
+      if (!pm.l2) for (const a of ips) made.neighbors.push({ swIfIndex: itf.swIfIndex, ip: ipOf(a), mac: pm.mac });
+      mainIf.mac = pm.mac;
+    }
+    mainIf.mtu = cfg.mtu;
     if (g.memif[0]) {
       const m = memifOf(g.memif[0], 'pbl');
       if (typeof m === 'string') return { incomplete: m, netns };
@@ -240,10 +293,10 @@ function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | unde
     if (typeof m === 'string') return { incomplete: m, netns };
     made.memif = m;
     made.dummy = g.ifName;
-    main.socketPath = m.socketName;
+    mainIf.socketPath = m.socketName;
   }
   if (g.vcl[0]) {
-    if (!g.tun[0]) return { incomplete: 'VCL loopback without a tap', netns };
+    if (!main) return { incomplete: 'VCL loopback without a tap or veth', netns };
     const nsId = vclNamespaceId({ containerId: g.cid, ifName: g.ifName });
     const a = inv.appNamespaces.find((x) => x.id === nsId);
     if (!a) return { incomplete: `VCL loopback without app namespace ${nsId}`, netns };
@@ -258,7 +311,7 @@ function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | unde
     ifName: g.ifName,
     netns,
     pod: podRef,
-    kind: g.tun[0] ? 'tun' : 'memif-multinet',
+    kind: g.tun[0] ? 'tun' : g.veth[0] ? 'veth' : 'memif-multinet',
     ips: ips.map((address) => ({ address })),
     routes: [],
     objects: made,
@@ -277,15 +330,15 @@ async function rebuild(c: StateContext, inv: VppInventory, o: ReconcileOptions, 
     if (!t) continue;
     const k = `${t.cid}:${t.ifName}`;
     let g = groups.get(k);
-    if (!g) groups.set(k, (g = { cid: t.cid, ifName: t.ifName, pod: t.pod, tun: [], memif: [], mmif: [], vcl: [] }));
-    if (t.kind === 'tun' || t.kind === 'memif' || t.kind === 'mmif' || t.kind === 'vcl') g[t.kind].push(itf);
+    if (!g) groups.set(k, (g = { cid: t.cid, ifName: t.ifName, pod: t.pod, tun: [], veth: [], memif: [], mmif: [], vcl: [] }));
+    if (t.kind === 'tun' || t.kind === 'veth' || t.kind === 'memif' || t.kind === 'mmif' || t.kind === 'vcl') g[t.kind].push(itf);
   }
   const incomplete: [Group, string, string | undefined][] = [];
   for (const g of groups.values()) {
     if (c.store.get(`${g.cid}/${g.ifName}`)) continue;
     const slash = g.pod.indexOf('/');
     const pod = slash > 0 ? await lookupPod(c, g.pod.slice(0, slash), g.pod.slice(slash + 1), undefined, o.podLookupTimeoutMs ?? 2000) : undefined;
-    const b = build(c, inv, g, pod);
+    const b = await build(c, inv, g, pod);
     if ('incomplete' in b) {
       incomplete.push([g, b.incomplete, b.netns]);
       continue;

@@ -1,9 +1,11 @@
 /**
  * VPP restarted (the client reconnected to another vpe_pid): everything the agent made in VPP is gone,
- * and the pods' taps went with it (VPP held their descriptors). The VPP side of every attachment is made
- * again from the checkpoint: node objects first (the caller resets NodeResources), then per record the
- * pod layer's ADD with the stored request — tap in the pod netns, memif sockets and listeners back in
- * the pod netns, PBL clients (new ids), app namespaces, routes — and the record replaced.
+ * and the pods' taps went with it (VPP held their descriptors). Veth pairs did not: they are the
+ * kernel's, and both ends (the host end VPP read through af_packet, the pod's eth0) outlive VPP. The VPP
+ * side of every attachment is made again from the checkpoint: node objects first (the caller resets
+ * NodeResources), then per record the pod layer's ADD with the stored request — tap in the pod netns (or
+ * the veth pair, its old host end removed first, and a new af_packet on it), memif sockets and listeners
+ * back in the pod netns, PBL clients (new ids), app namespaces, routes — and the record replaced.
  *
  * Before that, whatever our tags (or our records' names and addresses) mark in the new VPP is removed:
  * an operation that straddled the restart may have made objects there, and no record is trusted yet.
@@ -40,11 +42,12 @@ export async function recoverAfterVppRestart(c: StateContext, o: RecoveryOptions
   const records = c.store.all();
   for (const r of records) o.stale.add(keyOf(r));
 
-  const inv = await takeInventory(c.vpp);
+  const inv = await takeInventory(c.vpp, c.netns);
   const ids: AttachmentIdentity[] = records.map(identityOf);
   for (const itf of inv.interfaces.values()) if (itf.owner) ids.push({ containerId: itf.owner.cid, ifName: itf.owner.ifName });
-  // The multinet dummies (in the pod netns, they outlived VPP) are removed by each re-creation, in parallel.
-  const owned = { ...objectsOf(inv, ids, { pblIds: new Set(), addrs: new Set() }), links: [] };
+  // The multinet dummies and the veth host ends (in the pod and host netns, they outlived VPP) are removed
+  // by each re-creation, in parallel; veth host ends no record holds go to the sweep.
+  const owned = { ...objectsOf(inv, ids, { pblIds: new Set(), addrs: new Set() }), links: [], hostLinks: [] };
   if (!isEmpty(owned)) {
     const failures = await removeObjects(c, inv, owned);
     report.leftovers = owned.interfaces.length + owned.routes.length + owned.pbl.length + owned.sockets.length + owned.appNamespaces.length;
@@ -105,7 +108,7 @@ export async function retryRecord(c: StateContext, key: string, stale: Set<strin
       return 'dropped';
     }
     try {
-      const inv = await takeInventory(c.vpp);
+      const inv = await takeInventory(c.vpp, c.netns);
       if (verify(rec, inv).length === 0) {
         // Intact after all (the failure was VPP going away and coming back, not restarting).
         stale.delete(key);

@@ -1,7 +1,9 @@
 /**
- * One record against VPP: is everything it says was made still there (by index, with the same tag), and
- * making it again when not — its leftovers removed first, then the pod layer's ADD run with the stored
- * request (IPs, routes, annotations, netns) and the record's own sizing, and the record replaced.
+ * One record against VPP: is everything it says was made still there (by index, with the same tag; for a
+ * veth, its host end too), and making it again when not — its leftovers removed first (a veth host end
+ * included: its pod end goes with it, so the ADD can make the pair again), then the pod layer's ADD run
+ * with the stored request (IPs, routes, annotations, netns) and the record's own sizing, and the record
+ * replaced.
  */
 import { makeTag } from '../pod/tags.js';
 import type { AttachmentRecord } from '../pod/attachment.js';
@@ -20,6 +22,16 @@ export function verify(rec: AttachmentRecord, inv: VppInventory): string[] {
   if (o.tun) {
     itf(o.tun.swIfIndex, o.tun.tag, 'tap');
     if (!inv.taps.has(o.tun.swIfIndex)) out.push(`tap sw_if_index ${o.tun.swIfIndex} not a tap`);
+  }
+  if (o.veth) {
+    const v = o.veth;
+    itf(v.swIfIndex, v.tag, 'af_packet');
+    const a = inv.afPackets.get(v.swIfIndex);
+    if (!a) out.push(`af_packet sw_if_index ${v.swIfIndex} not an af_packet`);
+    else if (a.hostIfName !== v.hostIfName) out.push(`af_packet sw_if_index ${v.swIfIndex} is on host interface ${a.hostIfName}, expected ${v.hostIfName}`);
+    const host = inv.hostVeths.get(v.hostIfName);
+    if (!host) out.push(`veth host end ${v.hostIfName} missing`);
+    else if (host.tag !== v.tag) out.push(`veth host end ${v.hostIfName} has alias "${host.alias}", expected tag "${v.tag}"`);
   }
   if (o.memif) {
     const m = o.memif;
@@ -66,8 +78,10 @@ export interface RecreateOptions {
 /** Makes the record's objects again (after removing what is left of them) and stores the new record. */
 export async function recreate(c: StateContext, rec: AttachmentRecord, opts: RecreateOptions = {}): Promise<AttachmentRecord> {
   const owned = opts.inventory ? objectsOf(opts.inventory, [identityOf(rec)], opts.protect) : emptyOwned();
-  // The multinet dummy lives in the pod netns and outlives VPP.
+  // The multinet dummy lives in the pod netns and outlives VPP; so does a veth pair (host end named by the
+  // record, pod end in the pod netns: removing the host end removes both).
   if (!opts.inventory && rec.objects.dummy) owned.links.push([rec.netns, rec.objects.dummy]);
+  if (!opts.inventory && rec.objects.veth) owned.hostLinks.push(rec.objects.veth.hostIfName);
   if (!isEmpty(owned)) {
     c.log.debug({ containerID: rec.containerId, ifname: rec.ifName, ...describeObjects(owned) }, 'removing what is left before making the attachment again');
     const failures = await removeObjects(c, opts.inventory ?? emptyInventory(), owned);

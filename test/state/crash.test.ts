@@ -12,45 +12,12 @@
  * The restarted agent runs without its start-up sweep, which would remove the same leftovers on its own
  * (sweep.test.ts): here the reconcile alone must get it right.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CHECKPOINT_FILE } from '../../agent/state/checkpoint.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot } from '../helpers/netns.js';
+import { Crasher, readCheckpoint } from './crasher.js';
 import { Harness, KINDS } from './harness.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
-
-/** Step hook that hangs forever at call number `crashAt` (counting from 0). */
-class Crasher {
-  crashAt = -1;
-  calls = 0;
-  steps: string[] = [];
-  private reached: ((step: string) => void) | undefined;
-  readonly hook = (step: string): void | Promise<void> => {
-    const i = this.calls++;
-    this.steps.push(step);
-    if (i === this.crashAt) {
-      this.reached?.(step);
-      return new Promise<void>(() => undefined);
-    }
-  };
-  arm(at: number): Promise<string> {
-    this.crashAt = at;
-    this.calls = 0;
-    this.steps = [];
-    return new Promise((r) => (this.reached = r));
-  }
-  disarm(): void {
-    this.crashAt = -1;
-    this.calls = 0;
-    this.steps = [];
-  }
-}
-
-function checkpoint(): { attachments: unknown[]; intents: { op: string }[] } {
-  return JSON.parse(readFileSync(join(h.stateDir, CHECKPOINT_FILE), 'utf8'));
-}
 
 beforeAll(async () => {
   if (!haveRoot()) return;
@@ -65,11 +32,13 @@ afterAll(async () => {
 const DEL_MESSAGES = ['pbl_client_del', 'ip_neighbor_add_del', 'ip_route_add_del', 'app_namespace_add_del_v4', 'delete_loopback', 'memif_delete', 'memif_socket_filename_add_del_v2', 'tap_delete_v2'];
 
 d('crash and restart', () => {
-  test.each(Object.keys(KINDS))('ADD of a %s pod interrupted at every step', async (kind) => {
+  // Every kind with eth0 as a tun, and the eth0 kinds with eth0 as a veth pair + af_packet.
+  const ADD_CASES: [string, 'tun' | 'veth'][] = [...Object.keys(KINDS).map((k): [string, 'tun'] => [k, 'tun']), ['tun', 'veth'], ['pbl+vcl', 'veth']];
+  test.each(ADD_CASES)('ADD of a %s pod (eth0 as %s) interrupted at every step', async (kind, interfaceMode) => {
     const crasher = new Crasher();
     const ns = createNetns('c');
     try {
-      await h.startAgent({ stepHook: crasher.hook });
+      await h.startAgent({ stepHook: crasher.hook, interfaceMode });
       // Node-wide objects exist before any pod: the states below compare pod objects only.
       await h.agent!.node.unnumberedLoopback();
       await h.agent!.node.sessionEnabled();
@@ -87,14 +56,14 @@ d('crash and restart', () => {
         h.add(p).catch(() => undefined); // never settles: the agent "dies" at the step
         expect(await reached).toBe(steps[i]);
         await h.stopAgent();
-        expect({ step: steps[i], intents: checkpoint().intents.map((x) => x.op) }).toEqual({ step: steps[i], intents: ['add'] });
+        expect({ step: steps[i], intents: readCheckpoint(h.stateDir).intents.map((x) => x.op) }).toEqual({ step: steps[i], intents: ['add'] });
         crasher.disarm();
 
-        await h.startAgent({ stepHook: crasher.hook, sweepAtStart: false });
+        await h.startAgent({ stepHook: crasher.hook, sweepAtStart: false, interfaceMode });
         const a = h.agent!;
         expect({ step: steps[i], rolledBack: a.state.stats.reconcile?.rolledBack }).toEqual({ step: steps[i], rolledBack: 1 });
         expect({ step: steps[i], state: await h.state([ns]) }).toEqual({ step: steps[i], state: baseline });
-        expect(checkpoint()).toEqual({ version: 1, attachments: [], intents: [] });
+        expect(readCheckpoint(h.stateDir)).toEqual({ version: 1, attachments: [], intents: [] });
         // The runtime retries the ADD: the same end as a clean run.
         await h.add(p);
         expect({ step: steps[i], state: await h.state([ns]) }).toEqual({ step: steps[i], state: clean });
@@ -137,12 +106,12 @@ d('crash and restart', () => {
         tried++;
         await h.stopAgent();
         h.sim.faults.clear();
-        expect({ after: m, intents: checkpoint().intents.map((x) => x.op) }).toEqual({ after: m, intents: ['del'] });
+        expect({ after: m, intents: readCheckpoint(h.stateDir).intents.map((x) => x.op) }).toEqual({ after: m, intents: ['del'] });
 
         await h.startAgent({ sweepAtStart: false });
         expect({ after: m, finished: h.agent!.state.stats.reconcile?.deletesFinished }).toEqual({ after: m, finished: 1 });
         expect({ after: m, state: await h.state([ns]) }).toEqual({ after: m, state: baseline });
-        expect(checkpoint()).toEqual({ version: 1, attachments: [], intents: [] });
+        expect(readCheckpoint(h.stateDir)).toEqual({ version: 1, attachments: [], intents: [] });
         // The runtime's retried DEL finds nothing to do.
         await h.del(p);
       }

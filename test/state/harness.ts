@@ -1,13 +1,15 @@
 /**
- * Shared by the state tests: a simulator with real kernel taps, agents (the real Agent class) started
- * and "crashed" on one state dir, an in-memory pod source, and VPP state in a form that does not depend
- * on interface indexes or names (so a re-created pod compares equal to the original).
+ * Shared by the state tests: a simulator with real kernel taps (or, for the veth tests, one that behaves
+ * like a node without /dev/vhost-net: taps refused, af_packet on real host veth ends), agents (the real
+ * Agent class) started and "crashed" on one state dir, an in-memory pod source, and VPP state in a form
+ * that does not depend on interface indexes or names (so a re-created pod compares equal to the original).
  *
  * A crash is an agent object abandoned in the middle of an operation: its step hook never returns (so
  * the transaction never rolls back), then its sockets are closed. What it leaves — the checkpoint file
  * with its intent, VPP objects, Linux state — is what a SIGKILL at that step leaves; the next agent starts
  * from the same state dir.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,16 +19,21 @@ import * as iface from '../../vpp-api/generated/interface.js';
 import * as memif from '../../vpp-api/generated/memif.js';
 import * as pbl from '../../vpp-api/generated/pbl.js';
 import * as ip from '../../vpp-api/generated/ip.js';
+import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
 import { VppClient } from '../../vpp-api/client/index.js';
 import { VppSimulator } from '../../vpp-api/sim/index.js';
+import { noVhostNet } from '../../vpp-api/sim/host.js';
 import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
 import type { PodInfo, PodSource } from '../../agent/pods/pod-source.js';
 import type { AttachResult } from '../../agent/pod/attachment.js';
+import type { PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
+import { isVethHostName } from '../../agent/pod/drivers/veth.js';
 import { ANN } from '../../agent/pod/annotations.js';
 import { linuxState, type TestNetns } from '../helpers/netns.js';
+import { ScopedHostNetns } from './scoped-netns.js';
 
 export class MemoryPods implements PodSource {
   readonly pods = new Map<string, PodInfo>();
@@ -62,6 +69,9 @@ export interface TestPod {
   routes: { dst: string }[];
 }
 
+/** Interface names of pod objects VPP names itself (an untagged one is an ADD's or someone's leftover). */
+const POD_LIKE = /^(tap|tun|memif|loop|host-vcni)/;
+
 /** Messages that change nothing in VPP. */
 export function isReadOnly(name: string): boolean {
   return /_dump$|_get$|^control_ping$|^sockclnt_(create|delete)$|^memclnt_|^show_version$|^cli_inband$|^get_first_msg_id$|^api_versions$/.test(name);
@@ -72,16 +82,62 @@ export interface AgentOptions {
   sweepIntervalSeconds?: number;
   /** Default true; off to see what the reconcile alone does. */
   sweepAtStart?: boolean;
+  /** The agent's VPPCNI_POD_INTERFACE_MODE (default: the agent's own default, auto). */
+  interfaceMode?: PodInterfaceModeSetting;
+  /** Attachments the reconcile and the recovery make again at a time (default: the state layer's). */
+  concurrency?: number;
+}
+
+export interface HarnessOptions {
+  /**
+   * The simulator's host: `kernel-tun` (default: taps are real tun devices in the pod netns) or
+   * `no-vhost-net` (taps refused with -11 as on a node without /dev/vhost-net; af_packet binds real host links).
+   */
+  host?: 'kernel-tun' | 'no-vhost-net';
+  /**
+   * The first 8 characters of the pods' container ids (default `cafe` and 4 zeros). Veth host ends live in
+   * the host netns, shared by every test process: a test that makes them gives its run its own prefix.
+   */
+  idPrefix?: string;
 }
 
 export interface VppView {
   interfaces: string[];
   untaggedPodLike: string[];
+  /** Static neighbors: `<ip> -> <interface tag or name>` (MACs aside: a re-made veth pod end has a new one). */
+  neighbors: string[];
   memifs: string[];
   sockets: string[];
   pbl: string[];
   routes: string[];
   appns: string[];
+}
+
+/** A host netns link named like a veth host end: name, ifalias, up. */
+export interface HostLinkView {
+  ifname: string;
+  ifalias: string;
+  up: boolean;
+  ifindex: number;
+}
+
+/** The host netns links named like our veth host ends (`vcni` + 11 hex digits), whoever made them. */
+export function hostVethLinks(): HostLinkView[] {
+  const out = execFileSync('ip', ['-j', 'link', 'show'], { timeout: 10_000, encoding: 'utf8' });
+  const links = (out.trim() ? JSON.parse(out) : []) as { ifname: string; ifalias?: string; flags?: string[]; ifindex: number }[];
+  return links.filter((l) => isVethHostName(l.ifname)).map((l) => ({ ifname: l.ifname, ifalias: l.ifalias ?? '', up: (l.flags ?? []).includes('UP'), ifindex: l.ifindex }));
+}
+
+/** Deletes the host links named like ours whose ifalias contains `marker` (test cleanup; gone is fine). */
+export function deleteHostVeths(marker: string): void {
+  for (const l of hostVethLinks()) {
+    if (!l.ifalias.includes(marker)) continue;
+    try {
+      execFileSync('ip', ['link', 'del', 'dev', l.ifname], { timeout: 10_000, stdio: 'ignore' });
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 export class Harness {
@@ -93,6 +149,8 @@ export class Harness {
   vpp!: VppClient;
   agent: Agent | undefined;
   private n = 0;
+  readonly idPrefix: string;
+  private readonly hostKind: 'kernel-tun' | 'no-vhost-net';
   /** The agents' log lines (JSON), for assertions on what was logged. */
   readonly logs: Record<string, unknown>[] = [];
   private readonly sink = new Writable({
@@ -103,8 +161,13 @@ export class Harness {
     },
   });
 
+  constructor(o: HarnessOptions = {}) {
+    this.idPrefix = (o.idPrefix ?? 'cafe0000').padEnd(8, '0').slice(0, 8);
+    this.hostKind = o.host ?? 'kernel-tun';
+  }
+
   async start(): Promise<void> {
-    this.sim = await VppSimulator.start({ socketPath: join(this.dir, 'api.sock'), host: kernelTun() });
+    this.sim = await VppSimulator.start({ socketPath: join(this.dir, 'api.sock'), host: this.hostKind === 'no-vhost-net' ? noVhostNet() : kernelTun() });
     this.vpp = new VppClient({ socketPath: this.sim.socketPath, modules: allModules, healthCheck: false, requestTimeoutMs: 5000, backoff: { initialDelayMs: 20, maxDelayMs: 200 } });
     await this.vpp.connect();
   }
@@ -127,9 +190,10 @@ export class Harness {
       '--state-dir', this.stateDir,
       '--sweep-interval', String(o.sweepIntervalSeconds ?? 0),
       '--feature-gates', '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}',
+      ...(o.interfaceMode ? ['--pod-interface-mode', o.interfaceMode] : []),
     ]);
     const log = createLogger('info', 'test', this.sink);
-    const agent = new Agent(cfg, log, { pods: this.pods, ...(o.stepHook ? { stepHook: o.stepHook } : {}), state: { retry: { initialMs: 50, maxMs: 400 }, drainTimeoutMs: 2000, ...(o.sweepAtStart === false ? { sweepAtStart: false } : {}) } });
+    const agent = new Agent(cfg, log, { pods: this.pods, netns: new ScopedHostNetns(this.idPrefix), ...(o.stepHook ? { stepHook: o.stepHook } : {}), state: { retry: { initialMs: 50, maxMs: 400 }, drainTimeoutMs: 2000, ...(o.sweepAtStart === false ? { sweepAtStart: false } : {}), ...(o.concurrency ? { concurrency: o.concurrency } : {}) } });
     this.agent = agent;
     await agent.start();
     await agent.ready();
@@ -149,7 +213,7 @@ export class Harness {
     const name = `p${n}`;
     this.pods.set({ namespace: 'default', name, uid: `uid-${name}`, annotations });
     return {
-      containerId: `cafe${String(n).padStart(8, '0')}${'0123456789abcdef'.repeat(3)}`,
+      containerId: `${this.idPrefix}${String(n).padStart(4, '0')}${'0123456789abcdef'.repeat(3)}`,
       ifName,
       netns: ns.path,
       pod: { namespace: 'default', name, uid: `uid-${name}` },
@@ -197,6 +261,12 @@ export class Harness {
     const memifs = await this.vpp.dumpAll(memif.memif_dump, {});
     const sockets = await this.vpp.dumpAll(memif.memif_socket_filename_dump, {});
     const clients = await this.vpp.dumpAll(pbl.pbl_client_dump, {});
+    const neighbors: string[] = [];
+    for (const af of [0, 1]) {
+      for (const n of await this.vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: 0xffffffff, af })) {
+        if (n.neighbor.flags & ipn.IpNeighborFlags.IP_API_NEIGHBOR_FLAG_STATIC) neighbors.push(`${n.neighbor.ip_address} -> ${label.get(n.neighbor.sw_if_index) ?? `#${n.neighbor.sw_if_index}`}`);
+      }
+    }
     const routes: string[] = [];
     for (const is_ip6 of [false, true]) {
       for (const r of await this.vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6 } })) {
@@ -215,8 +285,9 @@ export class Harness {
       appns = [];
     }
     return {
-      interfaces: ifs.filter((i) => i.tag !== '' || !/^(tap|tun|memif|loop)/.test(i.interface_name)).map((i) => `${i.tag || i.interface_name} up=${i.flags & 1}`).sort(),
-      untaggedPodLike: ifs.filter((i) => i.tag === '' && /^(tap|tun|memif|loop)/.test(i.interface_name)).map((i) => i.interface_name).sort(),
+      interfaces: ifs.filter((i) => i.tag !== '' || !POD_LIKE.test(i.interface_name)).map((i) => `${i.tag || i.interface_name} up=${i.flags & 1}`).sort(),
+      untaggedPodLike: ifs.filter((i) => i.tag === '' && POD_LIKE.test(i.interface_name)).map((i) => i.interface_name).sort(),
+      neighbors: neighbors.sort(),
       memifs: memifs.map((m) => `${label.get(m.sw_if_index)} role=${m.role} mode=${m.mode} ring=${m.ring_size}`).sort(),
       sockets: sockets.map((s) => s.socket_filename).sort(),
       pbl: clients.map((c) => c.client.addr).sort(),
@@ -225,10 +296,21 @@ export class Harness {
     };
   }
 
-  /** VPP and the Linux side of the given namespaces. */
-  async state(namespaces: readonly TestNetns[]): Promise<{ vpp: VppView; linux: Record<string, ReturnType<typeof linuxState>> }> {
+  /**
+   * The veth host ends of this harness's pods (ifalias carrying one of its container ids): `name alias UP`,
+   * ifindex aside (a re-made pair has a new one under the same derived name).
+   */
+  hostVeths(): string[] {
+    return hostVethLinks()
+      .filter((l) => l.ifalias.startsWith(`vcni:${this.idPrefix}`))
+      .map((l) => `${l.ifname} ${l.ifalias}${l.up ? ' UP' : ''}`)
+      .sort();
+  }
+
+  /** VPP, the Linux side of the given namespaces, and this harness's veth host ends. */
+  async state(namespaces: readonly TestNetns[]): Promise<{ vpp: VppView; linux: Record<string, ReturnType<typeof linuxState>>; host: string[] }> {
     const linux: Record<string, ReturnType<typeof linuxState>> = {};
     for (const ns of namespaces) linux[ns.name] = linuxState(ns);
-    return { vpp: await this.vppState(), linux };
+    return { vpp: await this.vppState(), linux, host: this.hostVeths() };
   }
 }

@@ -60,7 +60,7 @@ d('agent killed with SIGKILL during an ADD from the plugin', () => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'crash-agent.ts'),
         '--vpp-socket', h.sim.socketPath, '--cni-socket', join(h.dir, 'cni', 'agent.sock'), '--metrics-port', '0', '--health-port', '0',
         '--node-name', 'test-node', '--state-dir', h.stateDir, '--sweep-interval', '0', '--pods-file', join(h.dir, 'pods.yaml'),
-        '--feature-gates', '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}'], { env: { ...process.env, VCNI_CRASH_AT: step }, stdio: ['ignore', 'pipe', 'inherit'] });
+        '--feature-gates', '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}'], { env: { ...process.env, VCNI_CRASH_AT: step, VCNI_ID_PREFIX: `k${process.pid}x` }, stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, sig) => r(sig)));
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());

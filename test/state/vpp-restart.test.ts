@@ -81,7 +81,7 @@ d('VPP restart', () => {
     const ip = gone.ips[0]!.address.split('/')[0]!;
     const notGone = (l: string): boolean => !l.includes(gone.containerId.slice(0, 12)) && !l.includes(`${ip}/`) && l !== ip && !l.endsWith(`netns_name=${goneNs.path}`);
     const expected = Object.fromEntries(Object.entries(before.vpp).map(([k, v]) => [k, (v as string[]).filter(notGone)]));
-    expect(after).toEqual({ vpp: expected, linux: Object.fromEntries(Object.entries(before.linux).filter(([k]) => k !== goneNs.name)) });
+    expect(after).toEqual({ vpp: expected, linux: Object.fromEntries(Object.entries(before.linux).filter(([k]) => k !== goneNs.name)), host: before.host });
     expect(after.vpp.interfaces.join('\n')).not.toContain(gone.containerId.slice(0, 12));
     expect(linuxState(goneNs).links.join('\n')).not.toMatch(/eth0|memif1/);
     deleteNetns(goneNs);

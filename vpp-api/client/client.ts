@@ -23,7 +23,6 @@ import {
 } from './errors.js';
 
 const EAGAIN = -165;
-const CURSOR_DONE = 0xffffffff;
 
 /** pino-compatible subset. */
 export interface ClientLogger {

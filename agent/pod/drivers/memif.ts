@@ -10,11 +10,11 @@ import * as memif from '../../../vpp-api/generated/memif.js';
 import * as pbl from '../../../vpp-api/generated/pbl.js';
 import { MemifMode, MemifRole } from '../../../vpp-api/generated/memif.js';
 import { FibPathNhProto } from '../../../vpp-api/generated/fib_types.js';
-import { CommandError, NetnsGoneError } from '../../linux/netns.js';
+import { CommandError, deleteLinkTolerant } from '../../linux/netns.js';
 import { PROTO_NUMBERS, type PortRange } from '../annotations.js';
 import { hostPrefix, ipOf, isV6, type AttachRequest, type MadeMemif, type MadeObjects, type MadeRoute, type MadeNeighbor } from '../attachment.js';
 import type { InterfaceSpec } from '../interface-spec.js';
-import { configureInterface, readLink } from '../linux-side.js';
+import { configureInterface } from '../linux-side.js';
 import { makeTag } from '../tags.js';
 import type { Transaction } from '../transaction.js';
 import { addNeighbor, addRoute, adminUp, deleteTolerant, delNeighbor, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
@@ -141,14 +141,8 @@ async function addDummy(ctx: DriverContext, netns: string, ifName: string): Prom
   }
 }
 
-async function deleteDummy(ctx: DriverContext, netns: string, ifName: string): Promise<void> {
-  try {
-    await ctx.netns.ipBatch(netns, [['link', 'del', ifName]]);
-  } catch (e) {
-    if (e instanceof NetnsGoneError) return;
-    if (e instanceof CommandError && /Cannot find device/.test(e.stderr)) return;
-    throw e;
-  }
+function deleteDummy(ctx: DriverContext, netns: string, ifName: string): Promise<void> {
+  return deleteLinkTolerant(ctx.netns, netns, ifName);
 }
 
 /** Removes the memif, its socket and (multinet) the pod's dummy. PBL clients and routes go first (caller). */

@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as afp from '../../../vpp-api/generated/af_packet.js';
 import { AfPacketFlags, AfPacketMode } from '../../../vpp-api/generated/af_packet.js';
-import { CommandError, NetnsGoneError } from '../../linux/netns.js';
+import { CommandError, deleteLinkTolerant, isLinkGone, NetnsGoneError } from '../../linux/netns.js';
 import { hostPrefix, ipOf, type AttachRequest, type MadeNeighbor, type MadeObjects, type MadeRoute, type MadeVeth } from '../attachment.js';
 import type { InterfaceSpec, RxMode } from '../interface-spec.js';
 import { configureInterface, readLink } from '../linux-side.js';
@@ -84,15 +84,6 @@ function hostHasIpv6(): boolean {
   return existsSync('/proc/sys/net/ipv6');
 }
 
-async function deleteHostLink(ctx: DriverContext, name: string): Promise<void> {
-  try {
-    await ctx.netns.hostIpBatch([['link', 'del', 'dev', name]]);
-  } catch (e) {
-    if (e instanceof CommandError && /Cannot find device|does not exist/.test(e.stderr)) return;
-    throw e;
-  }
-}
-
 /** The ifalias of a host link, undefined when there is no such link. */
 async function hostLinkAlias(ctx: DriverContext, name: string): Promise<{ alias: string; up: boolean } | undefined> {
   try {
@@ -100,7 +91,7 @@ async function hostLinkAlias(ctx: DriverContext, name: string): Promise<{ alias:
     const l = links[0];
     return l ? { alias: l.ifalias ?? '', up: (l.flags ?? []).includes('UP') } : undefined;
   } catch (e) {
-    if (e instanceof CommandError && /does not exist|Cannot find device/.test(e.stderr)) return undefined;
+    if (isLinkGone(e)) return undefined;
     throw e;
   }
 }
@@ -133,17 +124,19 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
         if (!(e instanceof CommandError && /File exists/.test(e.stderr))) throw e;
         // The derived name is this attachment's: a host end left by an earlier attempt (agent killed
         // mid-ADD, VPP restarted under a live pod) is replaced. A name someone else holds is not touched.
+        // A link of that name without an alias is ours too: the kernel takes no alias with `link add`, so
+        // an `ip -batch` cut short between its first two lines leaves exactly that.
         const old = await hostLinkAlias(ctx, hostIfName);
-        const mine = old && (parseVethAlias(old.alias)?.tag ?? '').startsWith(`vcni:${shortContainerId(req.containerId)}:${req.ifName}:veth:`);
+        const mine = old && (old.alias === '' || (parseVethAlias(old.alias)?.tag ?? '').startsWith(`vcni:${shortContainerId(req.containerId)}:${req.ifName}:veth:`));
         if (!mine) {
           throw new Error(`cannot make the veth pair ${hostIfName}/${req.ifName}: ${old ? `host interface ${hostIfName} exists and is not this attachment's (alias "${old.alias}")` : `${req.ifName} already exists in ${req.netns}`}`);
         }
         ctx.log.info({ step: 'veth create', hostIfName }, 'replacing the host end left by an earlier attempt');
-        await deleteHostLink(ctx, hostIfName);
+        await deleteLinkTolerant(ctx.netns, undefined, hostIfName);
         await ctx.netns.hostIpBatch(batch);
       }
     },
-    () => deleteHostLink(ctx, hostIfName),
+    () => deleteLinkTolerant(ctx.netns, undefined, hostIfName),
   );
   const rings = afPacketRings(spec);
   const swIfIndex = await tx.step(
@@ -199,7 +192,7 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
 /** Removes the af_packet interface, then the pair (its pod end goes with it). Idempotent. Routes and neighbors go first (caller). */
 export async function deleteVeth(ctx: DriverContext, v: MadeVeth): Promise<void> {
   await deleteTolerant(() => ctx.vpp.request(afp.af_packet_delete, { host_if_name: v.hostIfName }), [AF_PACKET_UNKNOWN]);
-  await deleteHostLink(ctx, v.hostIfName);
+  await deleteLinkTolerant(ctx.netns, undefined, v.hostIfName);
 }
 
 export async function checkVeth(ctx: DriverContext, netns: string, v: MadeVeth, ips: string[]): Promise<CheckProblem[]> {
