@@ -1,7 +1,8 @@
 /**
  * `npm run bench:pod -- [--pods N]`: agent-side ADD and DEL time per pod kind against the simulator
  * (a separate process, with real kernel taps in real network namespaces), p50/p99, and the number of
- * VPP API calls per ADD. Excludes IPAM and process start (that is bench:cni). Needs root.
+ * VPP API calls per ADD; eth0 as a tun (VPP tap) and as a veth pair + af_packet (interface mode veth),
+ * side by side. Excludes IPAM and process start (that is bench:cni). Needs root.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -20,12 +21,18 @@ const args = process.argv.slice(2);
 const podsArg = args.indexOf('--pods');
 const PODS = podsArg >= 0 ? Number(args[podsArg + 1]) : 100;
 
-const KINDS: [string, Record<string, string>, string][] = [
-  ['tun', {}, 'eth0'],
-  ['tun + PBL memif', { [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000' }, 'eth0'],
-  ['multinet memif', {}, 'memif1'],
-  ['tun + VCL', { [ANN.vcl]: 'enable' }, 'eth0'],
-  ['tun + PBL memif + VCL', { [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }, 'eth0'],
+type Mode = 'tun' | 'veth';
+const PBL = { [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000' };
+const ALL = { [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' };
+const KINDS: [string, Record<string, string>, string, Mode][] = [
+  ['tun', {}, 'eth0', 'tun'],
+  ['tun + PBL memif', PBL, 'eth0', 'tun'],
+  ['multinet memif', {}, 'memif1', 'tun'],
+  ['tun + VCL', { [ANN.vcl]: 'enable' }, 'eth0', 'tun'],
+  ['tun + PBL memif + VCL', ALL, 'eth0', 'tun'],
+  ['veth', {}, 'eth0', 'veth'],
+  ['veth + PBL memif', PBL, 'eth0', 'veth'],
+  ['veth + PBL memif + VCL', ALL, 'eth0', 'veth'],
 ];
 
 function pct(xs: number[], q: number): number {
@@ -54,13 +61,11 @@ async function main(): Promise<void> {
     await node.unnumberedLoopback();
     await node.sessionEnabled();
     const log = { debug() {}, info() {}, warn() {} };
-    const net = new PodNetwork({
-      vpp,
-      netns: new LinuxNetns(),
-      node,
-      cfg: { gates: { memifEnabled: true, vclEnabled: true, multinetEnabled: true }, defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 }, limits: { rx: 16, tx: 16, rxqsz: 16384, txqsz: 16384 }, mtu: 1450 },
-      log,
-    });
+    const cfg = { gates: { memifEnabled: true, vclEnabled: true, multinetEnabled: true }, defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 }, limits: { rx: 16, tx: 16, rxqsz: 16384, txqsz: 16384 }, mtu: 1450 };
+    const networks: Record<Mode, PodNetwork> = {
+      tun: new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: 'tun' }, log }),
+      veth: new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: 'veth' }, log }),
+    };
     for (let i = 0; i < PODS; i++) {
       const name = `vcb-${process.pid}-${i}`;
       execFileSync('ip', ['netns', 'add', name]);
@@ -69,7 +74,8 @@ async function main(): Promise<void> {
     console.log(`bench:pod — ${PODS} pods per kind, simulator in its own process with kernel taps, node ${process.version}`);
     console.log('kind                     ADD p50   ADD p99   DEL p50   DEL p99   VPP calls/ADD');
     let n = 0;
-    for (const [kind, annotations, ifName] of KINDS) {
+    for (const [kind, annotations, ifName, mode] of KINDS) {
+      const net = networks[mode];
       const add: number[] = [];
       const del: number[] = [];
       let callsPerAdd = 0;
