@@ -102,7 +102,21 @@ export class LinuxNetns implements NetnsOps {
   async sysctl(netns: string, values: readonly (readonly [string, string])[]): Promise<void> {
     if (values.length === 0) return;
     for (const [k, v] of values) if (!SAFE_KEY.test(k) || !SAFE_ARG.test(v)) throw new Error(`refusing sysctl ${k}=${v}`);
-    await this.enter(netns, [this.sysctlBin, '-q', '-w', ...values.map(([k, v]) => `${k}=${v}`)]);
+    try {
+      await this.enter(netns, [this.sysctlBin, '-q', '-w', ...values.map(([k, v]) => `${k}=${v}`)]);
+    } catch (e) {
+      // A container that is not privileged sees /proc/sys read-only (nsenter changes the netns, not the
+      // mounts). Values that already are what we want are fine; only a needed change is an error.
+      // procps says "permission denied on key" for EROFS (and EACCES); some builds print the errno text.
+      if (!(e instanceof CommandError && /permission denied on key|Read-only file system/.test(e.stderr))) throw e;
+      const have = (await this.enter(netns, [this.sysctlBin, '-n', ...values.map(([k]) => k)])).trim().split('\n');
+      const wrong = values.filter(([, v], i) => have[i]?.trim() !== v);
+      if (wrong.length > 0) {
+        throw new Error(
+          `cannot set ${wrong.map(([k, v], i) => `${k}=${v} (it is ${have[values.indexOf(wrong[i]!)]?.trim() ?? '?'})`).join(', ')} in ${netns}: /proc/sys is not writable for the agent (read-only in a container that is not privileged)`,
+        );
+      }
+    }
   }
 }
 
