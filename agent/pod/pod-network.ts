@@ -6,6 +6,8 @@
  * tolerates objects that are already gone (and a netns that is gone), and reports what it could not remove.
  */
 import * as ip from '../../vpp-api/generated/ip.js';
+import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
+import { AddressFamily } from '../../vpp-api/generated/ip_types.js';
 import * as pbl from '../../vpp-api/generated/pbl.js';
 import { NetnsGoneError } from '../linux/netns.js';
 import { parsePodAnnotations, type PodAnnotations } from './annotations.js';
@@ -216,11 +218,19 @@ export class PodNetwork {
     }
     for (const fam of [false, true]) {
       const want = o.routes.filter((r) => isV6(r.prefix) === fam);
-      if (want.length === 0) continue;
-      const have = await this.ctx.vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6: fam } });
+      const have = want.length === 0 ? [] : await this.ctx.vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6: fam } });
       for (const r of want) {
         const hit = have.find((h) => h.route.prefix === r.prefix && h.route.paths.some((p) => p.sw_if_index === r.swIfIndex));
         if (!hit) out.push({ object: `route ${r.prefix}`, problem: `missing in table ${r.tableId} (via sw_if_index ${r.swIfIndex})` });
+      }
+      // Static neighbors (L3 veth, L2 memif), one dump per interface and family.
+      for (const sw of new Set(o.neighbors.filter((n) => isV6(n.ip) === fam).map((n) => n.swIfIndex))) {
+        const nbs = await this.ctx.vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: sw, af: fam ? AddressFamily.ADDRESS_IP6 : AddressFamily.ADDRESS_IP4 });
+        for (const n of o.neighbors.filter((x) => x.swIfIndex === sw && isV6(x.ip) === fam)) {
+          const hit = nbs.find((h) => h.neighbor.ip_address === n.ip);
+          if (!hit) out.push({ object: `neighbor ${n.ip}`, problem: `missing on sw_if_index ${sw}` });
+          else if (hit.neighbor.mac_address !== n.mac) out.push({ object: `neighbor ${n.ip}`, problem: `MAC is ${hit.neighbor.mac_address}, expected ${n.mac}` });
+        }
       }
     }
     return out;

@@ -324,7 +324,7 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
     expect(hostLinks()).toEqual([]);
   });
 
-  test('CHECK reports a missing host end, a down af_packet and a missing pod address', async () => {
+  test('CHECK reports a missing host end, a down af_packet, a missing pod address and a wrong or missing static neighbor', async () => {
     const ns = createNetns('c');
     try {
       const net = network('veth');
@@ -335,6 +335,12 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
       const problems = await net.check(rec);
       expect(problems).toContainEqual({ object: `af_packet host-${v.hostIfName}`, problem: 'admin down' });
       expect(problems).toContainEqual({ object: `eth0 in ${ns.path}`, problem: `address ${rec.ips[0]!.address.split('/')[0]}/32 missing` });
+      // A static neighbor replaced with another MAC, then removed.
+      const ip4 = rec.ips[0]!.address.split('/')[0]!;
+      await vpp.request(ipn.ip_neighbor_add_del, { is_add: true, neighbor: { sw_if_index: v.swIfIndex, flags: 1, mac_address: '02:00:00:00:00:99', ip_address: ip4 } });
+      expect(await net.check(rec)).toContainEqual({ object: `neighbor ${ip4}`, problem: `MAC is 02:00:00:00:00:99, expected ${v.podMac}` });
+      await vpp.request(ipn.ip_neighbor_add_del, { is_add: false, neighbor: { sw_if_index: v.swIfIndex, flags: 1, mac_address: '02:00:00:00:00:99', ip_address: ip4 } });
+      expect(await net.check(rec)).toContainEqual({ object: `neighbor ${ip4}`, problem: `missing on sw_if_index ${v.swIfIndex}` });
       execFileSync('ip', ['link', 'del', 'dev', v.hostIfName], { timeout: 10_000 });
       const gone = await net.check(rec);
       expect(gone).toContainEqual({ object: `host interface ${v.hostIfName}`, problem: 'missing' });
