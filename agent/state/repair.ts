@@ -49,6 +49,9 @@ export function verify(rec: AttachmentRecord, inv: VppInventory): string[] {
     const hit = inv.routes.some((h) => h.prefix === r.prefix && h.paths.some((p) => p.swIfIndex === r.swIfIndex));
     if (!hit) out.push(`route ${r.prefix} via sw_if_index ${r.swIfIndex} missing`);
   }
+  for (const n of o.neighbors) {
+    if (!inv.neighbors.some((h) => h.swIfIndex === n.swIfIndex && h.ip === n.ip && h.mac === n.mac)) out.push(`static neighbor ${n.ip} → ${n.mac} on sw_if_index ${n.swIfIndex} missing`);
+  }
   if (o.vcl) {
     const tag = makeTag({ containerId: rec.containerId, ifName: rec.ifName, podNamespace: rec.pod.namespace, podName: rec.pod.name }, 'vcl');
     itf(o.vcl.loopSwIfIndex, tag, 'vcl loopback');

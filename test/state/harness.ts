@@ -162,7 +162,9 @@ export class Harness {
   });
 
   constructor(o: HarnessOptions = {}) {
-    this.idPrefix = (o.idPrefix ?? 'cafe0000').padEnd(8, '0').slice(0, 8);
+    // Unique per test process by default: test files run side by side on one host netns, and veth host
+    // ends (named from the container id) must not collide or be taken for another run's.
+    this.idPrefix = (o.idPrefix ?? `c${(process.pid % 0xfffffff).toString(16).padStart(7, '0')}`).padEnd(8, '0').slice(0, 8);
     this.hostKind = o.host ?? 'kernel-tun';
   }
 
