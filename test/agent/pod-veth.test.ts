@@ -284,6 +284,28 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
     }
   });
 
+  test('queues and rings from the spec reach af_packet_create_v3 (2 queues, rxqsz 4096 → 32 frames per rx block, txqsz 128; ethernet, qdisc bypass + checksum/GSO)', async () => {
+    const ns = createNetns('q');
+    try {
+      const net = network('veth');
+      const rec = await net.add(request(ns, { annotations: { [ANN.interfacesSpec]: '{"eth0": {"rx": 2, "tx": 2, "rxqsz": 4096, "txqsz": 128}}' } }));
+      const itf = sim.state.interfaces.get(rec.objects.veth!.swIfIndex)!;
+      expect(itf.device).toMatchObject({
+        kind: 'af_packet',
+        mode: 1,
+        tpacketVersion: 3,
+        flags: 1 | 2 | 4, // QDISC_BYPASS | CKSUM_GSO, and FANOUT with more than one rx queue
+        rxQueues: 2,
+        txQueues: 2,
+        rxRing: { frameSize: 2048, blockSize: 2048 * 32, blockNr: 160 },
+        txRing: { frameSize: 2048 * 33, blockSize: 2048 * 33 * 128, blockNr: 1 },
+      });
+      await net.del(rec);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
   test('IPv4 + IPv6 pod: both addresses, both routes and neighbors, IPv6 routes through fe80::1', async () => {
     const ns = createNetns('6');
     try {
@@ -308,9 +330,11 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
     }
   });
 
-  test('ring sizes and queues from the spec reach af_packet_create_v3', () => {
-    expect(afPacketRings({ rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024, isl3: true, rxMode: 'adaptive' })).toEqual({ rxFramesPerBlock: 8, txFramesPerBlock: 1024 });
-    expect(afPacketRings({ rx: 1, tx: 1, rxqsz: 4096, txqsz: 1, isl3: true, rxMode: 'adaptive' })).toEqual({ rxFramesPerBlock: 26, txFramesPerBlock: 2 });
+  test('ring geometry from the spec: rx blocks hold a 64 KiB GSO packet, tx at most one vector, whole pages', () => {
+    const ring = (rxqsz: number, txqsz: number): ReturnType<typeof afPacketRings> => afPacketRings({ rx: 1, tx: 1, rxqsz, txqsz, isl3: true, rxMode: 'adaptive' });
+    expect(ring(1024, 1024)).toEqual({ rxFramesPerBlock: 32, txFramesPerBlock: 256 }); // 64 KiB rx blocks, one vector of tx frames
+    expect(ring(16384, 128)).toEqual({ rxFramesPerBlock: 104, txFramesPerBlock: 128 });
+    expect(ring(8192, 1)).toEqual({ rxFramesPerBlock: 52, txFramesPerBlock: 2 });
   });
 
   test('DEL after the pod netns is gone removes the af_packet and its routes (the kernel took the pair)', async () => {

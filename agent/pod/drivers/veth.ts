@@ -33,6 +33,10 @@ const HOST_NAME_RE = /^vcni[0-9a-f]{11}$/;
 const AF_PACKET_UNKNOWN = -11;
 /** TPACKET_V3 rx ring: VPP uses 160 blocks of `frames per block` × 2048-byte frames. */
 const RX_BLOCKS = 160;
+/** 32 × 2048 bytes: a block holds a 64 KiB GSO packet. */
+const RX_MIN_FRAMES_PER_BLOCK = 32;
+/** One VPP vector. */
+const TX_MAX_FRAMES = 256;
 
 /** The host end's name: `vcni` + 11 hex digits of a hash of (12-character container id, interface name). */
 export function vethHostName(containerId: string, ifName: string): string {
@@ -65,13 +69,19 @@ export function randomPodMac(): string {
 }
 
 /**
- * af_packet ring geometry from the spec's ring sizes (TPACKET_V3, default frame sizes): the tx ring is one
- * block of `txqsz` frames; the rx ring is 160 blocks, so `rxqsz` frames need rxqsz/160 frames per block.
- * Both are rounded up to an even count: a block must be a whole number of 4 KiB pages.
+ * af_packet ring geometry from the spec's ring sizes (TPACKET_V3, VPP's default frame sizes; rings are
+ * locked memory, per pod):
+ *  - rx: VPP uses 160 blocks of `frames per block` × 2048-byte frames. A block must hold a whole packet,
+ *    and the pod's veth may hand over 64 KiB GSO packets: at least 32 frames per block (VPP's own default,
+ *    10 MiB a ring); more when `rxqsz` asks for more than 160 × 32 frames.
+ *  - tx: one block of 66 KiB frames (VPP copies a GSO packet into one frame unchecked, so the frame size
+ *    stays). VPP fills at most one vector (256 packets) per tx call and kicks the kernel at its end, so
+ *    `txqsz` frames, at most 256 (17 MiB; VPP's default of 1024 would lock 69 MiB per pod).
+ * Counts are even: a block must be a whole number of 4 KiB pages.
  */
 export function afPacketRings(spec: InterfaceSpec): { rxFramesPerBlock: number; txFramesPerBlock: number } {
   const even = (n: number): number => Math.max(2, Math.ceil(n / 2) * 2);
-  return { rxFramesPerBlock: even(Math.ceil(spec.rxqsz / RX_BLOCKS)), txFramesPerBlock: even(spec.txqsz) };
+  return { rxFramesPerBlock: even(Math.max(RX_MIN_FRAMES_PER_BLOCK, Math.ceil(spec.rxqsz / RX_BLOCKS))), txFramesPerBlock: even(Math.min(spec.txqsz, TX_MAX_FRAMES)) };
 }
 
 /** af_packet has no adaptive rx mode (VPP refuses it); interrupt is its own default. */
