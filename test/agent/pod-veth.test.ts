@@ -284,7 +284,7 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
     }
   });
 
-  test('queues and rings from the spec reach af_packet_create_v3 (2 queues, rxqsz 4096 → 32 frames per rx block, txqsz 128; ethernet, qdisc bypass + checksum/GSO)', async () => {
+  test('queues and rings from the spec reach af_packet_create_v3 and the veth pair (2 queues, rxqsz 4096 → 32 frames per rx block, txqsz 128; ethernet, qdisc bypass + checksum/GSO)', async () => {
     const ns = createNetns('q');
     try {
       const net = network('veth');
@@ -300,6 +300,13 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
         rxRing: { frameSize: 2048, blockSize: 2048 * 32, blockNr: 160 },
         txRing: { frameSize: 2048 * 33, blockSize: 2048 * 33 * 128, blockNr: 1 },
       });
+      // Both ends of the pair have as many queues.
+      const queues = (args: string[]): unknown => {
+        const l = (JSON.parse(execFileSync('ip', ['-d', '-j', ...args], { encoding: 'utf8', timeout: 10_000 })) as { num_tx_queues: number; num_rx_queues: number }[])[0]!;
+        return [l.num_tx_queues, l.num_rx_queues];
+      };
+      expect(queues(['-n', ns.name, 'link', 'show', 'dev', 'eth0'])).toEqual([2, 2]);
+      expect(queues(['link', 'show', 'dev', rec.objects.veth!.hostIfName])).toEqual([2, 2]);
       await net.del(rec);
     } finally {
       deleteNetns(ns);

@@ -117,8 +117,10 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
   const l2 = !spec.isl3;
   const mtu = String(ctx.cfg.mtu);
   const alias = vethAlias(tag, req.netns);
+  const queues = ['numtxqueues', String(spec.tx), 'numrxqueues', String(spec.rx)];
   const batch = [
-    ['link', 'add', hostIfName, 'mtu', mtu, 'type', 'veth', 'peer', 'name', req.ifName, 'mtu', mtu, 'address', podMac, 'netns', req.netns],
+    // As many queues on each end as the spec gives VPP (the pod's stack spreads its flows over them).
+    ['link', 'add', hostIfName, 'mtu', mtu, ...queues, 'type', 'veth', 'peer', 'name', req.ifName, 'mtu', mtu, ...queues, 'address', podMac, 'netns', req.netns],
     ['link', 'set', 'dev', hostIfName, 'alias', alias],
     // The host end is VPP's wire: no IPv6 link-local address, so no router solicitations or DAD from the
     // host stack. Netlink (NET_ADMIN), not a sysctl: /proc/sys is read-only in the agent's container.
