@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import { LinuxNetns, type NetnsOps } from './linux/netns.js';
 import { NodeResources } from './pod/node-resources.js';
 import { PodNetwork } from './pod/pod-network.js';
+import { fallbackEventMessage, PodInterfaceModeState } from './pod/interface-mode.js';
 import type { StepHook } from './pod/transaction.js';
 import { AttachmentManager, type AttachmentStore } from './cni/attachment-manager.js';
 import { CniServer } from './cni/server.js';
@@ -100,7 +101,9 @@ export class Agent {
     this.node = new NodeResources(this.vpp);
     const netns = deps.netns ?? new LinuxNetns();
     const ctx: DriverContext = { vpp: this.vpp, netns, node: this.node, cfg: cfg.pod, log: log.child({ subsystem: 'pod' }) };
-    this.network = new PodNetwork(ctx, deps.stepHook ? { stepHook: deps.stepHook } : {});
+    // auto mode's switch to veth: a warning Event on the first pod that got one (the log says it too).
+    const interfaceMode = new PodInterfaceModeState(cfg.pod.interfaceMode ?? 'auto', ctx.log, (pod, s) => deps.events?.warn(pod, 'PodInterfaceFallback', fallbackEventMessage(s)));
+    this.network = new PodNetwork(ctx, { interfaceMode, ...(deps.stepHook ? { stepHook: deps.stepHook } : {}) });
     // The checkpoint under the state dir, unless a store is given (tests).
     let store: AttachmentStore | CheckpointStore | undefined = deps.store;
     if (!store) {

@@ -9,7 +9,7 @@ import { PodRequestError } from '../pod/pod-network.js';
 import { StepError } from '../pod/transaction.js';
 import type { PodRef } from '../pod/attachment.js';
 
-export const POD_WARNING_REASONS = ['InvalidVppAnnotation', 'FeatureGated', 'PodNetworkSetupFailed', 'PodRecreateRequired'] as const;
+export const POD_WARNING_REASONS = ['InvalidVppAnnotation', 'FeatureGated', 'PodNetworkSetupFailed', 'PodRecreateRequired', 'PodInterfaceFallback'] as const;
 export type PodWarningReason = (typeof POD_WARNING_REASONS)[number];
 
 export interface ClassifiedError {

@@ -5,6 +5,7 @@
  * metrics and `vpp-cnictl pods` read it.
  */
 import { VppApiError } from '../../vpp-api/client/index.js';
+import type { PodRef } from './attachment.js';
 import type { PodInterfaceModeSetting } from './interface-spec.js';
 import { StepError } from './transaction.js';
 
@@ -32,6 +33,15 @@ export interface InterfaceModeStatus {
   fallback?: { reason: string; pod: string; at: string };
 }
 
+/** The Kubernetes Event's text for the first pod that got a veth. */
+export function fallbackEventMessage(s: InterfaceModeStatus): string {
+  return (
+    `VPP on this node cannot make taps (it cannot open /dev/vhost-net; tap_create answered -11, setting ${s.setting}): this pod's eth0 and every later one on the node is a veth pair ` +
+    'with a VPP af_packet interface (slower than a tap; memif unaffected). Give VPP /dev/vhost-net and restart the agent to get taps back, ' +
+    'or set VPPCNI_POD_INTERFACE_MODE=veth to make veth the rule'
+  );
+}
+
 export const VETH_FALLBACK_COST =
   'eth0 packets cross the kernel twice (veth, then an AF_PACKET socket VPP polls): expect a fraction of a tap\'s throughput and more CPU per packet; memif interfaces are unaffected';
 
@@ -42,6 +52,8 @@ export class PodInterfaceModeState {
   constructor(
     readonly setting: PodInterfaceModeSetting,
     private readonly log: ModeLogger,
+    /** Told once, with the first pod that got a veth (the agent turns it into a Kubernetes Event). */
+    private readonly onFallback?: (pod: PodRef, status: InterfaceModeStatus) => void,
   ) {
     this.current = setting === 'veth' ? 'veth' : 'tun';
   }
@@ -51,7 +63,7 @@ export class PodInterfaceModeState {
   }
 
   /** In `auto`, switches to veth for good (logged the first time only). Returns false when not in `auto`. */
-  fallBack(reason: string, pod: string): boolean {
+  fallBack(reason: string, pod: string, ref?: PodRef): boolean {
     if (this.setting !== 'auto') return false;
     if (this.current === 'veth') return true;
     this.current = 'veth';
@@ -60,6 +72,7 @@ export class PodInterfaceModeState {
       { step: 'interface mode', setting: this.setting, mode: 'veth', reason, firstPod: pod, cost: VETH_FALLBACK_COST },
       'VPP cannot make taps on this node: pod eth0 interfaces are veth pairs with an af_packet interface from now on',
     );
+    if (ref) this.onFallback?.(ref, this.status());
     return true;
   }
 

@@ -118,7 +118,7 @@ export class PodNetwork {
         } catch (e) {
           // auto mode: VPP refused the tap for lack of vhost-net and made nothing (tap_create_if frees
           // all it opened); the transaction goes on with a veth, and so does every later pod.
-          if (!isVhostNetFailure(e) || !this.interfaceMode.fallBack(e instanceof StepError ? e.cause.message : String(e), label)) throw e;
+          if (!isVhostNetFailure(e) || !this.interfaceMode.fallBack(e instanceof StepError ? e.cause.message : String(e), label, req.pod)) throw e;
           kind = 'veth';
           await createVeth(this.ctx, tx, req, plan.spec, made);
         }

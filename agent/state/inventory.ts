@@ -22,8 +22,8 @@ import { deleteLinkTolerant, type NetnsOps } from '../linux/netns.js';
 import { hostPrefix as hostPrefixOf, ipOf, isV6, type MadeRoute } from '../pod/attachment.js';
 import { memifSocketName } from '../pod/drivers/memif.js';
 import { vclLoopbackMac, vclNamespaceId } from '../pod/drivers/vcl.js';
-import { isVethHostName, parseVethAlias, vethHostName } from '../pod/drivers/veth.js';
-import { parseTag, shortContainerId, tagOwnedBy, type ParsedTag } from '../pod/tags.js';
+import { isVethHostName, parseVethAlias, vethAliasOwnedBy, vethHostName } from '../pod/drivers/veth.js';
+import { parseTag, shortContainerId, type ParsedTag } from '../pod/tags.js';
 import { deleteTolerant, delRoute, type VppApi } from '../pod/vpp-ops.js';
 
 export interface InvInterface {
@@ -76,6 +76,8 @@ export interface HostVeth {
   /** The tag the alias carries, parsed, when it is one of ours. */
   owner?: ParsedTag;
   tag?: string;
+  /** The full container id the alias carries (the tag has 12 characters of it). */
+  cid?: string;
   netns?: string;
 }
 
@@ -165,7 +167,7 @@ export async function takeHostVeths(host: HostLinkReader): Promise<Map<string, H
     const alias = typeof l.ifalias === 'string' ? l.ifalias : '';
     const parsed = parseVethAlias(alias);
     const owner = parsed ? parseTag(parsed.tag) : undefined;
-    out.set(l.ifname, { name: l.ifname, alias, ...(owner && parsed ? { owner, tag: parsed.tag, ...(parsed.netns ? { netns: parsed.netns } : {}) } : {}) });
+    out.set(l.ifname, { name: l.ifname, alias, ...(owner && parsed ? { owner, tag: parsed.tag, ...(parsed.netns ? { netns: parsed.netns } : {}), ...(parsed.cid ? { cid: parsed.cid } : {}) } : {}) });
   }
   return out;
 }
@@ -175,7 +177,7 @@ export async function takeHostVeths(host: HostLinkReader): Promise<Map<string, H
  * and an ifalias carrying its tag. A link of that name whose alias is anything else is not ours.
  */
 export function isHostVethOf(v: HostVeth, containerId: string, ifName: string): boolean {
-  return !!v.tag && v.name === vethHostName(containerId, ifName) && tagOwnedBy(v.tag, containerId, ifName);
+  return !!v.tag && v.name === vethHostName(containerId, ifName) && vethAliasOwnedBy(v.alias, containerId, ifName);
 }
 
 /**

@@ -26,8 +26,8 @@ import { PodNetwork } from '../../agent/pod/pod-network.js';
 import { StepError } from '../../agent/pod/transaction.js';
 import { ANN } from '../../agent/pod/annotations.js';
 import { afPacketRings, isVethHostName, vethHostName } from '../../agent/pod/drivers/veth.js';
-import { PodInterfaceModeState } from '../../agent/pod/interface-mode.js';
-import type { AttachRequest } from '../../agent/pod/attachment.js';
+import { fallbackEventMessage, PodInterfaceModeState } from '../../agent/pod/interface-mode.js';
+import type { AttachRequest, PodRef } from '../../agent/pod/attachment.js';
 import type { PodInterfaceConfig, PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
 import { routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, ipj, linuxState, type TestNetns } from '../helpers/netns.js';
@@ -160,7 +160,9 @@ d('auto mode falls back to veth', () => {
     const cap: Captured = { warn: [] };
     try {
       const before = await vppState();
-      const net = network('auto', undefined, cap);
+      const told: [PodRef, string][] = [];
+      const mode = new PodInterfaceModeState('auto', logger(cap), (pod, s) => void told.push([pod, fallbackEventMessage(s)]));
+      const net = new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: 'auto' }, log: logger(cap) }, { interfaceMode: mode });
       expect(net.interfaceMode.mode).toBe('tun');
       const req = request(ns);
       const rec = await net.add(req);
@@ -177,6 +179,8 @@ d('auto mode falls back to veth', () => {
       const modeLogs = cap.warn.filter((w) => w.msg?.includes('veth pairs with an af_packet interface from now on'));
       expect(modeLogs).toHaveLength(1);
       expect(modeLogs[0]!.obj).toMatchObject({ setting: 'auto', mode: 'veth', reason: expect.stringContaining('/dev/vhost-net') as string, cost: expect.stringContaining('kernel') as string });
+      // The agent turns this into a PodInterfaceFallback Event on the first pod.
+      expect(told).toEqual([[req.pod, expect.stringContaining('VPP on this node cannot make taps (it cannot open /dev/vhost-net; tap_create answered -11, setting auto)') as string]]);
 
       // VPP: an af_packet on the host end, tagged, up, with the pod's address pinned to its MAC and routed to it.
       const after = await vppState();
@@ -200,7 +204,7 @@ d('auto mode falls back to veth', () => {
       const podLink = (ipj(ns, ['link', 'show', 'dev', 'eth0']) as { address: string; link_type: string }[])[0]!;
       expect(podLink.address).toBe(v.podMac);
       // The host end: up, MTU, alias with the owner tag and the netns, no IPv6 from the host stack.
-      expect(hostLinks()).toEqual([`${v.hostIfName} mtu 1400 UP vcni:${cid12}:eth0:veth:default/${req.pod.name},netns=${ns.path}`]);
+      expect(hostLinks()).toEqual([`${v.hostIfName} mtu 1400 UP vcni:${cid12}:eth0:veth:default/${req.pod.name},cid=${req.containerId},netns=${ns.path}`]);
       const hostJson = (args: string[]): Record<string, unknown> => (JSON.parse(execFileSync('ip', ['-j', ...args, 'dev', v.hostIfName], { encoding: 'utf8', timeout: 10_000 })) as Record<string, unknown>[])[0]!;
       expect(hostJson(['-d', 'link', 'show']).inet6_addr_gen_mode).toBe('none');
       expect(hostJson(['address', 'show']).addr_info).toEqual([]);
@@ -216,6 +220,7 @@ d('auto mode falls back to veth', () => {
       expect(rec2.kind).toBe('veth');
       expect(steps).not.toContain('tap create');
       expect(cap.warn.filter((w) => w.msg?.includes('from now on'))).toHaveLength(1);
+      expect(told).toHaveLength(1);
 
       await net.del(rec);
       await net2.del(rec2);
@@ -379,6 +384,26 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
       await net.del(rec);
     } finally {
       deleteNetns(ns);
+    }
+  });
+
+  test("two containers sharing the first 12 characters of their ids: the second ADD fails, the first pod's pair is not touched", async () => {
+    const ns1 = createNetns('p');
+    const ns2 = createNetns('p');
+    try {
+      const net = network('veth');
+      const first = request(ns1);
+      const rec = await net.add(first);
+      const second = request(ns2, { containerId: `${first.containerId.slice(0, 12)}${'9'.repeat(52)}` });
+      expect(vethHostName(second.containerId, 'eth0')).toBe(rec.objects.veth!.hostIfName);
+      const err = await net.add(second).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StepError);
+      expect((err as Error).message).toContain(`step "veth create" failed: cannot make the veth pair ${rec.objects.veth!.hostIfName}/eth0: host interface ${rec.objects.veth!.hostIfName} exists and is not this attachment's`);
+      await expect(net.check(rec)).resolves.toEqual([]);
+      await net.del(rec);
+    } finally {
+      deleteNetns(ns1);
+      deleteNetns(ns2);
     }
   });
 

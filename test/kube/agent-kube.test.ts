@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { VppSimulator } from '../../vpp-api/sim/index.js';
 import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
+import { noVhostNet, type SimHost } from '../../vpp-api/sim/host.js';
 import * as iface from '../../vpp-api/generated/interface.js';
 import * as pbl from '../../vpp-api/generated/pbl.js';
 import { Agent } from '../../agent/agent.js';
@@ -69,11 +70,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startAgent(name: string, opts: { sim: boolean; failLists?: number; capture?: boolean }): Promise<Running> {
+async function startAgent(name: string, opts: { sim: boolean; failLists?: number; capture?: boolean; host?: SimHost }): Promise<Running> {
   const api = await FakeApiServer.start();
   if (opts.failLists) api.failLists = { n: opts.failLists, status: 503 };
   const simSocket = join(dir, name, 'api.sock');
-  const sim = opts.sim ? await VppSimulator.start({ socketPath: simSocket, host: kernelTun() }) : undefined;
+  const sim = opts.sim ? await VppSimulator.start({ socketPath: simSocket, host: opts.host ?? kernelTun() }) : undefined;
   const metricsPort = await freePort();
   const ctlSocket = join(dir, name, 'ctl', 'ctl.sock');
   const cfg = loadConfig({ NODE_NAME: NODE }, [
@@ -126,7 +127,8 @@ let n = 0;
 function addInput(ns: TestNetns, pod: { name: string; uid?: string }): Parameters<Agent['manager']['add']>[0] {
   n++;
   return {
-    containerId: `kube${process.pid}x${String(n).padStart(4, '0')}${'b'.repeat(40)}`,
+    // Unique in its first 12 characters, as runtimes' ids are: tags and veth host ends are keyed on them.
+    containerId: `k${String(n).padStart(4, '0')}x${process.pid}x${'b'.repeat(40)}`,
     ifName: 'eth0',
     netns: ns.path,
     pod: { namespace: 'default', name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) },
@@ -224,6 +226,35 @@ d('the agent process (main) with KUBECONFIG', () => {
       await api.stop();
     }
   }, 40_000);
+});
+
+d('the agent on a node without /dev/vhost-net (auto mode)', () => {
+  let r: Running | undefined;
+  afterAll(async () => {
+    for (const rec of r?.agent.manager.records ?? []) await r!.agent.manager.del(rec).catch(() => undefined);
+    await stopAgent(r);
+  });
+
+  test('the first pod falls back to veth with a PodInterfaceFallback Event; the next gets a veth and no Event; /metrics says so', async () => {
+    r = await startAgent('novhost', { sim: true, host: noVhostNet() });
+    await r.agent.ready();
+    expect(await r.kube.waitForSync(5000)).toBe(true);
+    const a = r.api.addPod({ metadata: { name: 'first' }, spec: { nodeName: NODE } });
+    const b = r.api.addPod({ metadata: { name: 'second' }, spec: { nodeName: NODE } });
+    await until('pods in the cache', () => r!.kube.list().filter((p) => p.name === 'first' || p.name === 'second').length === 2);
+    await r.agent.manager.add(addInput(createNetns('n'), { name: 'first', uid: a.metadata.uid! }));
+    await r.agent.manager.add(addInput(createNetns('n'), { name: 'second', uid: b.metadata.uid! }));
+    expect(r.agent.manager.records.map((x) => [x.pod.name, x.kind])).toEqual(expect.arrayContaining([['first', 'veth'], ['second', 'veth']]));
+    await until('PodInterfaceFallback', () => eventsOf(r!.api, 'first').some((e) => e.reason === 'PodInterfaceFallback'));
+    const ev = eventsOf(r.api, 'first').find((e) => e.reason === 'PodInterfaceFallback')!;
+    expect(ev).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Pod', name: 'first', uid: a.metadata.uid }, source: { component: 'vpp-cni-agent', host: NODE } });
+    expect(ev.message).toContain('VPP on this node cannot make taps (it cannot open /dev/vhost-net; tap_create answered -11, setting auto)');
+    expect(eventsOf(r.api, 'second')).toEqual([]);
+    const m = (await http(r.metricsPort, '/metrics')).text;
+    expect(m).toContain('vppcni_pod_interface_mode{setting="auto",mode="veth"} 1');
+    expect(m).toContain('vppcni_pods{interface_kind="veth"} 2');
+    expect(m).not.toContain('mode="tun"');
+  }, 30_000);
 });
 
 d('the agent with Kubernetes', () => {
@@ -358,7 +389,7 @@ d('the agent with Kubernetes', () => {
     expect(upd).toMatchObject({ pod: 'live', step: 'pbl update', ports: ['tcp:9000-9100', 'udp:53'] });
 
     await until('PodNetworkSetupFailed', () => eventsOf(r.api, 'broken').some((e) => e.reason === 'PodNetworkSetupFailed'));
-    expect(eventsOf(r.api, 'broken')[0]!.message).toMatch(/^pod default\/broken \(container kube\d+x\d+, eth0\): step "memif create" failed: memif_create_v2: VPP returned -2/);
+    expect(eventsOf(r.api, 'broken')[0]!.message).toMatch(/^pod default\/broken \(container k\d{4}x\d+x?b*, eth0\): step "memif create" failed: memif_create_v2: VPP returned -2/);
     expect(recs('broken')).toEqual([]);
     const m = (await http(r.metricsPort, '/metrics')).text;
     expect(m).toContain(`vppcni_vpp_api_errors_total{message="memif_create_v2",error="${retvalName(-2)}"} 1`);
@@ -397,7 +428,7 @@ d('the agent with Kubernetes', () => {
     expect(lines[1]).toBe('interface mode: tun (setting auto)');
     expect(lines[3]).toMatch(/^POD\s+CONTAINER\s+IF\s+KIND\s+VPP INTERFACES\s+MEMIF SOCKET\s+PBL PORTS\s+VCL\s+LAST ERROR$/);
     const live = lines.find((l) => l.startsWith('default/live'))!;
-    expect(live).toMatch(/default\/live\s+kube\d+x\s*\d*\s+eth0\s+tun\s+tun:\d+ memif:\d+\s+@vpp\/memif-eth0\s+tcp:9000-9100,udp:53\s+-\s+InvalidVppAnnotation: /);
+    expect(live).toMatch(/default\/live\s+k\d{4}x\d+x?b*\s+eth0\s+tun\s+tun:\d+ memif:\d+\s+@vpp\/memif-eth0\s+tcp:9000-9100,udp:53\s+-\s+InvalidVppAnnotation: /);
     expect(lines.find((l) => l.startsWith('default/bad'))).toMatch(/^default\/bad(\s+-){7}\s+InvalidVppAnnotation: invalid pod annotations: vppExtraMemifPorts "tcp:70000"/);
 
     const json = await ctl(['pods', '-o', 'json'], r.ctlSocket);

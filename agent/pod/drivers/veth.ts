@@ -21,7 +21,7 @@ import { CommandError, deleteLinkTolerant, isLinkGone, NetnsGoneError } from '..
 import { hostPrefix, ipOf, type AttachRequest, type MadeNeighbor, type MadeObjects, type MadeRoute, type MadeVeth } from '../attachment.js';
 import type { InterfaceSpec, RxMode } from '../interface-spec.js';
 import { configureInterface, readLink } from '../linux-side.js';
-import { makeTag, shortContainerId } from '../tags.js';
+import { makeTag, shortContainerId, tagOwnedBy } from '../tags.js';
 import type { Transaction } from '../transaction.js';
 import { addNeighbor, addRoute, adminUp, deleteTolerant, delNeighbor, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
 import type { CheckProblem, DriverContext } from './context.js';
@@ -49,16 +49,35 @@ export function isVethHostName(name: string): boolean {
   return HOST_NAME_RE.test(name);
 }
 
-/** ifalias of a host end: the owner tag, then the pod netns (`<tag>,netns=<path>`). */
-export function vethAlias(tag: string, netns: string): string {
-  return `${tag},netns=${netns}`;
+/**
+ * ifalias of a host end: the owner tag, the full container id (the tag holds 12 characters of it, and so
+ * does the derivation of the name: two containers sharing them must not take each other's pair), then the
+ * pod netns, last (`<tag>,cid=<container id>,netns=<path>`).
+ */
+export function vethAlias(tag: string, containerId: string, netns: string): string {
+  return `${tag},cid=${containerId},netns=${netns}`;
 }
 
-/** The tag and netns an ifalias carries (undefined when it is not one of ours). */
-export function parseVethAlias(alias: string): { tag: string; netns?: string } | undefined {
+/** The tag, container id and netns an ifalias carries (undefined when it is not one of ours). */
+export function parseVethAlias(alias: string): { tag: string; cid?: string; netns?: string } | undefined {
   if (!alias.startsWith('vcni:')) return undefined;
-  const i = alias.indexOf(',netns=');
-  return i < 0 ? { tag: alias } : { tag: alias.slice(0, i), netns: alias.slice(i + ',netns='.length) };
+  const n = alias.indexOf(',netns=');
+  const head = n < 0 ? alias : alias.slice(0, n);
+  const c = head.indexOf(',cid=');
+  const out: { tag: string; cid?: string; netns?: string } = { tag: c < 0 ? head : head.slice(0, c) };
+  if (c >= 0) out.cid = head.slice(c + ',cid='.length);
+  if (n >= 0) out.netns = alias.slice(n + ',netns='.length);
+  return out;
+}
+
+/**
+ * True when an ifalias names the attachment (container, interface): its tag's owner, and its full container
+ * id when it carries one — equal, or starting with a record's 12-character id (a record rebuilt from tags).
+ */
+export function vethAliasOwnedBy(alias: string, containerId: string, ifName: string): boolean {
+  const a = parseVethAlias(alias);
+  if (!a || !tagOwnedBy(a.tag, containerId, ifName)) return false;
+  return a.cid === undefined || a.cid === containerId || (containerId.length < a.cid.length && a.cid.startsWith(containerId));
 }
 
 /** A locally administered unicast MAC for the pod end (known before the pair exists: no read back). */
@@ -116,7 +135,7 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
   const podMac = randomPodMac();
   const l2 = !spec.isl3;
   const mtu = String(ctx.cfg.mtu);
-  const alias = vethAlias(tag, req.netns);
+  const alias = vethAlias(tag, req.containerId, req.netns);
   const queues = ['numtxqueues', String(spec.tx), 'numrxqueues', String(spec.rx)];
   const batch = [
     // As many queues on each end as the spec gives VPP (the pod's stack spreads its flows over them).
@@ -139,7 +158,7 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
         // A link of that name without an alias is ours too: the kernel takes no alias with `link add`, so
         // an `ip -batch` cut short between its first two lines leaves exactly that.
         const old = await hostLinkAlias(ctx, hostIfName);
-        const mine = old && (old.alias === '' || (parseVethAlias(old.alias)?.tag ?? '').startsWith(`vcni:${shortContainerId(req.containerId)}:${req.ifName}:veth:`));
+        const mine = old && (old.alias === '' || vethAliasOwnedBy(old.alias, req.containerId, req.ifName));
         if (!mine) {
           throw new Error(`cannot make the veth pair ${hostIfName}/${req.ifName}: ${old ? `host interface ${hostIfName} exists and is not this attachment's (alias "${old.alias}")` : `${req.ifName} already exists in ${req.netns}`}`);
         }
