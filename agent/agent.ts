@@ -171,6 +171,7 @@ export class Agent {
       vpp: this.vpp,
       notReady: () => this.readiness(),
       interfaceMode: () => this.network.interfaceMode.status(),
+      ...(deps.pods.list ? { nodePods: () => deps.pods.list!() } : {}),
       isNetns: (p) => netns.isNetns(p),
     });
     this.ctl = new CtlServer(cfg.ctlSocket, this.podView, log.child({ subsystem: 'ctl' }));

@@ -80,6 +80,8 @@ export interface CtlPodSummary {
   attachments: CtlAttachment[];
   errorCount: number;
   lastError?: CtlPodError;
+  /** A pod on the node's network: the runtime never asks a CNI plugin for it, so it has no attachment. */
+  hostNetwork?: boolean;
 }
 
 /** How the node makes pod eth0 interfaces (VPPCNI_POD_INTERFACE_MODE) and what new pods get now. */

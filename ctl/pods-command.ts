@@ -87,6 +87,7 @@ const podSummary = {
   attachments: z.array(attachment),
   errorCount: u32,
   lastError: podError.optional(),
+  hostNetwork: z.boolean().optional(),
 };
 const interfaceMode = z.object({
   setting: z.string(),
@@ -217,7 +218,8 @@ export function formatPodList(l: CtlPodList): string[] {
   const rows: string[][] = [];
   for (const p of l.pods) {
     const last = p.lastError ? oneLine(`${p.lastError.reason}: ${p.lastError.message}`) : '-';
-    if (p.attachments.length === 0) rows.push([`${p.namespace}/${p.name}`, '-', '-', '-', '-', '-', '-', '-', last]);
+    // A pod with no attachment: on the node's network (no CNI call is made for it), or none made (yet).
+    if (p.attachments.length === 0) rows.push([`${p.namespace}/${p.name}`, '-', '-', p.hostNetwork ? 'host-network' : '-', '-', '-', '-', '-', last]);
     p.attachments.forEach((a, i) => {
       rows.push([
         i === 0 ? `${p.namespace}/${p.name}` : '',
@@ -238,7 +240,7 @@ export function formatPodList(l: CtlPodList): string[] {
 
 export function formatPodDetail(d: CtlPodDetail): string[] {
   const out = [`Pod ${d.namespace}/${d.name}${d.uid ? ` (uid ${d.uid})` : ''}`];
-  if (d.attachments.length === 0) out.push('  no attachment on this node');
+  if (d.attachments.length === 0) out.push(d.hostNetwork ? '  on the node network (hostNetwork): no CNI attachment' : '  no attachment on this node');
   for (const a of d.attachments) {
     out.push(`  ${a.ifName}: container ${a.containerId.slice(0, 12)}, kind ${a.kind}, netns ${a.netns}, since ${a.createdAt}`);
     out.push(`    IPs: ${a.ips.join(', ') || '-'}`);

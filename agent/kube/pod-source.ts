@@ -69,6 +69,7 @@ export function podInfoOf(p: V1Pod): PodInfo {
   const m = p.metadata ?? {};
   const info: PodInfo = { namespace: m.namespace ?? 'default', name: m.name ?? '', annotations: { ...(m.annotations ?? {}) } };
   if (m.uid) info.uid = m.uid;
+  if (p.spec?.hostNetwork) info.hostNetwork = true;
   return info;
 }
 

@@ -11,6 +11,7 @@ import type { VppClient } from '../../vpp-api/client/index.js';
 import type { CtlAttachment, CtlInterfaceMode, CtlLinuxCommand, CtlPodDetail, CtlPodList, CtlPodSummary, CtlVppInterface } from '../../contract/ctl-api.js';
 import { run } from '../linux/exec.js';
 import type { AttachmentRecord, PodRef } from '../pod/attachment.js';
+import type { PodInfo } from '../pods/pod-source.js';
 import type { InterfaceModeStatus } from '../pod/interface-mode.js';
 import { formatPortRange } from '../pod/pbl-update.js';
 import type { PodErrorLog } from './pod-errors.js';
@@ -35,6 +36,8 @@ export interface PodViewDeps {
   /** The node's eth0 mode (PodNetwork.interfaceMode.status()). */
   interfaceMode: () => InterfaceModeStatus;
   isNetns: (path: string) => Promise<boolean>;
+  /** The node's pods as the pod source lists them (pods with no attachment are shown too). */
+  nodePods?: () => readonly PodInfo[];
   commandTimeoutMs?: number;
   nsenter?: string;
 }
@@ -83,17 +86,18 @@ const MEMIF_MODES = ['ethernet', 'ip', 'punt/inject'];
 export class PodView {
   constructor(private readonly d: PodViewDeps) {}
 
-  private summary(pod: PodRef, recs: AttachmentRecord[]): CtlPodSummary {
+  private summary(pod: PodRef, recs: AttachmentRecord[], hostNetwork?: boolean): CtlPodSummary {
     const errors = this.d.errors.errorsOf(pod.namespace, pod.name);
     const s: CtlPodSummary = { namespace: pod.namespace, name: pod.name, attachments: recs.map(attachmentView), errorCount: errors.length };
+    if (hostNetwork) s.hostNetwork = true;
     const uid = pod.uid ?? recs.find((r) => r.pod.uid)?.pod.uid;
     if (uid) s.uid = uid;
     if (errors.length) s.lastError = errors[errors.length - 1]!;
     return s;
   }
 
-  private byPod(): Map<string, { pod: PodRef; recs: AttachmentRecord[] }> {
-    const m = new Map<string, { pod: PodRef; recs: AttachmentRecord[] }>();
+  private byPod(): Map<string, { pod: PodRef; recs: AttachmentRecord[]; hostNetwork?: boolean }> {
+    const m = new Map<string, { pod: PodRef; recs: AttachmentRecord[]; hostNetwork?: boolean }>();
     for (const r of this.d.records()) {
       const k = `${r.pod.namespace}/${r.pod.name}`;
       const cur = m.get(k) ?? { pod: r.pod, recs: [] };
@@ -104,13 +108,22 @@ export class PodView {
       const k = `${p.namespace}/${p.name}`;
       if (!m.has(k)) m.set(k, { pod: p, recs: [] });
     }
+    for (const p of this.d.nodePods?.() ?? []) {
+      const k = `${p.namespace}/${p.name}`;
+      const cur = m.get(k);
+      if (cur) {
+        if (p.hostNetwork) cur.hostNetwork = true;
+      } else {
+        m.set(k, { pod: { namespace: p.namespace, name: p.name, ...(p.uid ? { uid: p.uid } : {}) }, recs: [], ...(p.hostNetwork ? { hostNetwork: true } : {}) });
+      }
+    }
     return m;
   }
 
   list(): CtlPodList {
     const why = this.d.notReady();
     const pods = [...this.byPod().values()]
-      .map((v) => this.summary(v.pod, v.recs))
+      .map((v) => this.summary(v.pod, v.recs, v.hostNetwork))
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
     const out: CtlPodList = { node: this.d.nodeName, vpp: this.d.vpp.state, ready: !why, interfaceMode: this.interfaceMode(), pods };
     if (why) out.notReadyReason = why;
@@ -128,7 +141,7 @@ export class PodView {
   async detail(namespace: string, name: string): Promise<CtlPodDetail | undefined> {
     const entry = this.byPod().get(`${namespace}/${name}`);
     if (!entry) return undefined;
-    const base = this.summary(entry.pod, entry.recs);
+    const base = this.summary(entry.pod, entry.recs, entry.hostNetwork);
     const detail: CtlPodDetail = { ...base, vpp: [], pblClients: [], countersNote: COUNTERS_NOTE, linux: [], errors: this.d.errors.errorsOf(namespace, name) };
     const [vppPart, linux] = await Promise.all([this.vppView(entry.recs), this.linuxView(entry.recs)]);
     Object.assign(detail, vppPart);

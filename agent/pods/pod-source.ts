@@ -7,6 +7,8 @@ export interface PodInfo {
   name: string;
   uid?: string;
   annotations: Record<string, string>;
+  /** The pod uses the node's network (the runtime never calls a CNI plugin for it). */
+  hostNetwork?: boolean;
 }
 
 export interface PodSource {
@@ -15,6 +17,8 @@ export interface PodSource {
    * gave one, lets a source skip a cached pod of the same name that was since recreated.
    */
   getPod(namespace: string, name: string, timeoutMs: number, uid?: string): Promise<PodInfo | undefined>;
+  /** The node's pods as the source knows them now (for the troubleshooting view), when it can list. */
+  list?(): PodInfo[];
   /** Stops watching. */
   close(): Promise<void>;
 }

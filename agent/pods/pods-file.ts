@@ -1,6 +1,6 @@
 /**
  * Pods from a YAML (or JSON) file, for running the agent with no Kubernetes: a list of pod objects
- * (`metadata.namespace`, `metadata.name`, `metadata.annotations`), a `kind: List` / PodList, or a
+ * (`metadata.namespace`, `metadata.name`, `metadata.annotations`, `spec.hostNetwork`), a `kind: List` / PodList, or a
  * multi-document stream. The file is read through zod and re-read when it changes; a file that stops
  * parsing keeps the last good contents and logs why.
  */
@@ -16,6 +16,7 @@ const podSchema = z.object({
     uid: z.string().optional(),
     annotations: z.record(z.string(), z.string()).default({}),
   }),
+  spec: z.object({ hostNetwork: z.boolean().optional() }).passthrough().optional(),
 });
 const listSchema = z.object({ items: z.array(podSchema) });
 
@@ -34,6 +35,7 @@ export function parsePodsFile(text: string): PodInfo[] {
     for (const p of pods) {
       const info: PodInfo = { namespace: p.metadata.namespace, name: p.metadata.name, annotations: p.metadata.annotations };
       if (p.metadata.uid) info.uid = p.metadata.uid;
+      if (p.spec?.hostNetwork) info.hostNetwork = true;
       out.push(info);
     }
   }
@@ -74,6 +76,10 @@ export class PodsFileSource implements PodSource {
       if (strict) throw new Error(msg);
       this.log.warn({ path: this.path, err: (e as Error).message }, 'pods file not reloaded, keeping the previous contents');
     }
+  }
+
+  list(): PodInfo[] {
+    return [...this.pods.values()];
   }
 
   getPod(namespace: string, name: string): Promise<PodInfo | undefined> {

@@ -227,6 +227,40 @@ describe('ctl view', () => {
   });
 });
 
+describe("the node's pods without an attachment", () => {
+  test('listed from the pod source: host-network pods marked, others with none (yet); a pod with records is listed once', async () => {
+    const mode = new PodInterfaceModeState('auto', modeLog);
+    const records = [vethRecord()];
+    const v = new PodView({
+      nodeName: 'node-a',
+      records: () => records,
+      errors: new PodErrorLog(),
+      vpp: fakeVpp(),
+      notReady: () => undefined,
+      interfaceMode: () => mode.status(),
+      isNetns: () => Promise.resolve(false),
+      nodePods: () => [
+        { namespace: records[0]!.pod.namespace, name: records[0]!.pod.name, annotations: {} },
+        { namespace: 'kube-system', name: 'kube-proxy-x', uid: 'u-kp', annotations: {}, hostNetwork: true },
+        { namespace: 'default', name: 'pending', annotations: {} },
+      ],
+    });
+    const l = v.list();
+    expect(l.pods.map((p) => `${p.namespace}/${p.name} ${p.attachments.length}${p.hostNetwork ? ' host' : ''}`)).toEqual([
+      'default/pending 0',
+      `${records[0]!.pod.namespace}/${records[0]!.pod.name} 1`,
+      'kube-system/kube-proxy-x 0 host',
+    ].sort((a, b) => a.localeCompare(b)));
+    const lines = formatPodList(l);
+    expect(lines.find((x) => x.startsWith('kube-system/kube-proxy-x'))).toMatch(/^kube-system\/kube-proxy-x\s+-\s+-\s+host-network(\s+-){4}\s+-$/);
+    expect(lines.find((x) => x.startsWith('default/pending'))).toMatch(/^default\/pending(\s+-){8}$/);
+    const d = (await v.detail('kube-system', 'kube-proxy-x'))!;
+    expect(d.uid).toBe('u-kp');
+    expect(formatPodDetail(d)).toContain('  on the node network (hostNetwork): no CNI attachment');
+    expect(await v.detail('default', 'not-on-this-node')).toBeUndefined();
+  });
+});
+
 describe('vpp-cnictl pods / pod against a ctl socket', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vcni-ctl-mode-'));
   const silent = { info: (): void => undefined, warn: (): void => undefined };
