@@ -110,11 +110,10 @@ export class LinuxNetns implements NetnsOps {
       // procps says "permission denied on key" for EROFS (and EACCES); some builds print the errno text.
       if (!(e instanceof CommandError && /permission denied on key|Read-only file system/.test(e.stderr))) throw e;
       const have = (await this.enter(netns, [this.sysctlBin, '-n', ...values.map(([k]) => k)])).trim().split('\n');
-      const wrong = values.filter(([, v], i) => have[i]?.trim() !== v);
+      const wrong = values.map(([k, v], i) => ({ k, v, is: have[i]?.trim() ?? '?' })).filter((x) => x.is !== x.v);
       if (wrong.length > 0) {
-        throw new Error(
-          `cannot set ${wrong.map(([k, v], i) => `${k}=${v} (it is ${have[values.indexOf(wrong[i]!)]?.trim() ?? '?'})`).join(', ')} in ${netns}: /proc/sys is not writable for the agent (read-only in a container that is not privileged)`,
-        );
+        const what = wrong.map((x) => `${x.k}=${x.v} (it is ${x.is})`).join(', ');
+        throw new Error(`cannot set ${what} in ${netns}: /proc/sys is not writable for the agent (read-only in a container that is not privileged)`);
       }
     }
   }

@@ -5,7 +5,8 @@
  * with a permanent neighbor entry gives the pod a next hop it never has to resolve.
  */
 import { z } from 'zod';
-import type { NetnsOps } from '../linux/netns.js';
+import { NetnsGoneError, type NetnsOps } from '../linux/netns.js';
+import type { CheckProblem } from './drivers/context.js';
 import { hostPrefix, ipOf, isV6, type IpConfig, type RouteConfig } from './attachment.js';
 
 export const L2_GATEWAY_V4 = '169.254.1.1';
@@ -95,4 +96,25 @@ export async function readLink(ns: NetnsOps, netns: string, ifName: string): Pro
   if (l.address && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(l.address)) state.mac = l.address;
   if (l.mtu !== undefined) state.mtu = l.mtu;
   return state;
+}
+
+/**
+ * CHECK of one link the layer made in the pod netns: present, up, with the pod's addresses (host prefixes)
+ * and, when given, the MAC it was made with. A netns that is gone is one problem, not an error.
+ */
+export async function checkPodLink(ns: NetnsOps, netns: string, ifName: string, ips: readonly string[], mac?: string): Promise<CheckProblem[]> {
+  const object = `${ifName} in ${netns}`;
+  let link: LinuxLinkState | undefined;
+  try {
+    link = await readLink(ns, netns, ifName);
+  } catch (e) {
+    if (e instanceof NetnsGoneError) return [{ object: netns, problem: 'network namespace is gone' }];
+    throw e;
+  }
+  if (!link) return [{ object, problem: 'missing' }];
+  const out: CheckProblem[] = [];
+  if (!link.up) out.push({ object, problem: 'link down' });
+  if (mac && link.mac && link.mac !== mac) out.push({ object, problem: `MAC is ${link.mac}, expected ${mac}` });
+  for (const ip of ips) if (!link.addresses.includes(hostPrefix(ip))) out.push({ object, problem: `address ${hostPrefix(ip)} missing` });
+  return out;
 }

@@ -13,7 +13,6 @@ import { NetnsGoneError } from '../linux/netns.js';
 import { parsePodAnnotations, type PodAnnotations } from './annotations.js';
 import {
   describeAttachment,
-  hostPrefix,
   ipOf,
   isV6,
   type AttachRequest,
@@ -23,7 +22,7 @@ import {
   type MadeObjects,
 } from './attachment.js';
 import { resolveSpec, type InterfaceSpec } from './interface-spec.js';
-import { readLink } from './linux-side.js';
+import { checkPodLink } from './linux-side.js';
 import { StepError, transact, type StepHook } from './transaction.js';
 import { deleteTolerant, delNeighbor, delRoute } from './vpp-ops.js';
 import type { CheckProblem, DriverContext } from './drivers/context.js';
@@ -211,11 +210,7 @@ export class PodNetwork {
     if (o.veth) out.push(...(await checkVeth(this.ctx, rec.netns, o.veth, ips)));
     if (o.memif) out.push(...(await checkMemif(this.ctx, o.memif, o.pbl.map((p) => p.id))));
     if (o.vcl) out.push(...(await checkVcl(this.ctx, o.vcl)));
-    if (o.dummy) {
-      const link = await readLink(this.ctx.netns, rec.netns, o.dummy);
-      if (!link) out.push({ object: `${o.dummy} in ${rec.netns}`, problem: 'missing' });
-      else for (const a of ips) if (!link.addresses.includes(hostPrefix(a))) out.push({ object: `${o.dummy} in ${rec.netns}`, problem: `address ${hostPrefix(a)} missing` });
-    }
+    if (o.dummy) out.push(...(await checkPodLink(this.ctx.netns, rec.netns, o.dummy, ips)));
     for (const fam of [false, true]) {
       const want = o.routes.filter((r) => isV6(r.prefix) === fam);
       const have = want.length === 0 ? [] : await this.ctx.vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6: fam } });

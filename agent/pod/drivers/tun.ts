@@ -6,11 +6,10 @@
 import * as tapv2 from '../../../vpp-api/generated/tapv2.js';
 import { TapFlags } from '../../../vpp-api/generated/tapv2.js';
 import { VppApiError } from '../../../vpp-api/client/index.js';
-import { NetnsGoneError } from '../../linux/netns.js';
 import { hostPrefix, ipOf, type AttachRequest, type MadeObjects, type MadeRoute, type MadeTun } from '../attachment.js';
 import type { InterfaceSpec } from '../interface-spec.js';
 import { VHOST_NET_RETVAL } from '../interface-mode.js';
-import { configureInterface, readLink } from '../linux-side.js';
+import { checkPodLink, configureInterface } from '../linux-side.js';
 import { makeTag } from '../tags.js';
 import type { Transaction } from '../transaction.js';
 import { adminUp, deleteTolerant, interfaceByIndex, addRoute, delRoute, setRxMode, setUnnumbered } from '../vpp-ops.js';
@@ -108,18 +107,6 @@ export async function checkTun(ctx: DriverContext, netns: string, tun: MadeTun, 
   if (!d) return [{ object: `tap sw_if_index ${tun.swIfIndex}`, problem: 'missing in VPP' }];
   if (d.tag !== tun.tag) out.push({ object: `tap ${d.interface_name}`, problem: `tag is "${d.tag}", expected "${tun.tag}"` });
   if ((d.flags & 1) === 0) out.push({ object: `tap ${d.interface_name}`, problem: 'admin down' });
-  try {
-    const link = await readLink(ctx.netns, netns, tun.hostIfName);
-    if (!link) out.push({ object: `${tun.hostIfName} in ${netns}`, problem: 'missing' });
-    else {
-      if (!link.up) out.push({ object: `${tun.hostIfName} in ${netns}`, problem: 'link down' });
-      for (const ip of ips) {
-        if (!link.addresses.includes(hostPrefix(ip))) out.push({ object: `${tun.hostIfName} in ${netns}`, problem: `address ${hostPrefix(ip)} missing` });
-      }
-    }
-  } catch (e) {
-    if (e instanceof NetnsGoneError) out.push({ object: netns, problem: 'network namespace is gone' });
-    else throw e;
-  }
+  out.push(...(await checkPodLink(ctx.netns, netns, tun.hostIfName, ips)));
   return out;
 }

@@ -17,10 +17,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as afp from '../../../vpp-api/generated/af_packet.js';
 import { AfPacketFlags, AfPacketMode } from '../../../vpp-api/generated/af_packet.js';
-import { CommandError, deleteLinkTolerant, isLinkGone, NetnsGoneError } from '../../linux/netns.js';
+import { CommandError, deleteLinkTolerant, isLinkGone } from '../../linux/netns.js';
 import { hostPrefix, ipOf, type AttachRequest, type MadeNeighbor, type MadeObjects, type MadeRoute, type MadeVeth } from '../attachment.js';
 import type { InterfaceSpec, RxMode } from '../interface-spec.js';
-import { configureInterface, readLink } from '../linux-side.js';
+import { checkPodLink, configureInterface } from '../linux-side.js';
 import { makeTag, shortContainerId, tagOwnedBy } from '../tags.js';
 import type { Transaction } from '../transaction.js';
 import { addNeighbor, addRoute, adminUp, deleteTolerant, delNeighbor, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
@@ -238,19 +238,6 @@ export async function checkVeth(ctx: DriverContext, netns: string, v: MadeVeth, 
   const host = await hostLinkAlias(ctx, v.hostIfName);
   if (!host) out.push({ object: `host interface ${v.hostIfName}`, problem: 'missing' });
   else if (!host.up) out.push({ object: `host interface ${v.hostIfName}`, problem: 'link down' });
-  try {
-    const link = await readLink(ctx.netns, netns, v.podIfName);
-    if (!link) out.push({ object: `${v.podIfName} in ${netns}`, problem: 'missing' });
-    else {
-      if (!link.up) out.push({ object: `${v.podIfName} in ${netns}`, problem: 'link down' });
-      if (link.mac && link.mac !== v.podMac) out.push({ object: `${v.podIfName} in ${netns}`, problem: `MAC is ${link.mac}, expected ${v.podMac}` });
-      for (const ip of ips) {
-        if (!link.addresses.includes(hostPrefix(ip))) out.push({ object: `${v.podIfName} in ${netns}`, problem: `address ${hostPrefix(ip)} missing` });
-      }
-    }
-  } catch (e) {
-    if (e instanceof NetnsGoneError) out.push({ object: netns, problem: 'network namespace is gone' });
-    else throw e;
-  }
+  out.push(...(await checkPodLink(ctx.netns, netns, v.podIfName, ips, v.podMac)));
   return out;
 }
