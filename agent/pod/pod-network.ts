@@ -5,6 +5,7 @@
  * ADD runs as one transaction: any failure undoes every earlier step. DEL removes everything ADD made,
  * tolerates objects that are already gone (and a netns that is gone), and reports what it could not remove.
  */
+import type { VppApiError } from '../../vpp-api/client/index.js';
 import * as ip from '../../vpp-api/generated/ip.js';
 import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
 import { AddressFamily } from '../../vpp-api/generated/ip_types.js';
@@ -27,7 +28,7 @@ import { StepError, transact, type StepHook } from './transaction.js';
 import { deleteTolerant, delNeighbor, delRoute } from './vpp-ops.js';
 import type { CheckProblem, DriverContext } from './drivers/context.js';
 import { checkMemif, createMemif, deleteMemif, type MemifPlan } from './drivers/memif.js';
-import { checkTun, createTun, deleteTun } from './drivers/tun.js';
+import { checkTun, createTun, deleteTun, VhostNetUnavailableError } from './drivers/tun.js';
 import { checkVeth, createVeth, deleteVeth } from './drivers/veth.js';
 import { isVhostNetFailure, PodInterfaceModeState } from './interface-mode.js';
 import { checkVcl, createVcl, deleteVcl } from './drivers/vcl.js';
@@ -117,7 +118,11 @@ export class PodNetwork {
         } catch (e) {
           // auto mode: VPP refused the tap for lack of vhost-net and made nothing (tap_create_if frees
           // all it opened); the transaction goes on with a veth, and so does every later pod.
-          if (!isVhostNetFailure(e) || !this.interfaceMode.fallBack(e instanceof StepError ? e.cause.message : String(e), label, req.pod)) throw e;
+          if (!(e instanceof StepError) || !isVhostNetFailure(e)) throw e;
+          if (!this.interfaceMode.fallBack(e.cause.message, label, req.pod)) {
+            // Not in auto mode: the error says which setting avoids it.
+            throw new StepError(e.pod, e.step, new VhostNetUnavailableError(e.cause as VppApiError, true));
+          }
           kind = 'veth';
           await createVeth(this.ctx, tx, req, plan.spec, made);
         }

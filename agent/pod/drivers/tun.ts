@@ -20,10 +20,11 @@ import type { CheckProblem, DriverContext } from './context.js';
  * VppApiError (message, retval and its name), with a message that says what it means and what to do.
  */
 export class VhostNetUnavailableError extends VppApiError {
-  constructor(cause: VppApiError, hint: boolean) {
+  /** `hint`: say which setting avoids it (the caller that knows the node is set to tun adds it). */
+  constructor(cause: VppApiError, hint = false) {
     super(cause.messageName, cause.retval, cause.reply);
     this.message =
-      `${cause.message}: VPP could not open /dev/vhost-net, which a tap needs (micro-VMs and hardened kernels often lack it)` +
+      `${this.message}: VPP could not open /dev/vhost-net, which a tap needs (micro-VMs and hardened kernels often lack it)` +
       (hint ? '; set VPPCNI_POD_INTERFACE_MODE to auto or veth to give pods a veth pair with an af_packet interface instead' : '');
   }
 }
@@ -61,8 +62,7 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
         tap_flags: l2 ? 0 : TapFlags.TAP_API_FLAG_TUN,
         tag,
       }).catch((e: unknown) => {
-        // The hint is for a node set to tun; in auto mode the caller falls back to veth instead.
-        throw e instanceof VppApiError && e.retval === VHOST_NET_RETVAL ? new VhostNetUnavailableError(e, ctx.cfg.interfaceMode === 'tun') : e;
+        throw e instanceof VppApiError && e.retval === VHOST_NET_RETVAL ? new VhostNetUnavailableError(e) : e;
       });
       return r.sw_if_index;
     },
