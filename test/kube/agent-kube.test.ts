@@ -28,6 +28,7 @@ import { FakeApiServer, type FakeEvent } from '../helpers/fake-apiserver.js';
 import { createNetns, deleteAllNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
 import { retvalName } from '../../vpp-api/codec/retvals.js';
 import { Writable } from 'node:stream';
+import { until } from '../helpers/until.js';
 
 const root = haveRoot();
 const d = root ? describe : describe.skip;
@@ -113,14 +114,6 @@ async function stopAgent(r: Running | undefined): Promise<void> {
 async function http(port: number, path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, text: await res.text() };
-}
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 let n = 0;

@@ -11,6 +11,7 @@ import { PodRequestError } from '../../agent/pod/pod-network.js';
 import { StepError } from '../../agent/pod/transaction.js';
 import { VppApiError } from '../../vpp-api/client/index.js';
 import { FakeApiServer, type FakeEvent } from '../helpers/fake-apiserver.js';
+import { until } from '../helpers/until.js';
 
 const quiet = { debug() {}, warn() {} };
 let api: FakeApiServer;
@@ -27,14 +28,6 @@ function recorder(opts: { windowMs?: number; maxQueue?: number; timeoutMs?: numb
 
 function events(): FakeEvent[] {
   return [...api.events.values()];
-}
-
-async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 beforeEach(async () => {

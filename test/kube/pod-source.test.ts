@@ -9,6 +9,7 @@ import { KubePodSource, type WatchRestartReason } from '../../agent/kube/pod-sou
 import { CniFailure } from '../../agent/cni/cni-error.js';
 import type { PodInfo } from '../../agent/pods/pod-source.js';
 import { FakeApiServer, type FakePod } from '../helpers/fake-apiserver.js';
+import { until } from '../helpers/until.js';
 
 const NODE = 'node-a';
 const ANN = 'cni.projectcalico.org/vppExtraMemifPorts';
@@ -46,14 +47,6 @@ function source(opts: { watchIdleMs?: number } = {}): Harness {
 
 function pod(name: string, node: string | undefined, annotations: Record<string, string> = {}): FakePod {
   return { metadata: { name, namespace: 'default', annotations }, spec: node ? { nodeName: node } : {} };
-}
-
-async function until(what: string, fn: () => boolean, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const lists = (): number => api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.watch !== 'true').length;

@@ -32,7 +32,7 @@ import type { AttachResult } from '../../agent/pod/attachment.js';
 import type { PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
 import { isVethHostName } from '../../agent/pod/drivers/veth.js';
 import { ANN } from '../../agent/pod/annotations.js';
-import { linuxState, type TestNetns } from '../helpers/netns.js';
+import { deleteAllNetns, linuxState, type TestNetns } from '../helpers/netns.js';
 import { ScopedHostNetns } from './scoped-netns.js';
 
 export class MemoryPods implements PodSource {
@@ -151,6 +151,8 @@ export class Harness {
   private n = 0;
   readonly idPrefix: string;
   private readonly hostKind: 'kernel-tun' | 'no-vhost-net';
+  /** vppState() of the fresh simulator. */
+  private emptyVpp = '';
   /** The agents' log lines (JSON), for assertions on what was logged. */
   readonly logs: Record<string, unknown>[] = [];
   private readonly sink = new Writable({
@@ -172,6 +174,32 @@ export class Harness {
     this.sim = await VppSimulator.start({ socketPath: join(this.dir, 'api.sock'), host: this.hostKind === 'no-vhost-net' ? noVhostNet() : kernelTun() });
     this.vpp = new VppClient({ socketPath: this.sim.socketPath, modules: allModules, healthCheck: false, requestTimeoutMs: 5000, backoff: { initialDelayMs: 20, maxDelayMs: 200 } });
     await this.vpp.connect();
+    this.emptyVpp = JSON.stringify(await this.vppState());
+  }
+
+  /**
+   * Puts the world back after a test, whatever it left: a test that failed half way leaves its agent's
+   * checkpoint, pod netns, host ends and VPP objects, and every later test of the file would fail on them
+   * instead of on its own. The agent stops; the state dir, this process's test netns and this harness's
+   * host ends go; the simulator restarts (a fresh VPP) when it holds more than it did after start(), and
+   * the test's clients (`others`, besides the harness's own) are back on it before this returns.
+   */
+  async reset(others: readonly VppClient[] = []): Promise<void> {
+    await this.stopAgent();
+    rmSync(this.stateDir, { recursive: true, force: true });
+    deleteAllNetns();
+    deleteHostVeths(`vcni:${this.idPrefix}`);
+    if (JSON.stringify(await this.vppState()) === this.emptyVpp) return;
+    this.sim.faults.clear();
+    this.sim.restart();
+    const pid = this.sim.vpePid;
+    for (const c of [this.vpp, ...others]) {
+      const end = Date.now() + 10_000;
+      while (c.pid !== pid || c.state !== 'connected') {
+        if (Date.now() > end) throw new Error(`test client not back on the restarted simulator (state ${c.state})`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
   }
 
   async close(): Promise<void> {

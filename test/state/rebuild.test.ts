@@ -20,8 +20,9 @@ beforeAll(async () => {
   await h.start();
 }, 30_000);
 
+// One test's leftovers (it failed half way) must not fail the next ones.
 afterEach(async () => {
-  if (haveRoot()) await h.stopAgent();
+  if (haveRoot()) await h.reset();
 });
 
 afterAll(async () => {

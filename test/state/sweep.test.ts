@@ -39,8 +39,9 @@ beforeAll(async () => {
   });
 }, 30_000);
 
+// One test's leftovers (it failed half way) must not fail the next ones.
 afterEach(async () => {
-  if (haveRoot()) await h.stopAgent();
+  if (haveRoot()) await h.reset([other]);
 });
 
 afterAll(async () => {
