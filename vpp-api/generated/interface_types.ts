@@ -3,7 +3,7 @@
 // VPP: vpp v26.10-rc0~374-gb575ec2c56d
 // Contents: 7 enums, 1 aliases, 0 types, 0 messages.
 /* eslint-disable */
-import type { ApiModule, Cursor, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
+import type { ApiModule, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef, TypeSchema } from '../codec/types.js';
 import { VppDecodeError, VppEncodeError } from '../codec/errors.js';
 
 void VppDecodeError;

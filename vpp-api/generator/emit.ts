@@ -473,7 +473,9 @@ class ModuleEmitter {
       `// Contents: ${counts}.`,
       '/* eslint-disable */',
     ];
-    const typeImports = ['ApiModule', 'Cursor', 'CursorDef', 'DumpDef', 'EventsDef', 'MessageDef', 'RequestDef', 'TypeSchema'];
+    // Cursor only where a decoder uses it: a module with no types or messages has none.
+    const usesCursor = body.some((b) => /\bCursor\b/.test(b));
+    const typeImports = ['ApiModule', ...(usesCursor ? ['Cursor'] : []), 'CursorDef', 'DumpDef', 'EventsDef', 'MessageDef', 'RequestDef', 'TypeSchema'];
     head.push(`import type { ${typeImports.join(', ')} } from '../codec/types.js';`);
     head.push(`import { VppDecodeError, VppEncodeError } from '../codec/errors.js';`);
     if (this.usedPrim.size > 0) head.push(`import { ${[...this.usedPrim].sort().join(', ')} } from '../codec/prim.js';`);
