@@ -32,7 +32,8 @@ export interface CtlAttachment {
   netns: string;
   ips: string[];
   createdAt: string;
-  tun?: { swIfIndex: number; hostIfName: string; l2: boolean; rx: number; tx: number; rxqsz: number; txqsz: number };
+  /** `podMac`: a TAP's pod-side MAC, the one VPP pins the pod's addresses to (a TUN has none). */
+  tun?: { swIfIndex: number; hostIfName: string; l2: boolean; podMac?: string; rx: number; tx: number; rxqsz: number; txqsz: number };
   /** eth0 as a veth pair, VPP on its host end through an af_packet interface. */
   veth?: {
     /** The af_packet interface. */

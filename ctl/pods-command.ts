@@ -70,7 +70,7 @@ const attachment = z.object({
   netns: z.string(),
   ips: z.array(z.string()),
   createdAt: z.string(),
-  tun: z.object({ swIfIndex: u32, hostIfName: z.string(), l2: z.boolean(), ...queues }).optional(),
+  tun: z.object({ swIfIndex: u32, hostIfName: z.string(), l2: z.boolean(), podMac: z.string().optional(), ...queues }).optional(),
   veth: z
     .object({ swIfIndex: u32, vppIfName: z.string(), hostIfName: z.string(), podIfName: z.string(), podMac: z.string(), vppMac: z.string(), l2: z.boolean(), ...queues })
     .optional(),
@@ -244,11 +244,11 @@ export function formatPodDetail(d: CtlPodDetail): string[] {
   for (const a of d.attachments) {
     out.push(`  ${a.ifName}: container ${a.containerId.slice(0, 12)}, kind ${a.kind}, netns ${a.netns}, since ${a.createdAt}`);
     out.push(`    IPs: ${a.ips.join(', ') || '-'}`);
-    if (a.tun) out.push(`    ${a.tun.l2 ? 'tap' : 'tun'}: sw_if_index ${a.tun.swIfIndex}, queues rx ${a.tun.rx} tx ${a.tun.tx}, rings ${a.tun.rxqsz}/${a.tun.txqsz}`);
+    if (a.tun) out.push(`    ${a.tun.l2 ? 'tap' : 'tun'}: sw_if_index ${a.tun.swIfIndex}, queues rx ${a.tun.rx} tx ${a.tun.tx}, rings ${a.tun.rxqsz}/${a.tun.txqsz}${a.tun.podMac ? `, pod mac ${a.tun.podMac} (pinned)` : ''}`);
     if (a.veth) {
       const v = a.veth;
-      out.push(`    veth (${v.l2 ? 'L2: ARP/ND' : 'L3: static neighbors'}): af_packet ${v.vppIfName} sw_if_index ${v.swIfIndex}, queues rx ${v.rx} tx ${v.tx}, rings ${v.rxqsz}/${v.txqsz}`);
-      out.push(`      host end ${v.hostIfName}, pod end ${v.podIfName} mac ${v.podMac}, VPP mac ${v.vppMac || '?'}`);
+      out.push(`    veth: af_packet ${v.vppIfName} sw_if_index ${v.swIfIndex}, queues rx ${v.rx} tx ${v.tx}, rings ${v.rxqsz}/${v.txqsz}`);
+      out.push(`      host end ${v.hostIfName}, pod end ${v.podIfName} mac ${v.podMac} (pinned), VPP mac ${v.vppMac || '?'}`);
     }
     if (a.memif) {
       out.push(`    memif (${a.memif.mode}, ${a.memif.l2 ? 'ethernet' : 'ip'}): sw_if_index ${a.memif.swIfIndex}, queues rx ${a.memif.rx} tx ${a.memif.tx}, rings ${a.memif.rxqsz}/${a.memif.txqsz}`);

@@ -54,7 +54,7 @@ function attachmentView(r: AttachmentRecord): CtlAttachment {
     pbl: o.pbl.map((p) => ({ ip: p.ip, id: p.id })),
     pblPorts: (o.memif?.ports ?? []).map(formatPortRange),
   };
-  if (o.tun) a.tun = { swIfIndex: o.tun.swIfIndex, hostIfName: o.tun.hostIfName, l2: o.tun.l2, rx: o.tun.spec.rx, tx: o.tun.spec.tx, rxqsz: o.tun.spec.rxqsz, txqsz: o.tun.spec.txqsz };
+  if (o.tun) a.tun = { swIfIndex: o.tun.swIfIndex, hostIfName: o.tun.hostIfName, l2: o.tun.l2, ...(o.tun.hostMac ? { podMac: o.tun.hostMac } : {}), rx: o.tun.spec.rx, tx: o.tun.spec.tx, rxqsz: o.tun.spec.rxqsz, txqsz: o.tun.spec.txqsz };
   if (o.veth) {
     const v = o.veth;
     a.veth = {

@@ -41,7 +41,7 @@ export interface MadeRoute {
   prefix: string;
   tableId: number;
   swIfIndex: number;
-  /** Next hop, set for L2 interfaces (VPP resolves it with ARP/ND). */
+  /** Next hop on ethernet interfaces (TAP, veth, L2 memif): the pod address, pinned by a static neighbor. */
   nh?: string;
 }
 
@@ -73,7 +73,7 @@ export interface MadeVeth {
   podIfName: string;
   podMac: string;
   vppMac: string;
-  /** L2: VPP resolves the pod's addresses with ARP/ND; L3: they are pinned to `podMac` (static neighbors). */
+  /** What the spec asked (`isl3: false`). Shown, and nothing else: the pod end is ethernet and the pod's addresses are pinned to `podMac` either way. */
   l2: boolean;
   spec: InterfaceSpec;
 }

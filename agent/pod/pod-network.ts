@@ -223,7 +223,7 @@ export class PodNetwork {
         const hit = have.find((h) => h.route.prefix === r.prefix && h.route.paths.some((p) => p.sw_if_index === r.swIfIndex));
         if (!hit) out.push({ object: `route ${r.prefix}`, problem: `missing in table ${r.tableId} (via sw_if_index ${r.swIfIndex})` });
       }
-      // Static neighbors (L3 veth, L2 memif), one dump per interface and family.
+      // Pinned pod addresses (TAP, veth, L2 memif), one dump per interface and family.
       for (const sw of new Set(o.neighbors.filter((n) => isV6(n.ip) === fam).map((n) => n.swIfIndex))) {
         const nbs = await this.ctx.vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: sw, af: fam ? AddressFamily.ADDRESS_IP6 : AddressFamily.ADDRESS_IP4 });
         for (const n of o.neighbors.filter((x) => x.swIfIndex === sw && isV6(x.ip) === fam)) {

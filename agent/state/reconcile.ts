@@ -11,10 +11,8 @@
  *    objects that do not make a whole attachment are removed.
  * One set of dumps serves every record, so the cost barely grows with the number of pods.
  */
-import { NetnsGoneError } from '../linux/netns.js';
 import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/drivers/memif.js';
 import { VCL_SOCKET, vclNamespaceId } from '../pod/drivers/vcl.js';
-import { readLink } from '../pod/linux-side.js';
 import { parsePodAnnotations } from '../pod/annotations.js';
 import { resolveSpec, type InterfaceSpec } from '../pod/interface-spec.js';
 import { describeAttachment, ipOf, type AttachResult, type AttachmentRecord, type MadeMemif, type MadeObjects, type MadeRoute } from '../pod/attachment.js';
@@ -186,27 +184,17 @@ function sized(base: InterfaceSpec, isl3: boolean, rx: number, tx: number): Inte
 type Built = { rec: AttachmentRecord } | { incomplete: string; netns?: string };
 
 /**
- * The pod-side MAC of a veth attachment: L3 pins every pod address to it with a static neighbor on the
- * af_packet (read from the inventory's one neighbor dump: no per-pod call); L2 leaves VPP no copy of it,
- * so it is read from the pod end in the pod netns. A reason (string) when neither holds.
+ * The pod-side MAC of an attachment whose ADD pinned every pod address to it (veth, TAP) with static
+ * neighbors on `swIfIndex`, read from the inventory's one neighbor dump (no per-pod call). A reason
+ * (string) when they are not all there.
  */
-async function vethPodMac(c: StateContext, inv: VppInventory, swIfIndex: number, ips: string[], netns: string, ifName: string): Promise<{ l2: boolean; mac: string } | string> {
+function pinnedMac(inv: VppInventory, swIfIndex: number, ips: string[]): string | { incomplete: string } {
   const addrs = new Set(ips.map(ipOf));
   const nbs = inv.neighbors.filter((n) => n.swIfIndex === swIfIndex && addrs.has(n.ip));
-  if (nbs.length > 0) {
-    const macs = new Set(nbs.map((n) => n.mac));
-    if (nbs.length !== addrs.size) return 'static neighbors for some of the pod addresses only (its ADD did not finish)';
-    if (macs.size > 1) return `static neighbors with different MACs (${[...macs].join(', ')})`;
-    return { l2: false, mac: nbs[0]!.mac };
-  }
-  try {
-    const link = await readLink(c.netns, netns, ifName);
-    if (!link?.mac) return `pod end ${ifName} ${link ? 'has no MAC' : 'missing'} in ${netns}`;
-    return { l2: true, mac: link.mac };
-  } catch (e) {
-    if (e instanceof NetnsGoneError) return `pod netns ${netns} is gone`;
-    throw e;
-  }
+  const macs = new Set(nbs.map((n) => n.mac));
+  if (nbs.length !== addrs.size) return { incomplete: `static neighbors for ${nbs.length} of the ${addrs.size} pod addresses (its ADD did not finish)` };
+  if (macs.size > 1) return { incomplete: `static neighbors with different MACs (${[...macs].join(', ')})` };
+  return nbs[0]!.mac;
 }
 
 async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | undefined): Promise<Built> {
@@ -253,12 +241,18 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
       const t = inv.taps.get(g.tun[0].swIfIndex)!;
       const l2 = !t.tun;
       made.tun = { swIfIndex: t.swIfIndex, tag: g.tun[0].tag, hostIfName: t.hostIfName, l2, spec: sized(resolveSpec(undefined, cfg, true), !l2, t.rxRingSize, t.txRingSize) };
-      if (l2 && t.hostMac !== '00:00:00:00:00:00') made.tun.hostMac = t.hostMac;
-      if (made.tun.hostMac) mainIf.mac = made.tun.hostMac;
+      if (l2) {
+        const mac = pinnedMac(inv, t.swIfIndex, ips);
+        if (typeof mac !== 'string') return { ...mac, netns };
+        if (t.hostMac !== '00:00:00:00:00:00' && mac !== t.hostMac) return { incomplete: `pod addresses pinned to ${mac}, the TAP's pod-side MAC is ${t.hostMac}`, netns };
+        made.tun.hostMac = mac;
+        for (const a of ips) made.neighbors.push({ swIfIndex: t.swIfIndex, ip: ipOf(a), mac });
+        mainIf.mac = mac;
+      }
     } else {
       const itf = g.veth[0]!;
-      const pm = await vethPodMac(c, inv, itf.swIfIndex, ips, netns, g.ifName);
-      if (typeof pm === 'string') return { incomplete: pm, netns };
+      const mac = pinnedMac(inv, itf.swIfIndex, ips);
+      if (typeof mac !== 'string') return { ...mac, netns };
       // af_packet_dump carries no ring or queue sizes: the pod's own spec (annotations), else the defaults.
       let spec: InterfaceSpec;
       try {
@@ -266,9 +260,9 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
       } catch {
         spec = resolveSpec(undefined, cfg, true);
       }
-      made.veth = { swIfIndex: itf.swIfIndex, tag: itf.tag, hostIfName: inv.afPackets.get(itf.swIfIndex)!.hostIfName, podIfName: g.ifName, podMac: pm.mac, vppMac: itf.mac, l2: pm.l2, spec: { ...spec, isl3: !pm.l2 } };
-      if (!pm.l2) for (const a of ips) made.neighbors.push({ swIfIndex: itf.swIfIndex, ip: ipOf(a), mac: pm.mac });
-      mainIf.mac = pm.mac;
+      made.veth = { swIfIndex: itf.swIfIndex, tag: itf.tag, hostIfName: inv.afPackets.get(itf.swIfIndex)!.hostIfName, podIfName: g.ifName, podMac: mac, vppMac: itf.mac, l2: !spec.isl3, spec };
+      for (const a of ips) made.neighbors.push({ swIfIndex: itf.swIfIndex, ip: ipOf(a), mac });
+      mainIf.mac = mac;
     }
     mainIf.mtu = cfg.mtu;
     if (g.memif[0]) {

@@ -7,7 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import * as iface from '../../vpp-api/generated/interface.js';
+import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
 import * as memif from '../../vpp-api/generated/memif.js';
 import * as pbl from '../../vpp-api/generated/pbl.js';
 import type { VppClient } from '../../vpp-api/client/index.js';
@@ -20,8 +22,8 @@ import { StepError } from '../../agent/pod/transaction.js';
 import { ANN } from '../../agent/pod/annotations.js';
 import type { AttachRequest } from '../../agent/pod/attachment.js';
 import type { PodInterfaceConfig } from '../../agent/pod/interface-spec.js';
-import { routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
-import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
+import { neighborTable, routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
+import { createNetns, deleteAllNetns, deleteNetns, haveRoot, ipj, linuxState, type TestNetns } from '../helpers/netns.js';
 
 const root = haveRoot();
 const d = root ? describe : describe.skip;
@@ -37,6 +39,10 @@ const cfg: PodInterfaceConfig = {
   mtu: 1400,
 };
 const silent = { debug() {}, info() {}, warn() {} };
+
+function ipCmd(...args: string[]): void {
+  execFileSync('ip', args, { timeout: 10_000, stdio: 'ignore' });
+}
 
 function network(stepHook?: (s: string) => void): PodNetwork {
   return new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg, log: silent }, stepHook ? { stepHook } : {});
@@ -73,6 +79,7 @@ async function vppState(): Promise<Record<string, string[]>> {
     sockets: sockets.map((s) => `${s.socket_id} ${s.socket_filename}`).sort(),
     pbl: clients.map((c) => `${c.client.id} ${c.client.addr}`).sort(),
     routes: await routeTable(vpp),
+    neighbors: await neighborTable(vpp),
     appns,
   };
 }
@@ -95,6 +102,8 @@ const COMBOS: [string, Record<string, string>, string][] = [
   ['multinet memif alone', {}, 'memif1'],
   ['tun + VCL', { [ANN.vcl]: 'enable' }, 'eth0'],
   ['tun + PBL memif + VCL', { [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }, 'eth0'],
+  ['tap (L2)', { [ANN.interfacesSpec]: '{"eth0":{"isl3":false}}' }, 'eth0'],
+  ['tap (L2) + PBL memif', { [ANN.interfacesSpec]: '{"eth0":{"isl3":false}}', [ANN.extraMemifPorts]: 'tcp:8080' }, 'eth0'],
 ];
 
 d('ADD then DEL, per kind', () => {
@@ -113,14 +122,34 @@ d('ADD then DEL, per kind', () => {
       const cid12 = req.containerId.slice(0, 12);
       const memifExpected = !!annotations[ANN.extraMemifPorts] || ifName.startsWith('memif');
 
-      if (ifName === 'eth0') {
+      if (ifName === 'eth0' && !annotations[ANN.interfacesSpec]) {
         const tun = rec.objects.tun!;
         expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`^${tun.swIfIndex} tun\\d+ flags=\\d+ tag=vcni:${cid12}:eth0:tun:default/${req.pod.name}$`)));
         expect(added('routes')).toContain(`${ip4}/32 -> ${tun.swIfIndex}`);
+        expect(added('neighbors').filter((n) => n.startsWith(`${tun.swIfIndex} `))).toEqual([]); // point to point: nothing to resolve
         expect(linux.links).toContain('eth0 none mtu 1400 UP');
         expect(linux.addrs).toEqual([`eth0 ${ip4}/32`]);
         expect(linux.routes).toEqual(['default dev eth0']);
         expect(rec.result.interfaces[0]).toEqual({ name: 'eth0', mtu: 1400, sandbox: ns.path });
+      }
+      if (annotations[ANN.interfacesSpec]) {
+        // A TAP: an ethernet eth0 with a MAC the agent chose, the pod's address pinned to it in VPP (VPP
+        // could not ARP for it from an interface unnumbered to an address-less loopback), and the pod's
+        // gateway pinned to VPP's MAC.
+        const tun = rec.objects.tun!;
+        expect(tun.l2).toBe(true);
+        expect(tun.hostMac).toMatch(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/);
+        expect(added('interfaces')).toContainEqual(expect.stringMatching(new RegExp(`^${tun.swIfIndex} tap\\d+ flags=\\d+ tag=vcni:${cid12}:eth0:tun:default/${req.pod.name}$`)));
+        expect(added('routes')).toContain(`${ip4}/32 -> ${tun.swIfIndex}`);
+        expect(rec.objects.routes[0]).toMatchObject({ swIfIndex: tun.swIfIndex, nh: ip4 });
+        expect(added('neighbors').filter((n) => n.startsWith(`${tun.swIfIndex} `))).toEqual([`${tun.swIfIndex} ${ip4} ${tun.hostMac}`]);
+        expect(linux.links).toContain('eth0 ether mtu 1400 UP');
+        expect((ipj(ns, ['link', 'show', 'dev', 'eth0']) as { address: string }[])[0]!.address).toBe(tun.hostMac);
+        const vppMac = (await vpp.dumpAll(iface.sw_interface_dump, { sw_if_index: tun.swIfIndex }))[0]!.l2_address;
+        expect(ipj(ns, ['neighbor', 'show', 'dev', 'eth0'])).toContainEqual(expect.objectContaining({ dst: '169.254.1.1', lladdr: vppMac, state: ['PERMANENT'] }));
+        expect(linux.addrs).toEqual([`eth0 ${ip4}/32`]);
+        expect(linux.routes).toEqual(['169.254.1.1 dev eth0', 'default via 169.254.1.1 dev eth0']);
+        expect(rec.result.interfaces[0]).toEqual({ name: 'eth0', mac: tun.hostMac, mtu: 1400, sandbox: ns.path });
       }
       if (memifExpected) {
         const m = rec.objects.memif!;
@@ -178,6 +207,50 @@ d('ADD then DEL, per kind', () => {
       const problems = await net.check(rec);
       expect(problems).toContainEqual({ object: expect.stringMatching(/^tap /), problem: 'admin down' });
       await net.del(rec);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test('CHECK of a TAP (L2): a pinned address gone from VPP and a changed pod MAC are reported', async () => {
+    const ns = createNetns('c');
+    try {
+      const net = network();
+      const rec = await net.add(request(ns, { annotations: { [ANN.interfacesSpec]: '{"eth0":{"isl3":false}}' } }));
+      const tun = rec.objects.tun!;
+      const ip4 = rec.ips[0]!.address.split('/')[0]!;
+      await expect(net.check(rec)).resolves.toEqual([]);
+      await vpp.request(ipn.ip_neighbor_add_del, { is_add: false, neighbor: { sw_if_index: tun.swIfIndex, flags: 1, mac_address: tun.hostMac!, ip_address: ip4 } });
+      ipCmd('-n', ns.name, 'link', 'set', 'dev', 'eth0', 'address', '02:00:00:00:00:77');
+      const problems = await net.check(rec);
+      expect(problems).toContainEqual({ object: `neighbor ${ip4}`, problem: `missing on sw_if_index ${tun.swIfIndex}` });
+      expect(problems).toContainEqual({ object: `eth0 in ${ns.path}`, problem: `MAC is 02:00:00:00:00:77, expected ${tun.hostMac}` });
+      await net.del(rec);
+    } finally {
+      deleteNetns(ns);
+    }
+  });
+
+  test('IPv4 + IPv6 TAP (L2): both addresses pinned to the pod MAC, both routes via the pod address', async () => {
+    const ns = createNetns('6');
+    try {
+      const before = await vppState();
+      const net = network();
+      const req = request(ns, { annotations: { [ANN.interfacesSpec]: '{"eth0":{"isl3":false}}' }, ips: [{ address: '10.244.9.8/24' }, { address: 'fd00:10::8/64' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] });
+      const rec = await net.add(req);
+      const tun = rec.objects.tun!;
+      expect(rec.objects.neighbors).toEqual([
+        { swIfIndex: tun.swIfIndex, ip: '10.244.9.8', mac: tun.hostMac },
+        { swIfIndex: tun.swIfIndex, ip: 'fd00:10::8', mac: tun.hostMac },
+      ]);
+      expect(rec.objects.routes).toEqual([
+        { prefix: '10.244.9.8/32', tableId: 0, swIfIndex: tun.swIfIndex, nh: '10.244.9.8' },
+        { prefix: 'fd00:10::8/128', tableId: 0, swIfIndex: tun.swIfIndex, nh: 'fd00:10::8' },
+      ]);
+      expect(linuxState(ns).routes).toEqual(expect.arrayContaining(['default via 169.254.1.1 dev eth0', 'default via fe80::1 dev eth0']));
+      await expect(net.check(rec)).resolves.toEqual([]);
+      await net.del(rec);
+      expect(await vppState()).toEqual(before);
     } finally {
       deleteNetns(ns);
     }

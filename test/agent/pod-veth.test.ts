@@ -29,7 +29,7 @@ import { afPacketRings, isVethHostName, vethHostName } from '../../agent/pod/dri
 import { fallbackEventMessage, PodInterfaceModeState } from '../../agent/pod/interface-mode.js';
 import type { AttachRequest, PodRef } from '../../agent/pod/attachment.js';
 import type { PodInterfaceConfig, PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
-import { routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
+import { neighborTable, routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, ipj, linuxState, type TestNetns } from '../helpers/netns.js';
 
 const root = haveRoot();
@@ -92,11 +92,6 @@ function hostLinks(): string[] {
 /** Everything the layer may touch in VPP, in comparable text form. */
 async function vppState(): Promise<Record<string, string[]>> {
   const ifs = await vpp.dumpAll(iface.sw_interface_dump, {});
-  const neighbors: string[] = [];
-  for (const i of ifs) {
-    for (const n of await vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: i.sw_if_index, af: 0 })) neighbors.push(`${n.neighbor.sw_if_index} ${n.neighbor.ip_address} ${n.neighbor.mac_address}`);
-    for (const n of await vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: i.sw_if_index, af: 1 })) neighbors.push(`${n.neighbor.sw_if_index} ${n.neighbor.ip_address} ${n.neighbor.mac_address}`);
-  }
   return {
     interfaces: ifs.map((i) => `${i.sw_if_index} ${i.interface_name} flags=${i.flags} tag=${i.tag}`).sort(),
     afPackets: (await vpp.dumpAll(afp.af_packet_dump, {})).map((a) => `${a.sw_if_index} ${a.host_if_name}`).sort(),
@@ -105,7 +100,7 @@ async function vppState(): Promise<Record<string, string[]>> {
     sockets: (await vpp.dumpAll(memif.memif_socket_filename_dump, {})).map((s) => `${s.socket_id} ${s.socket_filename}`).sort(),
     pbl: (await vpp.dumpAll(pbl.pbl_client_dump, {})).map((c) => `${c.client.id} ${c.client.addr}`).sort(),
     routes: await routeTable(vpp),
-    neighbors: neighbors.sort(),
+    neighbors: await neighborTable(vpp),
   };
 }
 
@@ -259,10 +254,9 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
       expect(rec.kind).toBe('veth');
       expect(added('afPackets')).toEqual([`${v.swIfIndex} ${v.hostIfName}`]);
       expect(added('routes')).toContain(`${ip4}/32 -> ${v.swIfIndex}`);
-      const l2 = annotations[ANN.interfacesSpec] !== undefined;
-      expect(v.l2).toBe(l2);
-      // L3 pins the pod's address to its MAC; L2 leaves it to ARP.
-      expect(added('neighbors').filter((n) => n.startsWith(`${v.swIfIndex} `))).toEqual(l2 ? [] : [`${v.swIfIndex} ${ip4} ${v.podMac}`]);
+      // isl3: false is recorded; the pod's address is pinned to its MAC either way (VPP could not resolve it).
+      expect(v.l2).toBe(annotations[ANN.interfacesSpec] !== undefined);
+      expect(added('neighbors').filter((n) => n.startsWith(`${v.swIfIndex} `))).toEqual([`${v.swIfIndex} ${ip4} ${v.podMac}`]);
       if (annotations[ANN.extraMemifPorts]) {
         const m = rec.objects.memif!;
         expect(added('sockets')).toEqual([`${m.socketId} abstract:vpp/memif-eth0,netns_name=${ns.path}`]);

@@ -1,11 +1,13 @@
 /**
  * What the pod-layer tests share: a simulator with a chosen host (kernel taps, or a node without
  * vhost-net), a client on it, and the node-wide objects made before any pod (so that snapshots taken
- * by the tests compare pod state only); and VPP's table 0 as comparable text.
+ * by the tests compare pod state only); and VPP's table 0 and neighbors as comparable text.
  */
 import { join } from 'node:path';
 import { allModules } from '../../vpp-api/generated/index.js';
+import * as iface from '../../vpp-api/generated/interface.js';
 import * as ip from '../../vpp-api/generated/ip.js';
+import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
 import { VppClient } from '../../vpp-api/client/index.js';
 import { VppSimulator } from '../../vpp-api/sim/index.js';
 import type { SimHost } from '../../vpp-api/sim/host.js';
@@ -36,4 +38,15 @@ export async function routeTable(vpp: VppClient): Promise<string[]> {
     }
   }
   return routes.sort();
+}
+
+/** Every neighbor VPP holds, per interface and family: `sw_if_index ip mac`, sorted. */
+export async function neighborTable(vpp: VppClient): Promise<string[]> {
+  const out: string[] = [];
+  for (const i of await vpp.dumpAll(iface.sw_interface_dump, {})) {
+    for (const af of [0, 1]) {
+      for (const n of await vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: i.sw_if_index, af })) out.push(`${n.neighbor.sw_if_index} ${n.neighbor.ip_address} ${n.neighbor.mac_address}`);
+    }
+  }
+  return out.sort();
 }

@@ -220,8 +220,8 @@ describe('ctl view', () => {
 
     const d = formatPodDetail((await v.detail('default', 'web'))!).join('\n');
     expect(d).toContain('  eth0: container b21111111111, kind veth, netns /var/run/netns/veth-pod');
-    expect(d).toContain('    veth (L3: static neighbors): af_packet host-vcni0123456789a sw_if_index 7, queues rx 2 tx 1, rings 2048/1024');
-    expect(d).toContain('      host end vcni0123456789a, pod end eth0 mac 02:00:00:00:00:0a, VPP mac 02:fe:00:00:00:07');
+    expect(d).toContain('    veth: af_packet host-vcni0123456789a sw_if_index 7, queues rx 2 tx 1, rings 2048/1024');
+    expect(d).toContain('      host end vcni0123456789a, pod end eth0 mac 02:00:00:00:00:0a (pinned), VPP mac 02:fe:00:00:00:07');
     expect(d).toContain('  host-vcni0123456789a sw_if_index 7 (eth0: veth): admin up, link up, mtu 1450/0/0/0, mac 02:fe:00:00:00:07');
     expect(d).toContain('    af_packet on host interface vcni0123456789a');
   });
@@ -311,7 +311,7 @@ describe('vpp-cnictl pods / pod against a ctl socket', () => {
   test('pod: the veth details, text and JSON', async () => {
     const t = await run('pod', ['default/web']);
     expect(t.code).toBe(PODS_EXIT.ok);
-    expect(t.out).toContain('    veth (L3: static neighbors): af_packet host-vcni0123456789a sw_if_index 7, queues rx 2 tx 1, rings 2048/1024');
+    expect(t.out).toContain('    veth: af_packet host-vcni0123456789a sw_if_index 7, queues rx 2 tx 1, rings 2048/1024');
     expect(t.out).toContain('    af_packet on host interface vcni0123456789a');
     const j = JSON.parse((await run('pod', ['default/web', '-o', 'json'])).out.join('\n')) as CtlPodDetail;
     expect(j.vpp[0]).toMatchObject({ role: 'eth0: veth', afPacket: { hostIfName: 'vcni0123456789a' } });

@@ -58,6 +58,8 @@ export const KINDS: Record<string, [Record<string, string>, string]> = {
   multinet: [{}, 'memif1'],
   vcl: [{ [ANN.vcl]: 'enable' }, 'eth0'],
   'pbl+vcl': [{ [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }, 'eth0'],
+  /** eth0 as a TAP (L2): the pod's addresses pinned to the MAC the agent gave the pod side. */
+  tap: [{ [ANN.interfacesSpec]: '{"eth0":{"isl3":false}}' }, 'eth0'],
 };
 
 export interface TestPod {

@@ -1,7 +1,8 @@
 /**
  * tun/tap driver: a VPP tap whose host end VPP creates directly in the pod netns under the pod's
  * interface name (TUN for L3, the default; TAP for L2), then the pod-side Linux configuration and the
- * pod's host routes in VPP.
+ * pod's host routes in VPP. A TAP gets a pod-side MAC of the agent's choosing, and VPP pins the pod's
+ * addresses to it (pinned.ts).
  */
 import * as tapv2 from '../../../vpp-api/generated/tapv2.js';
 import { TapFlags } from '../../../vpp-api/generated/tapv2.js';
@@ -14,6 +15,7 @@ import { makeTag } from '../tags.js';
 import type { Transaction } from '../transaction.js';
 import { adminUp, deleteTolerant, interfaceByIndex, addRoute, delRoute, setRxMode, setUnnumbered } from '../vpp-ops.js';
 import type { CheckProblem, DriverContext } from './context.js';
+import { pinNeighbor, randomPodMac } from './pinned.js';
 
 /**
  * VPP refused a tap because it cannot open /dev/vhost-net (tap_create_if's only SYSCALL_ERROR_1). Still a
@@ -43,6 +45,8 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
   const loop = await tx.step('node loopback', () => ctx.node.unnumberedLoopback());
   const tag = makeTag({ containerId: req.containerId, ifName: req.ifName, podNamespace: req.pod.namespace, podName: req.pod.name }, 'tun');
   const l2 = !spec.isl3;
+  // A TAP's pod-side MAC is ours to choose: VPP pins the pod's addresses to it (pinned.ts).
+  const hostMac = l2 ? randomPodMac() : undefined;
   const swIfIndex = await tx.step(
     'tap create',
     async () => {
@@ -59,6 +63,7 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
         host_namespace: req.netns,
         host_if_name_set: true,
         host_if_name: req.ifName,
+        ...(hostMac ? { host_mac_addr_set: true, host_mac_addr: hostMac } : {}),
         tap_flags: l2 ? 0 : TapFlags.TAP_API_FLAG_TUN,
         tag,
       }).catch((e: unknown) => {
@@ -68,19 +73,17 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
     },
     (sw) => deleteTolerant(() => ctx.vpp.request(tapv2.tap_delete_v2, { sw_if_index: sw })),
   );
-  const tun: MadeTun = { swIfIndex, tag, hostIfName: req.ifName, l2, spec };
+  const tun: MadeTun = { swIfIndex, tag, hostIfName: req.ifName, l2, spec, ...(hostMac ? { hostMac } : {}) };
   made.tun = tun;
   await tx.step('tap unnumbered', () => setUnnumbered(ctx.vpp, swIfIndex, loop));
   await tx.step('tap admin up', () => adminUp(ctx.vpp, swIfIndex));
   await tx.step('tap rx mode', () => setRxMode(ctx.vpp, swIfIndex, spec.rxMode));
   let peerMac: string | undefined;
   if (l2) {
-    // VPP's MAC (the pod's next hop) and the pod-side MAC VPP gave the device.
+    // VPP's MAC: the pod's next hop.
     peerMac = await tx.step('tap mac', async () => {
       const d = await interfaceByIndex(ctx.vpp, swIfIndex);
       if (!d) throw new Error(`tap sw_if_index ${swIfIndex} vanished`);
-      const t = (await ctx.vpp.dumpAll(tapv2.sw_interface_tap_v2_dump, { sw_if_index: swIfIndex })).find((x) => x.sw_if_index === swIfIndex);
-      if (t && t.host_mac_addr !== '00:00:00:00:00:00') tun.hostMac = t.host_mac_addr;
       return d.l2_address;
     });
   }
@@ -89,6 +92,7 @@ export async function createTun(ctx: DriverContext, tx: Transaction, req: Attach
   );
   for (const a of req.ips) {
     const ip = ipOf(a.address);
+    if (hostMac) await pinNeighbor(ctx, tx, made, `neighbor ${ip} on tap`, { swIfIndex, ip, mac: hostMac });
     const route: MadeRoute = { prefix: hostPrefix(ip), tableId: 0, swIfIndex, ...(l2 ? { nh: ip } : {}) };
     await tx.step(`route ${route.prefix} via tap`, () => addRoute(ctx.vpp, route), () => delRoute(ctx.vpp, route));
     made.routes.push(route);
@@ -107,6 +111,6 @@ export async function checkTun(ctx: DriverContext, netns: string, tun: MadeTun, 
   if (!d) return [{ object: `tap sw_if_index ${tun.swIfIndex}`, problem: 'missing in VPP' }];
   if (d.tag !== tun.tag) out.push({ object: `tap ${d.interface_name}`, problem: `tag is "${d.tag}", expected "${tun.tag}"` });
   if ((d.flags & 1) === 0) out.push({ object: `tap ${d.interface_name}`, problem: 'admin down' });
-  out.push(...(await checkPodLink(ctx.netns, netns, tun.hostIfName, ips)));
+  out.push(...(await checkPodLink(ctx.netns, netns, tun.hostIfName, ips, tun.hostMac)));
   return out;
 }

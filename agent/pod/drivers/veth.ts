@@ -6,25 +6,27 @@
  * a veth carries ethernet frames, which af_packet's IP mode would drop).
  *
  * The pod routes everything through a fixed link-local gateway pinned to VPP's MAC (as for a TAP), so it
- * never resolves its next hop; VPP reaches the pod's addresses through the af_packet interface. L3 (the
- * default) pins them to the pod's MAC with static neighbors, so neither side ever sends ARP/ND; L2 leaves
- * them to ARP/ND as on a TAP.
+ * never resolves its next hop; VPP reaches the pod's addresses through the af_packet interface, pinned to
+ * the pod's MAC with static neighbors (see pinned.ts: VPP could not resolve them), so neither side ever
+ * sends ARP/ND. The pod end is an ethernet device whatever the spec's `isl3` says: `isl3: false` is
+ * recorded (shown as L2) and changes nothing.
  *
  * The host end carries the owner tag (and the pod netns) in its ifalias, so a sweep or a rebuild can
  * find and judge it without a record.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as afp from '../../../vpp-api/generated/af_packet.js';
 import { AfPacketFlags, AfPacketMode } from '../../../vpp-api/generated/af_packet.js';
 import { CommandError, deleteLinkTolerant, isLinkGone } from '../../linux/netns.js';
-import { hostPrefix, ipOf, type AttachRequest, type MadeNeighbor, type MadeObjects, type MadeRoute, type MadeVeth } from '../attachment.js';
+import { hostPrefix, ipOf, type AttachRequest, type MadeObjects, type MadeRoute, type MadeVeth } from '../attachment.js';
 import type { InterfaceSpec, RxMode } from '../interface-spec.js';
 import { checkPodLink, configureInterface } from '../linux-side.js';
 import { makeTag, shortContainerId, tagOwnedBy } from '../tags.js';
 import type { Transaction } from '../transaction.js';
-import { addNeighbor, addRoute, adminUp, deleteTolerant, delNeighbor, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
+import { addRoute, adminUp, deleteTolerant, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
 import type { CheckProblem, DriverContext } from './context.js';
+import { pinNeighbor, randomPodMac } from './pinned.js';
 
 const MAX_IFNAME = 15;
 export const VETH_HOST_PREFIX = 'vcni';
@@ -81,12 +83,6 @@ export function vethAliasOwnedBy(alias: string, containerId: string, ifName: str
 }
 
 /** A locally administered unicast MAC for the pod end (known before the pair exists: no read back). */
-export function randomPodMac(): string {
-  const b = randomBytes(6);
-  b[0] = (b[0]! & 0xfc) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
 /**
  * af_packet ring geometry from the spec's ring sizes (TPACKET_V3, VPP's default frame sizes; rings are
  * locked memory, per pod):
@@ -208,11 +204,7 @@ export async function createVeth(ctx: DriverContext, tx: Transaction, req: Attac
   );
   for (const a of req.ips) {
     const ip = ipOf(a.address);
-    if (!l2) {
-      const n: MadeNeighbor = { swIfIndex, ip, mac: podMac };
-      await tx.step(`neighbor ${ip} on af_packet`, () => addNeighbor(ctx.vpp, n), () => delNeighbor(ctx.vpp, n));
-      made.neighbors.push(n);
-    }
+    await pinNeighbor(ctx, tx, made, `neighbor ${ip} on af_packet`, { swIfIndex, ip, mac: podMac });
     const route: MadeRoute = { prefix: hostPrefix(ip), tableId: 0, swIfIndex, nh: ip };
     await tx.step(`route ${route.prefix} via af_packet`, () => addRoute(ctx.vpp, route), () => delRoute(ctx.vpp, route));
     made.routes.push(route);
