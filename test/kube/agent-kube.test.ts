@@ -39,6 +39,11 @@ const PORTS = 'cni.projectcalico.org/vppExtraMemifPorts';
 const IFSPEC = 'cni.projectcalico.org/vppInterfacesSpec';
 const VCL = 'cni.projectcalico.org/vppVcl';
 const dir = mkdtempSync(join(tmpdir(), 'vcni-kube-'));
+// Whatever ran (a -t filter may skip describes and their hooks), the namespaces and the directory go.
+afterAll(() => {
+  deleteAllNetns();
+  rmSync(dir, { recursive: true, force: true });
+});
 const log = createLogger('silent', NODE);
 /** Log lines of the main agent (JSON). */
 const logLines: Record<string, unknown>[] = [];
@@ -263,8 +268,6 @@ d('the agent with Kubernetes', () => {
   afterAll(async () => {
     for (const rec of r?.agent.manager.records ?? []) await r.agent.manager.del(rec).catch(() => undefined);
     await stopAgent(r);
-    deleteAllNetns();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   test('annotations at ADD: from the cache, and by GET when the cache has not seen the pod', async () => {
