@@ -10,21 +10,13 @@ import * as tapv2 from '../../vpp-api/generated/tapv2.js';
 import * as memif from '../../vpp-api/generated/memif.js';
 import { CHECKPOINT_FILE } from '../../agent/state/checkpoint.js';
 import { CniFailure } from '../../agent/cni/cni-error.js';
-import { createNetns, deleteAllNetns, deleteNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
-import { Harness, KINDS, type TestPod } from './harness.js';
+import { createNetns, deleteNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
+import { Harness, KINDS, useHarness, type TestPod } from './harness.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
 
-beforeAll(async () => {
-  if (!haveRoot()) return;
-  await h.start();
-}, 30_000);
-
-afterAll(async () => {
-  deleteAllNetns();
-  if (haveRoot()) await h.close();
-});
+useHarness(h);
 
 d('agent restart', () => {
   test('N healthy pods of every kind: adopted with zero create or delete calls to VPP, records unchanged', async () => {

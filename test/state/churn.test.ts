@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE } from '../../agent/state/checkpoint.js';
-import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
-import { Harness, KINDS, type TestPod } from './harness.js';
+import { createNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
+import { Harness, KINDS, useHarness, type TestPod } from './harness.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
@@ -26,15 +26,7 @@ function prng(seed: number): () => number {
   };
 }
 
-beforeAll(async () => {
-  if (!haveRoot()) return;
-  await h.start();
-}, 30_000);
-
-afterAll(async () => {
-  deleteAllNetns();
-  if (haveRoot()) await h.close();
-});
+useHarness(h);
 
 d('churn', () => {
   test(`${CYCLES} cycles of pods, agent deaths and VPP restarts end with nothing leaked (seed ${SEED})`, async () => {

@@ -12,22 +12,14 @@
  * The restarted agent runs without its start-up sweep, which would remove the same leftovers on its own
  * (sweep.test.ts): here the reconcile alone must get it right.
  */
-import { createNetns, deleteAllNetns, deleteNetns, haveRoot } from '../helpers/netns.js';
+import { createNetns, deleteNetns, haveRoot } from '../helpers/netns.js';
 import { Crasher, readCheckpoint } from './crasher.js';
-import { Harness, KINDS } from './harness.js';
+import { Harness, KINDS, useHarness } from './harness.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
 
-beforeAll(async () => {
-  if (!haveRoot()) return;
-  await h.start();
-}, 30_000);
-
-afterAll(async () => {
-  deleteAllNetns();
-  if (haveRoot()) await h.close();
-});
+useHarness(h);
 
 const DEL_MESSAGES = ['pbl_client_del', 'ip_neighbor_add_del', 'ip_route_add_del', 'app_namespace_add_del_v4', 'delete_loopback', 'memif_delete', 'memif_socket_filename_add_del_v2', 'tap_delete_v2'];
 

@@ -32,7 +32,7 @@ import type { AttachResult } from '../../agent/pod/attachment.js';
 import type { PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
 import { isVethHostName } from '../../agent/pod/drivers/veth.js';
 import { ANN } from '../../agent/pod/annotations.js';
-import { deleteAllNetns, linuxState, type TestNetns } from '../helpers/netns.js';
+import { deleteAllNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { ScopedHostNetns } from './scoped-netns.js';
 
 export class MemoryPods implements PodSource {
@@ -140,6 +140,26 @@ export function deleteHostVeths(marker: string): void {
       // gone meanwhile
     }
   }
+}
+
+/**
+ * The hooks of a test file built on `h`, registered where this is called: the simulator starts before the
+ * tests; after them this process's test netns go and the harness closes. `resetEach`: `h.reset()` after
+ * every test, so that one test's failure half way does not fail the next ones. Nothing starts without root.
+ */
+export function useHarness(h: Harness, o: { resetEach?: boolean } = {}): void {
+  beforeAll(async () => {
+    if (haveRoot()) await h.start();
+  }, 30_000);
+  if (o.resetEach) {
+    afterEach(async () => {
+      if (haveRoot()) await h.reset();
+    });
+  }
+  afterAll(async () => {
+    deleteAllNetns();
+    if (haveRoot()) await h.close();
+  });
 }
 
 export class Harness {

@@ -9,26 +9,13 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tapv2 from '../../vpp-api/generated/tapv2.js';
 import { CHECKPOINT_FILE, CHECKPOINT_VERSION } from '../../agent/state/checkpoint.js';
-import { createNetns, deleteAllNetns, deleteNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
-import { Harness, KINDS, type TestPod } from './harness.js';
+import { createNetns, deleteNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
+import { Harness, KINDS, useHarness, type TestPod } from './harness.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
 
-beforeAll(async () => {
-  if (!haveRoot()) return;
-  await h.start();
-}, 30_000);
-
-// One test's leftovers (it failed half way) must not fail the next ones.
-afterEach(async () => {
-  if (haveRoot()) await h.reset();
-});
-
-afterAll(async () => {
-  deleteAllNetns();
-  if (haveRoot()) await h.close();
-});
+useHarness(h, { resetEach: true });
 
 d('checkpoint lost', () => {
   test.each([
