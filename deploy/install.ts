@@ -41,24 +41,16 @@ import {
   parsePodCidrs,
   renderConflist,
   type CniVersion,
+  type ConflistOptions,
   type IpamConfig,
 } from './conflist.js';
 
-export interface InstallOptions {
+/** What the conflist needs (an explicit IPAM block wins over pod CIDRs), and where things go. */
+export interface InstallOptions extends ConflistOptions {
   binSrc: string;
   cniBinDir: string;
   cniConfDir: string;
   conflistName: string;
-  networkName: string;
-  agentSocket: string;
-  timeoutSeconds: number;
-  mtu?: number | undefined;
-  /** Explicit IPAM block (--ipam-json): used as is. */
-  ipam?: IpamConfig | undefined;
-  /** Pod CIDRs for host-local when there is no explicit IPAM block. */
-  podCidrs?: string[] | undefined;
-  cniVersion: CniVersion;
-  alsoPortmap: boolean;
 }
 
 export interface Io {
