@@ -30,6 +30,7 @@ const KINDS: [string, Record<string, string>, string, Mode][] = [
   ['multinet memif', {}, 'memif1', 'tun'],
   ['tun + VCL', { [ANN.vcl]: 'enable' }, 'eth0', 'tun'],
   ['tun + PBL memif + VCL', ALL, 'eth0', 'tun'],
+  ['tap (L2)', { [ANN.interfacesSpec]: '{"eth0":{"isl3":false}}' }, 'eth0', 'tun'],
   ['veth', {}, 'eth0', 'veth'],
   ['veth + PBL memif', PBL, 'eth0', 'veth'],
   ['veth + PBL memif + VCL', ALL, 'eth0', 'veth'],
