@@ -12,13 +12,14 @@ import { MemifMode, MemifRole } from '../../../vpp-api/generated/memif.js';
 import { FibPathNhProto } from '../../../vpp-api/generated/fib_types.js';
 import { CommandError, deleteLinkTolerant } from '../../linux/netns.js';
 import { PROTO_NUMBERS, type PortRange } from '../annotations.js';
-import { hostPrefix, ipOf, isV6, type AttachRequest, type MadeMemif, type MadeObjects, type MadeRoute, type MadeNeighbor } from '../attachment.js';
+import { hostPrefix, ipOf, isV6, type AttachRequest, type MadeMemif, type MadeObjects, type MadeRoute } from '../attachment.js';
 import type { InterfaceSpec } from '../interface-spec.js';
 import { configureInterface } from '../linux-side.js';
 import { makeTag } from '../tags.js';
 import type { Transaction } from '../transaction.js';
-import { addNeighbor, addRoute, adminUp, deleteTolerant, delNeighbor, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
+import { addRoute, adminUp, deleteTolerant, delRoute, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../vpp-ops.js';
 import type { CheckProblem, DriverContext } from './context.js';
+import { pinNeighbor } from './pinned.js';
 
 /** The MAC an L2 memif client must use (the pod IP is resolved to it, as in Calico VPP). */
 export const MEMIF_CLIENT_MAC = '02:00:00:00:00:01';
@@ -75,11 +76,7 @@ export async function createMemif(ctx: DriverContext, tx: Transaction, req: Atta
 
   const ips = req.ips.map((a) => ipOf(a.address));
   if (l2) {
-    for (const ip of ips) {
-      const n: MadeNeighbor = { swIfIndex, ip, mac: MEMIF_CLIENT_MAC };
-      await tx.step(`memif neighbor ${ip}`, () => addNeighbor(ctx.vpp, n), () => delNeighbor(ctx.vpp, n));
-      made.neighbors.push(n);
-    }
+    for (const ip of ips) await pinNeighbor(ctx, tx, made, `memif neighbor ${ip}`, { swIfIndex, ip, mac: MEMIF_CLIENT_MAC });
   }
   if (plan.mode === 'multinet') {
     await tx.step(
