@@ -2,9 +2,12 @@
 // VPP: vpp v26.10-rc0~374-gb575ec2c56d
 import type { ApiModule } from '../codec/types.js';
 import { api as af_packetApi } from './af_packet.js';
+import { api as arpApi } from './arp.js';
 import { api as cnatApi } from './cnat.js';
 import { api as ethernet_typesApi } from './ethernet_types.js';
+import { api as featureApi } from './feature.js';
 import { api as fib_typesApi } from './fib_types.js';
+import { api as gsoApi } from './gso.js';
 import { api as interface_Api } from './interface.js';
 import { api as interface_typesApi } from './interface_types.js';
 import { api as ipApi } from './ip.js';
@@ -15,16 +18,22 @@ import { api as memclntApi } from './memclnt.js';
 import { api as memifApi } from './memif.js';
 import { api as mfib_typesApi } from './mfib_types.js';
 import { api as pblApi } from './pbl.js';
+import { api as puntApi } from './punt.js';
 import { api as sessionApi } from './session.js';
 import { api as tapv2Api } from './tapv2.js';
+import { api as urpfApi } from './urpf.js';
 import { api as vlibApi } from './vlib.js';
 import { api as vpeApi } from './vpe.js';
 import { api as vpe_typesApi } from './vpe_types.js';
+import { api as vxlanApi } from './vxlan.js';
 
 export * as af_packet from './af_packet.js';
+export * as arp from './arp.js';
 export * as cnat from './cnat.js';
 export * as ethernet_types from './ethernet_types.js';
+export * as feature from './feature.js';
 export * as fib_types from './fib_types.js';
+export * as gso from './gso.js';
 export * as interface_ from './interface.js';
 export * as interface_types from './interface_types.js';
 export * as ip from './ip.js';
@@ -35,15 +44,18 @@ export * as memclnt from './memclnt.js';
 export * as memif from './memif.js';
 export * as mfib_types from './mfib_types.js';
 export * as pbl from './pbl.js';
+export * as punt from './punt.js';
 export * as session from './session.js';
 export * as tapv2 from './tapv2.js';
+export * as urpf from './urpf.js';
 export * as vlib from './vlib.js';
 export * as vpe from './vpe.js';
 export * as vpe_types from './vpe_types.js';
+export * as vxlan from './vxlan.js';
 
 /** The VPP build these bindings were generated from. */
 export const VPP_VERSION = 'vpp v26.10-rc0~374-gb575ec2c56d';
 export const GENERATOR_VERSION = '1.0.0';
 
 /** Every generated module, for clients and simulators that want all messages. */
-export const allModules: readonly ApiModule[] = [af_packetApi, cnatApi, ethernet_typesApi, fib_typesApi, interface_Api, interface_typesApi, ipApi, ip_neighborApi, ip_typesApi, ip6_ndApi, memclntApi, memifApi, mfib_typesApi, pblApi, sessionApi, tapv2Api, vlibApi, vpeApi, vpe_typesApi];
+export const allModules: readonly ApiModule[] = [af_packetApi, arpApi, cnatApi, ethernet_typesApi, featureApi, fib_typesApi, gsoApi, interface_Api, interface_typesApi, ipApi, ip_neighborApi, ip_typesApi, ip6_ndApi, memclntApi, memifApi, mfib_typesApi, pblApi, puntApi, sessionApi, tapv2Api, urpfApi, vlibApi, vpeApi, vpe_typesApi, vxlanApi];
