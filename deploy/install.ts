@@ -27,6 +27,7 @@ import {
   replaceFileWithCopy,
 } from './atomic-file.js';
 import {
+  CNI_1_1_RUNTIMES,
   CNI_VERSIONS,
   DEFAULT_AGENT_SOCKET,
   DEFAULT_CNI_VERSION,
@@ -92,7 +93,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'mtu', flag: '--mtu', env: 'VPPCNI_POD_MTU', doc: 'pod interface MTU written to the conflist (optional)' },
   { key: 'ipam', flag: '--ipam-json', env: 'VPPCNI_IPAM', doc: 'the IPAM block as JSON (overrides --pod-cidrs)' },
   { key: 'podCidrs', flag: '--pod-cidrs', env: 'VPPCNI_POD_CIDRS', doc: 'comma-separated pod CIDRs (one IPv4, one IPv6) for host-local' },
-  { key: 'cniVersion', flag: '--cni-version', env: 'VPPCNI_CNI_VERSION', default: DEFAULT_CNI_VERSION, doc: CNI_VERSIONS.join(' | ') },
+  { key: 'cniVersion', flag: '--cni-version', env: 'VPPCNI_CNI_VERSION', default: DEFAULT_CNI_VERSION, doc: `${CNI_VERSIONS.join(' | ')}; 1.1.0 only for ${CNI_1_1_RUNTIMES}` },
   { key: 'alsoPortmap', flag: '--also-portmap', boolean: true, doc: 'append the standard portmap plugin (capabilities portMappings)' },
 ];
 
@@ -315,6 +316,9 @@ export function installCni(opts: InstallOptions, io: Io, podCidrs?: readonly str
   const conflist = buildConflist(opts, podCidrs);
   const content = renderConflist(conflist);
   const src = sourceDigest(opts.binSrc);
+  if (opts.cniVersion === '1.1.0') {
+    warn(`warning: cniVersion 1.1.0: only ${CNI_1_1_RUNTIMES} take it; containerd 1.6/1.7 and CRI-O with libcni 1.1 fail every pod (unsupported CNI result version "1.1.0"): use 1.0.0 there`);
+  }
   if (opts.alsoPortmap) {
     const w = checkPortmap(opts.cniBinDir, opts.cniVersion);
     if (w) warn(w);
