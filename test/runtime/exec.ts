@@ -25,6 +25,8 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs: num
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) });
       },
     );
+    // A command may exit without reading its input: EPIPE on stdin is no failure.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(opts.input ?? '');
   });
 }
