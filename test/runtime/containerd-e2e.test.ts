@@ -29,6 +29,8 @@ if (!root) process.stderr.write('containerd-e2e: skipped: containerd needs root 
 const d = root ? describe : describe.skip;
 
 const PBL_PORTS = 'cni.projectcalico.org/vppExtraMemifPorts';
+/** A pod's whole life through CRI takes seconds on a loaded 2-core machine (a Multus-style pod twice that). */
+const POD_TEST_MS = 90_000;
 let env: RuntimeEnv | undefined;
 let baseline: string[] = [];
 let n = 0;
@@ -140,7 +142,7 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
     expect(st.info['cniconfig']).toContain(E().net.vpp);
     const v = await E().containerd.cri.version();
     expect(v).toMatchObject({ runtime_name: 'containerd', runtime_api_version: 'v1' });
-  });
+  }, POD_TEST_MS);
 
   test('a plain pod: eth0 with its host-local address and the pod MTU; its annotations reached the agent through runtimeConfig; all gone after Stop + Remove', async () => {
     const spec = pod('plain', {});
@@ -158,7 +160,7 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
     } finally {
       await removePod(p.id, p.netns);
     }
-  });
+  }, POD_TEST_MS);
 
   test('a PBL memif pod: eth0 plus a memif (socket @vpp/memif-eth0 in the pod netns), from an annotation only the runtime knows', async () => {
     const spec = pod('pbl', { [PBL_PORTS]: 'tcp:4444-20000,udp:4444-20000' });
@@ -175,7 +177,7 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
     } finally {
       await removePod(p.id, p.netns);
     }
-  });
+  }, POD_TEST_MS);
 
   test('a multinet memif pod (Multus-style second network memif-net@memif1): eth0 and memif1 with their addresses', async () => {
     const spec = pod('multi', { [NETWORKS_ANNOTATION]: `${MEMIF_NETWORK}@memif1` });
@@ -193,7 +195,7 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
     } finally {
       await removePod(p.id, p.netns);
     }
-  });
+  }, POD_TEST_MS);
 
   test('a sandbox whose ADD fails (invalid annotation) is refused with the reason and cleaned up by the runtime’s DEL', async () => {
     const netnsBefore = cniNetns();
@@ -205,5 +207,5 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
     expect(E().containerd.cachedResults()).toEqual([]);
     await until('the failed sandbox’s netns removed', () => cniNetns().filter((x) => !netnsBefore.includes(x)).length === 0, 10_000);
     expect((await E().containerd.cri.listPodSandbox({ 'io.kubernetes.pod.name': spec.name })).filter((s) => s.state === 'SANDBOX_READY')).toEqual([]);
-  });
+  }, POD_TEST_MS);
 });
