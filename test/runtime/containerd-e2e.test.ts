@@ -20,7 +20,7 @@ import { haveRoot } from '../helpers/netns.js';
 import { until } from '../helpers/until.js';
 import { sandboxConfig, type SandboxSpec } from './cri-client.js';
 import { run } from './exec.js';
-import { MEMIF_NETWORK, MULTUS_HANDLER, NETWORKS_ANNOTATION, POD_MTU, runtimeMissing, startRuntimeEnv, type RuntimeEnv } from './setup.js';
+import { MEMIF_NETWORK, MULTUS_HANDLER, NETWORKS_ANNOTATION, POD_MTU, runtimeMissing, startRuntimeEnv, V110_HANDLER, type RuntimeEnv } from './setup.js';
 import { NETNS_DIR } from './containerd.js';
 
 const ROOT = process.cwd();
@@ -195,6 +195,15 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
     } finally {
       await removePod(p.id, p.netns);
     }
+  }, POD_TEST_MS);
+
+  test('the former default (a 1.1.0 conflist) fails every pod on containerd 1.6, and the runtime’s DEL leaves nothing', async () => {
+    const spec = pod('v110', {});
+    await expect(E().containerd.cri.runPodSandbox(sandboxConfig(spec), V110_HANDLER)).rejects.toThrow(/unsupported CNI result version "1\.1\.0"/);
+    expect(E().agent.manager.records.filter((r) => r.pod.name === spec.name)).toEqual([]);
+    expect(await vppInterfaces()).toEqual(baseline);
+    expect(allocated()).toEqual([]);
+    expect(E().containerd.cachedResults()).toEqual([]);
   }, POD_TEST_MS);
 
   test('a sandbox whose ADD fails (invalid annotation) is refused with the reason and cleaned up by the runtime’s DEL', async () => {

@@ -28,6 +28,8 @@ export const DEBIAN_CNI_DIR = '/usr/lib/cni';
 export const POD_MTU = 1400;
 export const MULTUS_HANDLER = 'vcni-multus';
 export const BRIDGE_HANDLER = 'vcni-bridge';
+/** A handler whose conflist the install step wrote with --cni-version 1.1.0 (which containerd 1.6 refuses). */
+export const V110_HANDLER = 'vcni-v110';
 export const MEMIF_NETWORK = 'memif-net';
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 
@@ -48,7 +50,7 @@ export function runtimeMissing(root: string): string | undefined {
 export interface RuntimeEnv {
   dir: string;
   /** Network names (unique to this run). */
-  net: { vpp: string; memif: string; multus: string; bridge: string };
+  net: { vpp: string; memif: string; multus: string; bridge: string; v110: string };
   subnets: { vpp: string; memif: string; bridge: string };
   ipamDir: string;
   bridgeName: string;
@@ -71,7 +73,7 @@ function subnet(base: number): string {
 export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: string } = {}): Promise<RuntimeEnv> {
   const tag = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), `vcni-rt-${tag}-`));
-  const net = { vpp: `vcni-rt-${tag}`, memif: `vcni-rt-${tag}-memif`, multus: `vcni-rt-${tag}-multus`, bridge: `vcni-rt-${tag}-br` };
+  const net = { vpp: `vcni-rt-${tag}`, memif: `vcni-rt-${tag}-memif`, multus: `vcni-rt-${tag}-multus`, bridge: `vcni-rt-${tag}-br`, v110: `vcni-rt-${tag}-v110` };
   const subnets = { vpp: subnet(231), memif: subnet(232), bridge: subnet(233) };
   const bridgeName = `vcbr${tag}`.slice(0, 15);
   const ipamDir = join(dir, 'ipam');
@@ -79,10 +81,11 @@ export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: stri
   const confDir = join(dir, 'net.d');
   const multusDir = join(dir, 'net.d-multus');
   const bridgeDir = join(dir, 'net.d-bridge');
+  const v110Dir = join(dir, 'net.d-v110');
   const networksDir = join(dir, 'networks');
   const cniSocket = join(dir, 'agent', 'agent.sock');
   const image = `vpp-cni-test/busybox:${tag}`;
-  for (const d of [cniBin, confDir, multusDir, bridgeDir, networksDir, ipamDir]) mkdirSync(d, { recursive: true });
+  for (const d of [cniBin, confDir, multusDir, bridgeDir, v110Dir, networksDir, ipamDir]) mkdirSync(d, { recursive: true });
 
   let sim: VppSimulator | undefined;
   let agent: Agent | undefined;
@@ -109,12 +112,18 @@ export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: stri
     const ipam = { type: 'host-local', ranges: [[{ subnet: subnets.vpp }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir };
     const installOutput: string[] = [];
     const io = { out: (l: string) => installOutput.push(l), err: (l: string) => installOutput.push(l) };
-    const code = await runInstall(
-      ['--bin-src', join(root, 'dist', 'vpp-cni'), '--cni-bin-dir', cniBin, '--cni-conf-dir', confDir, '--agent-socket', cniSocket, '--network-name', net.vpp, '--mtu', String(POD_MTU), '--ipam-json', JSON.stringify(ipam)],
-      {},
-      io,
-    );
+    const install = (extra: string[]): Promise<number> =>
+      runInstall(['--bin-src', join(root, 'dist', 'vpp-cni'), '--cni-bin-dir', cniBin, '--agent-socket', cniSocket, '--mtu', String(POD_MTU), '--ipam-json', JSON.stringify(ipam), ...extra], {}, io);
+    const code = await install(['--cni-conf-dir', confDir, '--network-name', net.vpp]);
     if (code !== 0) throw new Error(`install step failed (exit ${code}): ${installOutput.join('; ')}`);
+    // The former default, for the runtime to refuse (the issue's failure, kept as a regression check).
+    const old: string[] = [];
+    const c110 = await runInstall(
+      ['--bin-src', join(root, 'dist', 'vpp-cni'), '--cni-bin-dir', cniBin, '--agent-socket', cniSocket, '--ipam-json', JSON.stringify(ipam), '--cni-conf-dir', v110Dir, '--network-name', net.v110, '--cni-version', '1.1.0'],
+      {},
+      { out: (l) => old.push(l), err: (l) => old.push(l) },
+    );
+    if (c110 !== 0) throw new Error(`install step --cni-version 1.1.0 failed (exit ${c110}): ${old.join('; ')}`);
     const conflistPath = join(confDir, '10-vpp-cni.conflist');
     const conflist = readFileSync(conflistPath, 'utf8');
 
@@ -178,7 +187,7 @@ export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: stri
       dir: join(dir, 'containerd'),
       cniBinDir: cniBin,
       confDir,
-      handlers: { [MULTUS_HANDLER]: multusDir, [BRIDGE_HANDLER]: bridgeDir },
+      handlers: { [MULTUS_HANDLER]: multusDir, [BRIDGE_HANDLER]: bridgeDir, [V110_HANDLER]: v110Dir },
       sandboxImage: image,
       networkNames: Object.values(net),
     });
