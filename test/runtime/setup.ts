@@ -111,19 +111,14 @@ export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: stri
     for (const p of ['loopback', 'host-local', 'bridge']) symlinkSync(join(DEBIAN_CNI_DIR, p), join(cniBin, p));
     const ipam = { type: 'host-local', ranges: [[{ subnet: subnets.vpp }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir };
     const installOutput: string[] = [];
-    const io = { out: (l: string) => installOutput.push(l), err: (l: string) => installOutput.push(l) };
-    const install = (extra: string[]): Promise<number> =>
-      runInstall(['--bin-src', join(root, 'dist', 'vpp-cni'), '--cni-bin-dir', cniBin, '--agent-socket', cniSocket, '--mtu', String(POD_MTU), '--ipam-json', JSON.stringify(ipam), ...extra], {}, io);
-    const code = await install(['--cni-conf-dir', confDir, '--network-name', net.vpp]);
-    if (code !== 0) throw new Error(`install step failed (exit ${code}): ${installOutput.join('; ')}`);
+    const install = async (extra: string[], out: string[]): Promise<void> => {
+      const args = ['--bin-src', join(root, 'dist', 'vpp-cni'), '--cni-bin-dir', cniBin, '--agent-socket', cniSocket, '--mtu', String(POD_MTU), '--ipam-json', JSON.stringify(ipam), ...extra];
+      const code = await runInstall(args, {}, { out: (l) => out.push(l), err: (l) => out.push(l) });
+      if (code !== 0) throw new Error(`install step ${extra.join(' ')} failed (exit ${code}): ${out.join('; ')}`);
+    };
+    await install(['--cni-conf-dir', confDir, '--network-name', net.vpp], installOutput);
     // The former default, for the runtime to refuse (the issue's failure, kept as a regression check).
-    const old: string[] = [];
-    const c110 = await runInstall(
-      ['--bin-src', join(root, 'dist', 'vpp-cni'), '--cni-bin-dir', cniBin, '--agent-socket', cniSocket, '--ipam-json', JSON.stringify(ipam), '--cni-conf-dir', v110Dir, '--network-name', net.v110, '--cni-version', '1.1.0'],
-      {},
-      { out: (l) => old.push(l), err: (l) => old.push(l) },
-    );
-    if (c110 !== 0) throw new Error(`install step --cni-version 1.1.0 failed (exit ${c110}): ${old.join('; ')}`);
+    await install(['--cni-conf-dir', v110Dir, '--network-name', net.v110, '--cni-version', '1.1.0'], []);
     const conflistPath = join(confDir, '10-vpp-cni.conflist');
     const conflist = readFileSync(conflistPath, 'utf8');
 
