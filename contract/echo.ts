@@ -25,3 +25,15 @@ export function echo(value: string, max = ECHO_MAX_CHARS): string {
   const q = JSON.stringify(v).replace(UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return cut ? `${q.slice(0, -1)}…" (${value.length} characters)` : q;
 }
+
+/**
+ * A message that may carry someone else's text (a parser's error, an errno string): control characters
+ * escaped as in `echo`, cut after `max` characters with `…`; no quotes added.
+ */
+export function escapeText(text: string, max = 200): string {
+  const c = text.length > max ? text.charCodeAt(max - 1) : 0;
+  const v = text.length > max ? `${text.slice(0, c >= 0xd800 && c <= 0xdbff ? max - 1 : max)}…` : text;
+  return v.replace(CONTROL, (ch) => ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
