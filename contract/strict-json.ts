@@ -33,8 +33,8 @@ const SIMPLE_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/',
 
 function describeAt(text: string, i: number): string {
   if (i >= text.length) return 'end of input';
-  const c = text.codePointAt(i)!;
-  return c < 0x20 || (c >= 0x7f && c <= 0x9f) ? `character U+${c.toString(16).padStart(4, '0')}` : `"${String.fromCodePoint(c)}"`;
+  const c = text.charCodeAt(i);
+  return c > 0x20 && c < 0x7f ? `"${text[i]}"` : `character U+${c.toString(16).padStart(4, '0')}`;
 }
 
 /** Parses `text` as JSON within `limits`; throws StrictJsonError naming the offset and the problem. */
@@ -75,7 +75,7 @@ export function parseStrictJson(text: string, limits: StrictJsonLimits): StrictJ
         i += 6;
       } else {
         const s = SIMPLE_ESCAPES[e!];
-        if (s === undefined) fail(`bad escape \\${e}`);
+        if (s === undefined) fail(`bad escape: backslash then ${describeAt(text, i + 1)}`);
         out += s;
         i += 2;
       }

@@ -198,10 +198,20 @@ export async function runSurface(s: Surface, seed: number, seconds: number, find
     } catch (e) {
       o = { failure: 'crash', detail: e instanceof Error ? (e.stack ?? e.message) : String(e) };
     }
-    const ms = performance.now() - t0;
+    let ms = performance.now() - t0;
+    if (!o && ms > s.boundMs) {
+      // Over the bound: run it again, so a GC pause or a busy machine is not taken for a slow input.
+      const t1 = performance.now();
+      try {
+        o = await withBound(run, s.boundMs * 20);
+      } catch (e) {
+        o = { failure: 'crash', detail: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+      }
+      ms = Math.min(ms, performance.now() - t1);
+      if (!o && ms > s.boundMs) o = { failure: 'hang', detail: `${ms.toFixed(1)} ms twice, bound ${s.boundMs} ms` };
+    }
     times.push(ms);
     if (ms > stats.maxMs) stats.maxMs = ms;
-    if (!o && ms > s.boundMs) o = { failure: 'hang', detail: `${ms.toFixed(1)} ms, bound ${s.boundMs} ms` };
     if (o) record(i, input, o);
     stats.inputs++;
   };

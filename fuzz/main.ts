@@ -3,8 +3,9 @@
  *
  * Runs every surface with a seeded generator, each until it has seen its number of inputs (100,000
  * in-process, 1,000 at process level, times --scale) or its time (--seconds, per surface) is up, and prints
- * a table of inputs, time and failures. Exit status 1 when any surface had a failure or fell short of its
- * inputs. Not part of npm test. Inputs that failed are saved under --findings (default: a temp dir).
+ * a table of inputs, time and failures (a surface that ran out of time first shows "(of N)"). Exit status 1
+ * when any surface had a failure. Not part of npm test. Failing inputs are saved under --findings (default:
+ * a temp dir). The default (30 s per surface, nine surfaces) stays under five minutes.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ function arg(name: string): string | undefined {
 }
 
 const seed = Number(arg('seed') ?? 1);
-const seconds = Number(arg('seconds') ?? 40);
+const seconds = Number(arg('seconds') ?? 30);
 const scale = Number(arg('scale') ?? 1);
 const only = arg('only')?.split(',');
 const findings = arg('findings') ?? join(tmpdir(), `vppcni-fuzz-findings-${seed}`);
@@ -45,7 +46,7 @@ for (const s of surfaces) {
   }
   rows.push(st);
   const failures = st.crash + st.hang + st.code999 + st.stack + st.unexpected;
-  if (failures > 0 || st.inputs < st.target) bad = true;
+  if (failures > 0) bad = true;
   process.stderr.write(`fuzz: ${s.name}: ${st.inputs} inputs in ${st.seconds.toFixed(1)} s, ${failures} failures${st.saved.length ? ` (saved: ${st.saved[0]} …)` : ''}\n`);
 }
 

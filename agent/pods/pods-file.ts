@@ -97,7 +97,7 @@ try {
   const { parseAllDocuments } = require(yamlPath);
   const docs = [];
   let i = 0;
-  for (const d of parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })) {
+  for (const d of parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' })) {
     i++;
     if (d.errors.length > 0) {
       const e = d.errors[0];

@@ -49,7 +49,7 @@ export function annotationsSurface(): Surface {
     name: 'annotations',
     level: 'in-process',
     target: 100_000,
-    boundMs: 50,
+    boundMs: 100,
     one(rng: Rng) {
       const ann: Record<string, string> = {};
       const keys = Object.keys(SEEDS);

@@ -65,7 +65,7 @@ export function checkpointSurface(): Surface {
             const o = new CheckpointStore(d, log).load();
             if (o.kind === 'moved-aside') {
               if (STACK_RE.test(o.reason)) return { failure: 'stack', detail: o.reason.slice(0, 500) };
-              if (RAW_CONTROL.test(o.reason) || o.reason.length > 4096) return { failure: 'unexpected', detail: `reason ${o.reason.length} characters or with raw control characters` };
+              if (RAW_CONTROL.test(o.reason) || o.reason.length > 4096) return { failure: 'unexpected', detail: `reason ${o.reason.length} characters or with raw control characters: ${JSON.stringify(o.reason.slice(0, 300))}` };
             }
             return undefined;
           } catch (e) {

@@ -27,7 +27,7 @@ function oneLine(e: unknown): Outcome {
 
 function gen(rng: Rng): string {
   const s = rng.pick(SEEDS);
-  return rng.chance(0.05) ? s : mutate(rng, s, TOKENS, rng.chance(0.02) ? MAX_PODS_FILE_BYTES + 1024 : 16 * 1024);
+  return rng.chance(0.05) ? s : mutate(rng, s, TOKENS, rng.chance(0.01) ? MAX_PODS_FILE_BYTES + 1024 : rng.chance(0.1) ? 16 * 1024 : 2048);
 }
 
 export function podsFileSurface(): Surface {
@@ -44,7 +44,7 @@ export function podsFileSurface(): Surface {
           if (text.length > MAX_PODS_FILE_BYTES || nestingProblem(text)) return undefined;
           const docs: unknown[] = [];
           try {
-            for (const d of parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true })) {
+            for (const d of parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' })) {
               if (d.errors.length > 0) return undefined; // the worker answers with the first error, escaped
               let proto = false;
               const js: unknown = d.toJS({ maxAliasCount: 100, reviver: (k, v) => ((proto ||= k === '__proto__'), v) });

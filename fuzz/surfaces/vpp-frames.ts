@@ -158,7 +158,7 @@ export function vppLiveSurface(): Surface {
         up.on('close', end).on('error', end);
       });
       await new Promise<void>((r) => proxy!.listen(proxyPath, r));
-      client = new VppClient({ socketPath: proxyPath, modules: allModules, requestTimeoutMs: 1_000, connectTimeoutMs: 2_000, healthCheck: false, backoff: { initialDelayMs: 5, maxDelayMs: 50 } });
+      client = new VppClient({ socketPath: proxyPath, modules: allModules, requestTimeoutMs: 300, connectTimeoutMs: 2_000, healthCheck: false, backoff: { initialDelayMs: 5, maxDelayMs: 50 } });
       client.onError(() => undefined);
       await client.connect();
     },
@@ -178,7 +178,7 @@ export function vppLiveSurface(): Surface {
         input: JSON.stringify({ what, faultRate }),
         run: async (): Promise<Outcome> => {
           try {
-            if (client!.state !== 'connected') await client!.waitConnected(4_000).catch(() => undefined);
+            if (client!.state !== 'connected') await client!.waitConnected(2_000).catch(() => undefined);
             if (what === 0) await client!.request(control_ping, {});
             else if (what === 1) await client!.request(show_version, {});
             else await client!.dumpAll(sw_interface_dump, {});
