@@ -5,6 +5,7 @@
 import { echo } from '../../contract/echo.js';
 import { parseStrictJson, StrictJsonError } from '../../contract/strict-json.js';
 import { toCniError } from '../../agent/cni/cni-error.js';
+import { ConfigError, loadConfig } from '../../agent/config.js';
 import { ANN, InvalidAnnotationError, MAX_ANNOTATION_LENGTH, parsePodAnnotations } from '../../agent/pod/annotations.js';
 import { isPowerOfTwo, type FeatureGates, type InterfaceLimits } from '../../agent/pod/interface-spec.js';
 import { wireTable } from '../../agent/pod/wire-widths.js';
@@ -95,6 +96,11 @@ describe('3. limits that limit', () => {
     const a = parsePodAnnotations({ [ANN.extraMemifSpec]: '{"rx":255,"tx":255,"rxqsz":2147483648}', [ANN.interfacesSpec]: '{"eth0":{"rx":65535,"rxqsz":32768,"txqsz":32768}}' }, allOn, noLimits);
     expect(a.memifSpec).toEqual({ rx: 255, tx: 255, rxqsz: 2147483648 });
     expect(a.interfacesSpec.eth0).toEqual({ rx: 65535, rxqsz: 32768, txqsz: 32768 });
+  });
+
+  test('default sizes that do not fit the wire are a configuration error at start', () => {
+    const env = { NODE_NAME: 'n1', VPPCNI_MAX_POD_IF_SPEC: '{"rx":0,"tx":0,"rxqsz":0,"txqsz":0}', VPPCNI_DEFAULT_POD_IF_SPEC: '{"rx":256}' };
+    expect(() => loadConfig(env, [])).toThrow(new ConfigError("VPPCNI_DEFAULT_POD_IF_SPEC: rx 256 does not fit VPP's memif_create_v2.rx_queues (u8, at most 255)"));
   });
 
   test('every row of the wire table is what the codec really carries: max encodes, max + 1 does not', () => {
