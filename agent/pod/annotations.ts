@@ -256,7 +256,8 @@ export function parsePodAnnotations(annotations: Readonly<Record<string, string>
         problems.push(problem(key, ifSpec, `${key} ${echo(ifSpec)}: not a JSON object; expected ${IFSPEC_FORM}`));
       } else {
         const names = podInterfaceNames(annotations, opts.primaryIfName);
-        const known = [...names].map((n) => echo(n, 16)).join(', ');
+        const listed = [...names].slice(0, 8).map((n) => echo(n, 16));
+        const known = listed.join(', ') + (names.size > listed.length ? ` and ${names.size - listed.length} more` : '');
         for (const ifname of Object.keys(v)) {
           const label = echo(ifname, 32);
           if (!IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
