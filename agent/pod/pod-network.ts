@@ -82,7 +82,7 @@ export class PodNetwork {
   /** Validates the request and its annotations; throws InvalidAnnotationError or PodRequestError. */
   plan(req: AttachRequest): AttachPlan {
     const { gates } = this.ctx.cfg;
-    const ann = parsePodAnnotations(req.annotations, gates, this.ctx.cfg.limits);
+    const ann = parsePodAnnotations(req.annotations, gates, this.ctx.cfg.limits, { primaryIfName: this.primary });
     const label = describeAttachment(req);
     if (req.ips.length === 0) throw new PodRequestError(`${label}: no IP addresses (IPAM returned none)`);
     for (const a of req.ips) {
