@@ -11,7 +11,7 @@
  * Skips (one line) only without root, where containerd cannot run; missing packages are a failure
  * naming the apt package (.ci/run installs them).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as iface from '../../vpp-api/generated/interface.js';
 import * as memif from '../../vpp-api/generated/memif.js';
@@ -179,7 +179,7 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
     }
   }, POD_TEST_MS);
 
-  test('a multinet memif pod (Multus-style second network memif-net@memif1): eth0 and memif1 with their addresses', async () => {
+  test('a multinet memif pod (Multus-style second network memif-net@memif1, named in an annotation containerd passed in runtimeConfig): eth0 and memif1 with their addresses', async () => {
     const spec = pod('multi', { [NETWORKS_ANNOTATION]: `${MEMIF_NETWORK}@memif1` });
     const p = await startPod(spec, MULTUS_HANDLER);
     try {
@@ -191,10 +191,16 @@ d('vpp-cni under containerd 1.6 + runc (CRI)', () => {
       expect(within(addrs[1]!.split(' ')[1]!, E().subnets.memif)).toBe(true);
       const recs = E().agent.manager.records.filter((r) => r.containerId === p.id);
       expect(recs.map((r) => `${r.ifName} ${r.kind}`).sort()).toEqual(['eth0 tun', 'memif1 memif-multinet']);
+      // What containerd put into runtimeConfig for a plugin declaring only the pod-annotations capability:
+      // exactly the sandbox's annotations (libcni passes only declared capabilities).
+      const rc = JSON.parse(readFileSync(join(E().recordDir, `${p.id}.ADD.json`), 'utf8')) as Record<string, unknown>;
+      expect(rc).toEqual({ 'io.kubernetes.cri.pod-annotations': spec.annotations });
       expect(allocated().map((a) => a.split('/')[0]).sort()).toEqual([E().net.memif, E().net.vpp].sort());
     } finally {
       await removePod(p.id, p.netns);
     }
+    // Both DELs (StopPodSandbox, RemovePodSandbox) came with the annotations too.
+    expect(JSON.parse(readFileSync(join(E().recordDir, `${p.id}.DEL.json`), 'utf8'))).toEqual({ 'io.kubernetes.cri.pod-annotations': spec.annotations });
   }, POD_TEST_MS);
 
   test('the former default (a 1.1.0 conflist) fails every pod on containerd 1.6, and the runtime’s DEL leaves nothing', async () => {

@@ -8,10 +8,11 @@
  *
  * Each delegate list is run as libcni would: its plugins in order on ADD (each with the previous result),
  * in reverse on DEL, with runtimeConfig reduced to the capabilities each plugin declares. The answer is
- * the cluster network's result; errors are CNI error objects.
+ * the cluster network's result; errors are CNI error objects. With `recordDir`, each call's runtimeConfig
+ * is written to `<recordDir>/<CNI_CONTAINERID>.<command>.json` (what the runtime handed over, for the test).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -25,6 +26,7 @@ const netconfSchema = z.looseObject({
   type: z.literal('vcni-multus-lite'),
   clusterNetwork: z.string().startsWith('/'),
   networksDir: z.string().startsWith('/'),
+  recordDir: z.string().startsWith('/').optional(),
   runtimeConfig: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -120,6 +122,8 @@ async function main(): Promise<void> {
   if (!parsed.success) throw new CniFailure(7, 'invalid netconf', parsed.error.message);
   const conf = parsed.data;
   const runtimeConfig = conf.runtimeConfig ?? {};
+  const cid = process.env.CNI_CONTAINERID ?? '';
+  if (conf.recordDir && /^[A-Za-z0-9_.-]+$/.test(cid)) writeFileSync(join(conf.recordDir, `${cid}.${String(command)}.json`), JSON.stringify(runtimeConfig));
   const annotations = z.record(z.string(), z.string()).catch({}).parse(runtimeConfig[ANNOTATIONS_CAPABILITY]);
   const cluster = readConflist(conf.clusterNetwork);
   const extras = extraNetworks(annotations).map((n) => ({ ...n, list: readConflist(join(conf.networksDir, `${n.name}.conflist`)) }));

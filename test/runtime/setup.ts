@@ -60,6 +60,8 @@ export interface RuntimeEnv {
   agent: Agent;
   /** What the install step printed. */
   installOutput: string[];
+  /** Where the Multus-style plugin records the runtimeConfig of each call (`<sandbox id>.<command>.json`). */
+  recordDir: string;
   /** The conflist the install step wrote (its text). */
   conflist: string;
   stop(): Promise<string[]>;
@@ -83,9 +85,10 @@ export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: stri
   const bridgeDir = join(dir, 'net.d-bridge');
   const v110Dir = join(dir, 'net.d-v110');
   const networksDir = join(dir, 'networks');
+  const recordDir = join(dir, 'runtime-config');
   const cniSocket = join(dir, 'agent', 'agent.sock');
   const image = `vpp-cni-test/busybox:${tag}`;
-  for (const d of [cniBin, confDir, multusDir, bridgeDir, v110Dir, networksDir, ipamDir]) mkdirSync(d, { recursive: true });
+  for (const d of [cniBin, confDir, multusDir, bridgeDir, v110Dir, networksDir, recordDir, ipamDir]) mkdirSync(d, { recursive: true });
 
   let sim: VppSimulator | undefined;
   let agent: Agent | undefined;
@@ -145,7 +148,7 @@ export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: stri
     writeFileSync(join(networksDir, `${MEMIF_NETWORK}.conflist`), renderConflist(memifList));
     writeFileSync(
       join(multusDir, '10-multus.conflist'),
-      JSON.stringify({ cniVersion: '1.0.0', name: net.multus, plugins: [{ type: 'vcni-multus-lite', capabilities: { ...VPP_CAPABILITIES }, clusterNetwork: conflistPath, networksDir }] }, null, 2),
+      JSON.stringify({ cniVersion: '1.0.0', name: net.multus, plugins: [{ type: 'vcni-multus-lite', capabilities: { ...VPP_CAPABILITIES }, clusterNetwork: conflistPath, networksDir, recordDir }] }, null, 2),
     );
     // 3. The reference: Debian's bridge + host-local on the same runtime.
     writeFileSync(
@@ -189,7 +192,7 @@ export async function startRuntimeEnv(root: string, opts: { agentLogLevel?: stri
     const imageDir = join(dir, 'image');
     mkdirSync(imageDir);
     await containerd.importImage(await buildBusyboxImage(imageDir, image));
-    return { dir, net, subnets, ipamDir, bridgeName, image, containerd, sim, agent, installOutput, conflist, stop };
+    return { dir, net, subnets, ipamDir, bridgeName, image, containerd, sim, agent, installOutput, recordDir, conflist, stop };
   } catch (e) {
     const problems = await stop();
     if (problems.length) (e as Error).message += ` (cleanup: ${problems.join('; ')})`;
