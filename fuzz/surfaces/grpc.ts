@@ -104,11 +104,17 @@ export function grpcSurface(): Surface {
       return {
         input: Buffer.concat([Buffer.from(`${m}\n`), body]),
         run: async (): Promise<Outcome> => {
-          if (!session || session.closed || session.destroyed) session = connect();
-          const r = await call(session, m, body);
+          // A large body gets a connection of its own: on the shared one it waits behind the others for
+          // HTTP/2 flow-control window, which times the client, not the server.
+          const own = body.length > 64 * 1024 ? connect() : undefined;
+          if (!own && (!session || session.closed || session.destroyed)) session = connect();
+          const r = await call(own ?? session!, m, body);
+          own?.destroy();
           if (r.status === -2) {
-            session.destroy();
-            session = connect();
+            if (!own) {
+              session!.destroy();
+              session = connect();
+            }
             return undefined; // the server reset the stream or the connection: an answer
           }
           if (STACK_RE.test(r.message)) return { failure: 'stack', detail: r.message.slice(0, 500) };
