@@ -129,6 +129,9 @@ export function runtimeAnnotations(conf: NetConf): Record<string, string> | unde
   const raw = conf.runtimeConfig?.[POD_ANNOTATIONS_CAPABILITY];
   if (raw === undefined) return undefined;
   const r = podAnnotationsSchema.safeParse(raw);
-  if (!r.success) throw configError(r.error, `runtimeConfig["${POD_ANNOTATIONS_CAPABILITY}"]`);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `runtimeConfig["${POD_ANNOTATIONS_CAPABILITY}"]${i.path.map((p) => `[${JSON.stringify(String(p))}]`).join('')}: ${i.message}`);
+    throw new CniError(CNI_CODES.invalidNetworkConfig, `invalid network configuration: ${issues[0]}`, issues.length > 1 ? issues.join('; ') : '');
+  }
   return r.data;
 }

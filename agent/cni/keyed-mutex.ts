@@ -21,10 +21,11 @@ export class KeyedMutex {
     // The next waiter starts after the one before us AND us: if we give up, releasing at once keeps the order.
     const tail = prev.then(() => mine);
     this.tails.set(key, tail);
-    const done = (): void => {
-      release();
+    // Forgotten once everything queued up to us is done (not when we give up: those before may still run).
+    void tail.then(() => {
       if (this.tails.get(key) === tail) this.tails.delete(key);
-    };
+    });
+    const done = release;
     this.waiting.set(key, (this.waiting.get(key) ?? 0) + 1);
     try {
       await (signal ? waitOrAbort(prev, signal) : prev);

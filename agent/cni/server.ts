@@ -71,16 +71,17 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** `.attachment.if_name`, `.ips[0]`, `.annotations.entries["a b"]` (keys that are not plain names quoted and escaped). */
 function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(p)) ? `.${String(p)}` : `[${echo(String(p))}]`;
   return out;
 }
 
 /** CNI error 7 naming the first invalid field, with its value (escaped, cut); all issues in details. */
 export function invalidRequest(message: string, e: z.ZodError, input: unknown): CniErrorMsg {
   const describe = (i: z.core.$ZodIssue): string => {
-    const v = valueAt(input, i.path);
+    const v = i.code === 'invalid_key' ? undefined : valueAt(input, i.path);
     const got = typeof v === 'string' || typeof v === 'number' ? ` (got ${echo(v)})` : '';
     return `${message}${fieldPath(i.path)}: ${i.message}${got}`;
   };

@@ -97,9 +97,10 @@ describe('ADD', () => {
   });
 
   test.each([
-    [{ a: 1 }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"].a: expected a string'],
+    [{ a: 1 }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"]["a"]: expected a string'],
+    [{ '': 'v' }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"][""]: invalid key: must not be empty'],
     ['x', 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"]: expected a map of strings'],
-    [{ big: 'x'.repeat(300 * 1024) }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"]: more than 262144 bytes (the Kubernetes limit)'],
+    [{ big1: 'x'.repeat(150 * 1024), big2: 'x'.repeat(150 * 1024) }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"]: more than 262144 bytes (the Kubernetes limit)'],
   ])('runtime annotations %#: 7 naming the field; no address allocated', async (annotations, msg) => {
     const r = await runPlugin(env('ADD'), conf({ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': annotations } }));
     expect(r.json).toMatchObject({ code: 7, msg });
