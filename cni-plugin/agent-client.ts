@@ -1,12 +1,13 @@
 /**
  * The node agent over gRPC on its unix socket (contract/cni-backend.proto), spoken with node:http2 and
  * the contract's codec (contract/wire.ts with the tables generated from the proto): no gRPC or protobuf
- * runtime to load. Every call has a deadline (timeoutSeconds). The agent's own
- * errors come inside the reply and pass through unchanged; transport failures become CNI errors:
+ * runtime to load. Every call has a deadline (timeoutSeconds). The agent's own errors come inside the reply
+ * and pass through unchanged; transport failures become CNI errors:
  *
  *   socket missing, connection refused, UNAVAILABLE, or no connection before the deadline
  *       → AgentUnreachableError, code 11, saying where the agent should be and what to check
  *   connected but no answer before the deadline → 11 "did not answer ... within Ns"
+ *   RESOURCE_EXHAUSTED (the request is above the agent's size bound) → 7
  *   anything else (UNIMPLEMENTED: plugin and agent of different releases, ...) → 999 naming the status
  *
  * Replies are validated with the zod schemas generated from the proto before use: the socket is a trust
@@ -99,6 +100,8 @@ export class AgentClient {
       return new CniError(CNI_CODES.tryAgainLater, `vpp-cni agent on ${this.opts.socketPath} did not answer ${method} within ${this.opts.timeoutSeconds}s`);
     }
     if (err.status === GRPC_STATUS.UNAVAILABLE) return this.unreachable(err.details);
+    // the agent bounds request sizes: what the runtime handed us is too large (e.g. a huge GC list)
+    if (err.status === GRPC_STATUS.RESOURCE_EXHAUSTED) return new CniError(CNI_CODES.invalidNetworkConfig, `vpp-cni agent refused ${method}: the request is larger than it accepts`, err.details);
     return new CniError(CNI_CODES.internal, `vpp-cni agent call ${method} failed: ${statusName(err.status)}: ${err.details}`);
   }
 

@@ -17,6 +17,7 @@
  */
 import { preparePrivateSocket, restrictSocket } from '../linux/private-socket.js';
 import { rmSync } from 'node:fs';
+import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { z } from 'zod';
 import { cniBackendService } from '../../contract/grpc-service.js';
@@ -88,6 +89,30 @@ export function invalidRequest(message: string, e: z.ZodError, input: unknown): 
   const all = e.issues.map(describe);
   return { code: CNI_CODES.invalidNetworkConfig, msg: `invalid request: ${all[0]}`, details: all.length > 1 ? all.slice(0, 10).join('; ') : '' };
 }
+
+/** "10.1.0.5/24": an address and a prefix length that fits its family (the proto's pattern only shapes it). */
+function cidrProblem(s: string): string | undefined {
+  const slash = s.lastIndexOf('/');
+  const fam = isIP(s.slice(0, slash));
+  if (fam === 0) return 'not an IP address before the "/"';
+  return Number(s.slice(slash + 1)) > (fam === 4 ? 32 : 128) ? `prefix length above ${fam === 4 ? 32 : 128}` : undefined;
+}
+
+/** ADD's addresses beyond their form: what the generated schema cannot say. */
+const addSchema = REQUEST_SCHEMAS.Add.superRefine((r, ctx) => {
+  const bad = (path: (string | number)[], message: string): void => void ctx.addIssue({ code: 'custom', path, message, input: undefined });
+  r.ips.forEach((ip, i) => {
+    const p = cidrProblem(ip.address);
+    if (p) bad(['ips', i, 'address'], p);
+    if (ip.gateway !== undefined && isIP(ip.gateway) === 0) bad(['ips', i, 'gateway'], 'not an IP address');
+  });
+  r.routes.forEach((rt, i) => {
+    const p = cidrProblem(rt.dst);
+    if (p) bad(['routes', i, 'dst'], p);
+    if (rt.gw !== undefined && isIP(rt.gw) === 0) bad(['routes', i, 'gw'], 'not an IP address');
+  });
+});
+const SCHEMAS = { ...REQUEST_SCHEMAS, Add: addSchema };
 
 function toInterfaces(r: AttachResult): InterfaceMsg[] {
   return r.interfaces.map((i) => ({ name: i.name, mac: i.mac, mtu: i.mtu, sandbox: i.sandbox, socket_path: i.socketPath }));
@@ -178,7 +203,7 @@ export class CniServer {
         cb(null, { error: { code: CNI_CODES.invalidNetworkConfig, msg: `invalid request: malformed ${method}Request: ${e.message}`, details: '' } });
         return;
       }
-      const p = REQUEST_SCHEMAS[method].safeParse(input);
+      const p = SCHEMAS[method].safeParse(input);
       if (!p.success) {
         const error = invalidRequest(`${method}Request`, p.error, input);
         this.log.warn({ rpc: method, err: error.msg }, 'CNI request refused: invalid');

@@ -204,6 +204,13 @@ describe('ADD', () => {
     expect(allocated()).toEqual([]);
   });
 
+  test('a request above the agent\'s size bound (RESOURCE_EXHAUSTED) is 7, not 999; released', async () => {
+    agent.setReply('Add', () => Promise.reject({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'Received message larger than max (3000000 vs 2097152)' }));
+    const r = await runPlugin(env('ADD'), conf());
+    expect(r.json).toEqual({ cniVersion: '1.1.0', code: 7, msg: 'vpp-cni agent refused Add: the request is larger than it accepts', details: 'Received message larger than max (3000000 vs 2097152)' });
+    expect(allocated()).toEqual([]);
+  });
+
   test('an agent reply with neither interfaces nor an error is 999; released', async () => {
     agent.setReply('Add', { interfaces: [] });
     const r = await runPlugin(env('ADD'), conf());

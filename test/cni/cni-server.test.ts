@@ -256,6 +256,9 @@ describe('bounds and validation', () => {
     ['a long interface name (echoed cut)', addRequest('x', { attachment: { container_id: 'x', if_name: 'e'.repeat(100), netns: '', pod: null } }), `invalid request: AddRequest.attachment.if_name: at most 15 characters (got "${'e'.repeat(64)}"… (100 characters))`],
     ['no IPs', addRequest('x', { ips: [] }), 'invalid request: AddRequest.ips: at least 1 element'],
     ['an address without prefix length', addRequest('x', { ips: [{ address: '10.0.0.5' }] }), 'invalid request: AddRequest.ips[0].address: expected an address with prefix length, e.g. 10.1.0.5/24 (got "10.0.0.5")'],
+    ['an impossible address', addRequest('x', { ips: [{ address: '10.0.0.256/24' }] }), 'invalid request: AddRequest.ips[0].address: not an IP address before the "/" (got "10.0.0.256/24")'],
+    ['a prefix length too long', addRequest('x', { ips: [{ address: '10.0.0.5/33' }] }), 'invalid request: AddRequest.ips[0].address: prefix length above 32 (got "10.0.0.5/33")'],
+    ['a route gateway that is no address', addRequest('x', { routes: [{ dst: '0.0.0.0/0', gw: '1.2.3' }] }), 'invalid request: AddRequest.routes[0].gw: not an IP address (got "1.2.3")'],
     ['an empty annotation key', addRequest('x', { annotations: { entries: { '': 'v' } } }), 'invalid request: AddRequest.annotations.entries[""]: invalid key: must not be empty'],
   ])('%s: 7 naming the field', async (_n, req, msg) => {
     const reply = await add(req);
