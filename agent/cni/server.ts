@@ -55,6 +55,11 @@ export interface CniServerLogger {
 }
 
 type Reply = object;
+/** What the wait for a container's turn watches: the call's cancellation and its deadline (ms epoch, Infinity: none). */
+interface Turn {
+  signal: AbortSignal;
+  deadline: number;
+}
 /** A grpc status instead of a reply (the call was refused before any work). */
 class Refused extends Error {
   constructor(
@@ -187,20 +192,19 @@ export class CniServer {
   /** Decode, validate, run; cancellation and deadline become an AbortSignal for the wait for the turn. */
   private handler<M extends MethodName>(
     method: M,
-    fn: (req: z.infer<(typeof REQUEST_SCHEMAS)[M]>, signal: AbortSignal) => Promise<Reply>,
+    fn: (req: z.infer<(typeof REQUEST_SCHEMAS)[M]>, turn: Turn) => Promise<Reply>,
   ): grpc.handleUnaryCall<Buffer, Reply> {
     return (call, cb) => {
-      const ac = new AbortController();
-      const deadline = Number(call.getDeadline());
-      const onCancel = (): void => ac.abort(Number.isFinite(deadline) && Date.now() >= deadline ? 'deadline passed' : 'cancelled by the client');
-      call.on('cancelled', onCancel);
-      if (call.cancelled) onCancel();
       let input: unknown;
       try {
         input = decode(METHODS[method][0], call.request);
       } catch (e) {
-        if (!(e instanceof WireError)) throw e;
-        cb(null, { error: { code: CNI_CODES.invalidNetworkConfig, msg: `invalid request: malformed ${method}Request: ${e.message}`, details: '' } });
+        const error: CniErrorMsg =
+          e instanceof WireError
+            ? { code: CNI_CODES.invalidNetworkConfig, msg: `invalid request: malformed ${method}Request: ${e.message}`, details: '' }
+            : toCniError(e);
+        this.log.warn({ rpc: method, err: error.msg }, 'CNI request refused: invalid');
+        cb(null, { error });
         return;
       }
       const p = SCHEMAS[method].safeParse(input);
@@ -210,7 +214,12 @@ export class CniServer {
         cb(null, { error });
         return;
       }
-      fn(p.data as z.infer<(typeof REQUEST_SCHEMAS)[M]>, ac.signal).then(
+      const ac = new AbortController();
+      const deadline = Number(call.getDeadline());
+      const onCancel = (): void => ac.abort(Number.isFinite(deadline) && Date.now() >= deadline ? 'deadline passed' : 'cancelled by the client');
+      call.on('cancelled', onCancel);
+      if (call.cancelled) onCancel();
+      fn(p.data as z.infer<(typeof REQUEST_SCHEMAS)[M]>, { signal: ac.signal, deadline }).then(
         (reply) => cb(null, reply),
         (e: unknown) => {
           if (e instanceof Refused) return cb({ code: e.code, details: e.details });
@@ -225,14 +234,22 @@ export class CniServer {
    * Runs `fn` in the container's turn. A call cancelled (or expired) before its turn is not executed;
    * one whose deadline has passed when its turn comes is refused.
    */
-  private async inTurn<T>(rpc: string, a: AttachmentValid, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  private async inTurn<T>(rpc: string, a: AttachmentValid, turn: Turn, fn: () => Promise<T>): Promise<T> {
     const who = { rpc, containerID: a.container_id, ifname: a.if_name, pod: a.pod ? `${a.pod.namespace}/${a.pod.name}` : undefined };
     if (this.turns.waitingOn(a.container_id) >= MAX_WAITING_PER_CONTAINER) {
       this.log.warn({ ...who, waiting: MAX_WAITING_PER_CONTAINER }, 'CNI request refused: too many requests waiting for this container');
       throw new CniFailure(CNI_CODES.tryAgainLater, `container ${echo(a.container_id)}: ${MAX_WAITING_PER_CONTAINER} requests are already waiting for it; try again later`);
     }
     try {
-      return await this.turns.run(a.container_id, fn, signal);
+      return await this.turns.run(
+        a.container_id,
+        () => {
+          // the turn came in the same tick as the deadline, before grpc-js cancelled the call
+          if (Date.now() >= turn.deadline) throw new LockWaitAbortedError('deadline passed');
+          return fn();
+        },
+        turn.signal,
+      );
     } catch (e) {
       if (!(e instanceof LockWaitAbortedError)) throw e;
       this.skippedCount++;
@@ -242,10 +259,10 @@ export class CniServer {
     }
   }
 
-  private async add(r: z.infer<typeof REQUEST_SCHEMAS.Add>, signal: AbortSignal): Promise<Reply> {
+  private async add(r: z.infer<typeof REQUEST_SCHEMAS.Add>, turn: Turn): Promise<Reply> {
     const a = r.attachment;
     try {
-      const result = await this.inTurn('Add', a, signal, () =>
+      const result = await this.inTurn('Add', a, turn, () =>
         this.manager.add({
           ...keyOf(a),
           ips: r.ips,
@@ -261,9 +278,9 @@ export class CniServer {
     }
   }
 
-  private async del(r: z.infer<typeof REQUEST_SCHEMAS.Del>, signal: AbortSignal): Promise<Reply> {
+  private async del(r: z.infer<typeof REQUEST_SCHEMAS.Del>, turn: Turn): Promise<Reply> {
     try {
-      await this.inTurn('Del', r.attachment, signal, () => this.manager.del(keyOf(r.attachment)));
+      await this.inTurn('Del', r.attachment, turn, () => this.manager.del(keyOf(r.attachment)));
       return {};
     } catch (e) {
       if (e instanceof Refused) throw e;
@@ -271,9 +288,9 @@ export class CniServer {
     }
   }
 
-  private async check(r: z.infer<typeof REQUEST_SCHEMAS.Check>, signal: AbortSignal): Promise<Reply> {
+  private async check(r: z.infer<typeof REQUEST_SCHEMAS.Check>, turn: Turn): Promise<Reply> {
     try {
-      await this.inTurn('Check', r.attachment, signal, () => this.manager.check(keyOf(r.attachment)));
+      await this.inTurn('Check', r.attachment, turn, () => this.manager.check(keyOf(r.attachment)));
       return {};
     } catch (e) {
       if (e instanceof Refused) throw e;
