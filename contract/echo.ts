@@ -3,7 +3,8 @@
  * non-printable characters escaped, cut to a readable length with the full length said.
  */
 export function echo(value: unknown, max = 64): string {
-  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const chars = [...s];
   const cut = chars.length > max ? chars.slice(0, max).join('') : s;
   // JSON.stringify escapes " \ and C0 controls; the rest of the non-printables (DEL, C1, bidi, separators) by hand
