@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cniBackendService } from '../../contract/grpc-service.js';
+import { REQUEST_SCHEMAS } from '../../contract/generated/cni-backend-zod.js';
 import type {
   AddReplyMsg,
   AddRequestMsg,
@@ -106,6 +107,13 @@ export class FakeAgent {
   private handler(method: FakeMethod): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       this.requests.push({ method, request: call.request });
+      // what the real agent would refuse is a bug of the plugin: fail the call loudly
+      const valid = REQUEST_SCHEMAS[method].safeParse(call.request);
+      if (!valid.success) {
+        const i = valid.error.issues[0]!;
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `fake agent: invalid ${method}Request: ${i.path.join('.')}: ${i.message}` });
+        return;
+      }
       const reply = this.replies[method] as FakeReply<typeof method> | undefined;
       if (reply === 'hang') {
         // answered (with CANCELLED) only when the test stops the agent
