@@ -151,9 +151,9 @@ export class CniServer {
   ) {
     const service = cniBackendService({ rawRequests: true }) as unknown as grpc.ServiceDefinition;
     this.server.addService(service, {
-      Add: this.handler('Add', (r, s) => this.add(r, s)),
-      Del: this.handler('Del', (r, s) => this.del(r, s)),
-      Check: this.handler('Check', (r, s) => this.check(r, s)),
+      Add: this.handler('Add', (r, turn) => this.add(r, turn)),
+      Del: this.handler('Del', (r, turn) => this.del(r, turn)),
+      Check: this.handler('Check', (r, turn) => this.check(r, turn)),
       Gc: this.handler('Gc', (r) => this.gc(r)),
       Status: this.handler('Status', () => this.status()),
     });
