@@ -150,16 +150,16 @@ async function add(req: AddRequestMsg, timeoutMs = 10_000): Promise<Record<strin
 describe('cancellation and deadlines', () => {
   test('500 ADD streams opened and reset on one connection while the container is busy are never executed', async () => {
     ops.block();
-    const first = add(addRequest('c1'));
+    const first = add(addRequest('c1'), 120_000); // held until release(): its deadline must outlast the test
     await until('the first ADD runs', () => ops.adds.length === 1);
     const s = session();
     const body = frame(encode(AddRequest, addRequest('c1')));
     for (let wave = 0; wave < 50; wave++) {
       expect(ops.adds).toHaveLength(1); // the first still holds the container
       const streams = Array.from({ length: 10 }, () => rawCall(s, ADD_PATH, body));
-      await until(`wave ${wave}: 10 calls waiting`, () => server.waiting === 10);
+      await until(`wave ${wave}: 10 calls waiting`, () => server.waiting === 10, 30_000);
       for (const c of streams) c.stream.close(http2.constants.NGHTTP2_CANCEL);
-      await until(`wave ${wave}: the cancelled calls left the queue`, () => server.waiting === 0);
+      await until(`wave ${wave}: the cancelled calls left the queue`, () => server.waiting === 0, 30_000);
     }
     expect(server.skipped).toBe(500);
     ops.release();
@@ -172,7 +172,7 @@ describe('cancellation and deadlines', () => {
 
   test('500 ADD streams opened at once and reset: none executed, the next real ADD runs at once', async () => {
     ops.block();
-    const first = add(addRequest('c6'));
+    const first = add(addRequest('c6'), 120_000); // held until release(): its deadline must outlast the test
     await until('the first ADD runs', () => ops.adds.length === 1);
     const s = session();
     const body = frame(encode(AddRequest, addRequest('c6')));
@@ -189,7 +189,7 @@ describe('cancellation and deadlines', () => {
 
   test('a call whose deadline passes while it waits is refused (DEADLINE_EXCEEDED) and never executed', async () => {
     ops.block();
-    const first = add(addRequest('c2'));
+    const first = add(addRequest('c2'), 120_000); // held until release(): its deadline must outlast the test
     await until('the first ADD runs', () => ops.adds.length === 1);
     const late = rawCall(session(), ADD_PATH, frame(encode(AddRequest, addRequest('c2'))), 200);
     const out = await late.done;
@@ -204,9 +204,9 @@ describe('cancellation and deadlines', () => {
 
   test('other containers are not held up by a busy one', async () => {
     ops.block();
-    const first = add(addRequest('c3'));
+    const first = add(addRequest('c3'), 120_000); // held until release(): its deadline must outlast the test
     await until('the first ADD runs', () => ops.adds.length === 1);
-    const other = add(addRequest('c4'));
+    const other = add(addRequest('c4'), 120_000);
     await until('the other container\'s ADD runs', () => ops.adds.length === 2);
     ops.release();
     await Promise.all([first, other]);
@@ -214,9 +214,9 @@ describe('cancellation and deadlines', () => {
 
   test(`at most ${MAX_WAITING_PER_CONTAINER} calls wait per container; more are refused with 11`, async () => {
     ops.block();
-    const first = add(addRequest('c5'));
+    const first = add(addRequest('c5'), 120_000); // held until release(): its deadline must outlast the test
     await until('the first ADD runs', () => ops.adds.length === 1);
-    const waiting = Array.from({ length: MAX_WAITING_PER_CONTAINER }, () => add(addRequest('c5')));
+    const waiting = Array.from({ length: MAX_WAITING_PER_CONTAINER }, () => add(addRequest('c5'), 120_000));
     await until('the queue is full', () => server.waiting === MAX_WAITING_PER_CONTAINER);
     const refused = await add(addRequest('c5'));
     expect(refused['error']).toMatchObject({ code: 11, msg: `container "c5": ${MAX_WAITING_PER_CONTAINER} requests are already waiting for it; try again later` });
