@@ -153,7 +153,7 @@ async function main(): Promise<void> {
       agent = cold.agent;
       const idleRss = rssMiB(agent.proc.pid!);
       for (const a of attachments) {
-        const r = await cni.add({ attachment: a.att, ips: [{ address: a.ip, gateway: '' }], routes: [{ dst: '0.0.0.0/0', gw: '' }], network_name: 'bench' });
+        const r = await cni.add({ attachment: a.att, ips: [{ address: a.ip }], routes: [{ dst: '0.0.0.0/0' }], network_name: 'bench', annotations: null });
         if (r.error) throw new Error(`ADD failed: ${r.error.msg}`);
       }
 

@@ -124,6 +124,10 @@ export interface AddInput {
   pod: PodRef;
   ips: AttachRequest['ips'];
   routes: AttachRequest['routes'];
+  /** The network configuration's name (the conflist's). */
+  networkName?: string;
+  /** All of the pod's annotations as the container runtime passed them; absent: asked of the pod source. */
+  annotations?: Readonly<Record<string, string>>;
 }
 
 export interface AttachmentKeyInput {
@@ -227,17 +231,23 @@ export class AttachmentManager {
       const why = this.o.notReady();
       if (why) throw new CniFailure(CNI_CODES.tryAgainLater, `${describeAttachment(input)}: agent not ready: ${why}; try again later`);
       const t0 = Date.now();
-      const pod = await this.o.pods.getPod(input.pod.namespace, input.pod.name, this.o.podLookupTimeoutMs ?? 5000, input.pod.uid);
-      if (!pod && input.pod.name) this.o.log.warn({ ...this.fields(input), step: 'annotations' }, 'pod not known to the pod source: no annotations applied');
-      const req: AttachRequest = { ...input, annotations: pod?.annotations ?? {} };
+      // The runtime's annotations when it passed them (no apiserver on the ADD path), else the pod source's.
+      const annotationSource = input.annotations ? 'runtime' : 'pod source';
+      let annotations = input.annotations;
+      if (!annotations) {
+        const pod = await this.o.pods.getPod(input.pod.namespace, input.pod.name, this.o.podLookupTimeoutMs ?? 5000, input.pod.uid);
+        if (!pod && input.pod.name) this.o.log.warn({ ...this.fields(input), step: 'annotations' }, 'pod not known to the pod source: no annotations applied');
+        annotations = pod?.annotations ?? {};
+      }
+      const req: AttachRequest = { ...input, annotations };
       await this.o.store.begin?.('add', req);
       try {
         const rec = await this.o.network.add(req);
         await this.o.store.put(rec);
-        this.o.log.info({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, kind: rec.kind, memif: rec.objects.memif?.socketName, vcl: !!rec.objects.vcl }, 'pod network added');
+        this.o.log.info({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, annotationSource, kind: rec.kind, memif: rec.objects.memif?.socketName, vcl: !!rec.objects.vcl }, 'pod network added');
         return rec.result;
       } catch (e) {
-        this.o.log.error({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, ...errorLogFields(e) }, 'pod network setup failed');
+        this.o.log.error({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, annotationSource, ...errorLogFields(e) }, 'pod network setup failed');
         // Rolled back (leftovers of a failed undo carry our tags: the orphan sweep removes them).
         await this.o.store.abandon?.(key).catch((err: unknown) => this.o.log.error({ ...this.fields(input), step: 'add', err: (err as Error).message }, 'checkpoint: dropping the intent failed'));
         throw e;

@@ -186,6 +186,6 @@ describe('11. echoed values', () => {
   test('echo: short values as JSON strings, long ones cut without splitting a surrogate pair', () => {
     expect(echo('tcp:80')).toBe('"tcp:80"');
     expect(echo('a\u0000b\u007fc\u202ed')).toBe('"a\\u0000b\\u007fc\\u202ed"');
-    expect(echo(`${'a'.repeat(63)}😀tail`)).toBe(`"${'a'.repeat(63)}…" (69 characters)`);
+    expect(echo(`${'a'.repeat(63)}😀tail`)).toBe(`"${'a'.repeat(63)}😀…" (68 characters)`);
   });
 });
