@@ -208,7 +208,7 @@ describe('any byte stream from VPP: a named error or a reset, never a hang or an
   }
 
   test('60 seeded streams', async () => {
-    let stream = Buffer.alloc(0);
+    let stream: Buffer = Buffer.alloc(0);
     const p = await peer((req, conn) => {
       if (req.def !== control_ping) return;
       if (req.context === 1) conn.pong(req.context); // the connect ping
