@@ -19,6 +19,8 @@ export type RequestObserver = (messageName: string, seconds: number, error: stri
 export class Pending {
   deadline = 0;
   started = 0;
+  /** How many messages had arrived from VPP when it was sent. */
+  receivedBefore = 0;
   /** Collected details (dumpAll, cursor streams); undefined when they are handed to onItem. */
   items: unknown[] | undefined;
   onItem: ((d: unknown) => void) | undefined;
@@ -48,8 +50,8 @@ export class PendingRequests {
   private readonly pending = new Map<number, Pending>();
   private nextCtx = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
-  /** When the last message of any kind arrived from VPP. */
-  private lastReceived = -Infinity;
+  /** Messages of any kind received from VPP so far. */
+  private receivedCount = 0;
 
   constructor(private readonly opts: PendingRequestsOptions) {}
 
@@ -67,6 +69,7 @@ export class PendingRequests {
 
   track(p: Pending, ctx: number): void {
     p.started = this.opts.now();
+    p.receivedBefore = this.receivedCount;
     p.deadline = p.started + p.timeoutMs;
     this.pending.set(ctx, p);
     if (!this.sweepTimer) {
@@ -95,7 +98,7 @@ export class PendingRequests {
 
   /** Notes that a message arrived (any message: it proves the stream is alive). */
   received(): void {
-    this.lastReceived = this.opts.now();
+    this.receivedCount++;
   }
 
   /** Fails the requests whose deadline passed. Runs from the sweep timer; public for tests with a fake clock. */
@@ -110,7 +113,7 @@ export class PendingRequests {
       this.pending.delete(ctx);
       this.observe(p, 'VppTimeoutError');
       p.reject(new VppTimeoutError(p.def.name, p.timeoutMs));
-      this.opts.onTimeout?.(p, this.lastReceived < p.started);
+      this.opts.onTimeout?.(p, this.receivedCount === p.receivedBefore);
     }
   }
 

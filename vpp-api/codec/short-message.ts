@@ -1,7 +1,7 @@
 /**
  * Names the field a truncated message lost. The generated decoders reject a message shorter than its fixed
  * part as a whole; this finds which field the cut falls in, from the decoder itself: the fixed part is
- * decoded twice, once all zero and once with every byte from the cut on set to 1, and the first field whose
+ * decoded twice, from bytes that are equal before the cut and differ after it, and the first field whose
  * value differs is the first one the message does not hold entirely. Runs only on the error path.
  */
 import { VppDecodeError } from './errors.js';
@@ -24,11 +24,13 @@ export function shortMessageError(def: MessageDef, length: number): VppDecodeErr
     if (off >= 0 && length < off + (name === '_vl_msg_id' ? 2 : 4)) return new VppDecodeError(def.name, `${detail}: field ${name} is cut off`, name);
   }
   try {
-    const zero = Buffer.alloc(def.fixedSize);
-    const ones = Buffer.alloc(def.fixedSize);
-    ones.fill(1, Math.max(length, 0));
-    const a = def.decode(zero) as Record<string, unknown>;
-    const b = def.decode(ones) as Record<string, unknown>;
+    // Two buffers equal before the cut and different after it (ones, then zeros or ones): a string cut in
+    // its middle differs too, as its bytes before the cut are not NULs.
+    const cut = Buffer.alloc(def.fixedSize);
+    cut.fill(1, 0, Math.max(length, 0));
+    const full = Buffer.alloc(def.fixedSize, 1);
+    const a = def.decode(cut) as Record<string, unknown>;
+    const b = def.decode(full) as Record<string, unknown>;
     for (const f of def.fields) {
       if (!same(a[f.name], b[f.name])) return new VppDecodeError(def.name, `${detail}: field ${f.name} is cut off`, f.name);
     }
