@@ -39,8 +39,8 @@ function client(p: RawVppPeer, extra: Partial<VppClientOptions> = {}): { c: VppC
   const c = new VppClient({
     socketPath: p.socketPath,
     modules: allModules,
-    requestTimeoutMs: 300,
-    connectTimeoutMs: 1000,
+    requestTimeoutMs: 2000,
+    connectTimeoutMs: 5000,
     healthCheck: false,
     backoff: { initialDelayMs: 5, maxDelayMs: 20 },
     ...extra,
@@ -72,7 +72,7 @@ function expectNoNodeBufferErrors(errors: Error[]): void {
 async function expectRecovered(p: RawVppPeer, c: VppClient, n = 2): Promise<void> {
   await p.connection(n);
   await until(`client connected again on connection ${n}`, () => c.state === 'connected' && p.connections.length >= n);
-  await expect(c.request(control_ping, {})).resolves.toMatchObject({ retval: 0, vpe_pid: p.vpePid });
+  await expect(c.request(control_ping, {}, { timeoutMs: 10_000 })).resolves.toMatchObject({ retval: 0, vpe_pid: p.vpePid });
 }
 
 describe('a frame length no VPP sends', () => {
@@ -167,12 +167,12 @@ test('a peer silent with the socket open: health pings move to not-responding, t
   const p = await peer((req, conn) => {
     if (req.def === control_ping && (conn.n > 1 || req.context === 1)) conn.pong(req.context);
   });
-  const { c, errors, states } = client(p, { healthCheck: { intervalMs: 40, timeoutMs: 30, misses: 2 }, silentTimeoutsBeforeReset: 1000 });
+  const { c, errors, states } = client(p, { healthCheck: { intervalMs: 80, timeoutMs: 60, misses: 2 }, silentTimeoutsBeforeReset: 1000 });
   await c.connect();
   await until('reconnected', () => p.connections.length >= 2 && c.state === 'connected');
   expect(states.slice(0, 4)).toEqual(['connecting', 'connected', 'not-responding', 'reconnecting']);
   expect(errors.map((e) => e.message).join('\n')).toMatch(/4 health pings unanswered: reconnecting/);
-  await expect(c.request(control_ping, {})).resolves.toMatchObject({ vpe_pid: p.vpePid });
+  await expect(c.request(control_ping, {}, { timeoutMs: 10_000 })).resolves.toMatchObject({ vpe_pid: p.vpePid });
 });
 
 describe('any byte stream from VPP: a named error or a reset, never a hang or an uncaught exception', () => {

@@ -7,57 +7,26 @@
  *  - AsyncQueue (async-queue.ts): dumps as async iterators;
  *  - Subscriptions (subscriptions.ts): events and want_* re-subscription.
  */
-import type { ApiModule, CursorDef, DumpDef, EventsDef, MessageDef, RequestDef } from '../codec/types.js';
+import type { CursorDef, DumpDef, EventsDef, MessageDef, RequestDef } from '../codec/types.js';
 import { decodeChecked, shortMessageError } from '../codec/short-message.js';
 import { cli_inband } from '../generated/vlib.js';
 import { show_version } from '../generated/vpe.js';
 import { control_ping, control_ping_reply, memclnt_keepalive, memclnt_keepalive_reply } from '../generated/memclnt.js';
-import { socketTransport, DEFAULT_API_SOCKET } from '../transport/socket-transport.js';
-import type { TransportFactory } from '../transport/transport.js';
 import { AsyncQueue } from './async-queue.js';
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import type { CompatReport } from './compat.js';
 import type { ConnectionState, StateChange } from './connection-state.js';
-import { Connection, type ClientLogger, type ConnectInfo, type HealthCheckOptions, type VppRestart } from './connection.js';
+import { Connection, type ConnectInfo, type VppRestart } from './connection.js';
 import { VppApiError } from './errors.js';
-import { DEFAULT_MAX_VARIABLE_MESSAGE, fixedSizes } from './message-limits.js';
-import { Pending, PendingKind, PendingRequests, type RequestObserver } from './pending-requests.js';
+import { resolveOptions, type VppClientOptions } from './options.js';
+import { Pending, PendingKind, PendingRequests } from './pending-requests.js';
 import { Subscriptions, type Subscription } from './subscriptions.js';
 
 export type { ClientLogger, ConnectInfo, VppRestart } from './connection.js';
+export type { VppClientOptions } from './options.js';
 export type { RequestObserver } from './pending-requests.js';
 export type { Subscription } from './subscriptions.js';
 
 const EAGAIN = -165; // VNET_API_ERROR_EAGAIN: a cursor stream has more
-const NOOP_LOGGER: ClientLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-export interface VppClientOptions {
-  socketPath?: string;
-  clientName?: string;
-  /** Generated modules whose messages this client may use. */
-  modules: readonly ApiModule[];
-  /** Messages that must be present with the same CRC: connect fails (listing them all) otherwise. */
-  required?: readonly MessageDef[];
-  requestTimeoutMs?: number;
-  connectTimeoutMs?: number;
-  /** Reconnect after the connection is lost. Default on. */
-  reconnect?: boolean;
-  backoff?: Partial<BackoffOptions>;
-  /** Give up after this many failed reconnect attempts (state 'failed'). Default: never. */
-  maxReconnectAttempts?: number;
-  /** control_ping probe; `misses` unanswered mark the connection not-responding, twice as many reconnect. */
-  healthCheck?: HealthCheckOptions | false;
-  /** Requests timing out with nothing at all received from VPP meanwhile, before the socket is reset. Default 3. */
-  silentTimeoutsBeforeReset?: number;
-  /** Cap on a message with a variable part (bytes); fixed-size messages are held to their size. Default 8 MiB. */
-  maxMessageSize?: number;
-  /** Where the bytes come from: VPP's unix socket unless a test or a fuzzer injects another transport. */
-  transport?: TransportFactory;
-  logger?: ClientLogger;
-  observer?: RequestObserver;
-  now?: () => number;
-  random?: () => number;
-}
 
 interface RequestOptions {
   timeoutMs?: number;
@@ -67,44 +36,23 @@ export class VppClient {
   private readonly conn: Connection;
   private readonly pending: PendingRequests;
   private readonly subs: Subscriptions;
-  private readonly known: MessageDef[];
+  private readonly known: readonly MessageDef[];
   private readonly socket: string;
   private readonly timeoutMs: number;
 
   constructor(options: VppClientOptions) {
-    const log = options.logger ?? NOOP_LOGGER;
-    const now = options.now ?? Date.now;
-    this.socket = options.socketPath ?? DEFAULT_API_SOCKET;
-    this.timeoutMs = options.requestTimeoutMs ?? 5000;
-    const seen = new Set<MessageDef>();
-    for (const m of options.modules) for (const d of m.messages) seen.add(d);
-    for (const d of [control_ping, control_ping_reply, memclnt_keepalive, memclnt_keepalive_reply]) seen.add(d);
-    this.known = [...seen];
-    const b: BackoffOptions = { ...DEFAULT_BACKOFF, ...options.backoff };
-    if (options.random) b.random = options.random;
-    this.conn = new Connection({
-      socketPath: this.socket,
-      clientName: options.clientName ?? 'vpp-cni',
-      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
-      reconnect: options.reconnect ?? true,
-      maxReconnectAttempts: options.maxReconnectAttempts,
-      healthCheck: options.healthCheck === undefined ? { intervalMs: 1000, timeoutMs: 500, misses: 2 } : options.healthCheck,
-      known: this.known,
-      required: options.required ?? [],
-      sizes: fixedSizes(this.known, options.modules),
-      maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_VARIABLE_MESSAGE,
-      transport: options.transport ?? socketTransport,
-      backoff: new Backoff(b),
-      log,
-      now,
-    });
-    const silentLimit = options.silentTimeoutsBeforeReset ?? 3;
+    const o = resolveOptions(options);
+    this.socket = o.connection.socketPath;
+    this.timeoutMs = o.requestTimeoutMs;
+    this.known = o.connection.known;
+    this.conn = new Connection(o.connection);
     this.pending = new PendingRequests({
-      now,
+      now: o.connection.now,
       sweepEveryMs: Math.max(10, Math.min(100, this.timeoutMs / 10)),
       ...(options.observer ? { observer: options.observer } : {}),
-      onTimeout: (_p, silent) => this.conn.noteTimeout(silent, silentLimit),
+      onTimeout: (_p, silent) => this.conn.noteTimeout(silent, o.silentTimeoutsBeforeReset),
     });
+    const log = o.connection.log;
     this.subs = new Subscriptions({ onListenerError: (event, err) => log.error({ event, err: err.message }, 'event listener threw') });
     this.conn.bind({
       onMessage: (def, msg) => this.onMessage(def, msg),
