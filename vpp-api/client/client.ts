@@ -8,6 +8,7 @@
  *  - Subscriptions (subscriptions.ts): events and want_* re-subscription.
  */
 import type { CursorDef, DumpDef, EventsDef, MessageDef, RequestDef } from '../codec/types.js';
+import { VPP_RETVALS } from '../codec/retvals.js';
 import { decodeChecked, shortMessageError } from '../codec/short-message.js';
 import { cli_inband } from '../generated/vlib.js';
 import { show_version } from '../generated/vpe.js';
@@ -26,7 +27,8 @@ export type { VppClientOptions } from './options.js';
 export type { RequestObserver } from './pending-requests.js';
 export type { Subscription } from './subscriptions.js';
 
-const EAGAIN = -165; // VNET_API_ERROR_EAGAIN: a cursor stream has more
+/** A cursor stream has more: resend from the cursor VPP returned. */
+const { EAGAIN } = VPP_RETVALS;
 
 interface RequestOptions {
   timeoutMs?: number;
