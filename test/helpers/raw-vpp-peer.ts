@@ -12,6 +12,7 @@ import type { MessageDef } from '../../vpp-api/codec/types.js';
 import { allModules } from '../../vpp-api/generated/index.js';
 import { control_ping, control_ping_reply, sockclnt_create_reply } from '../../vpp-api/generated/memclnt.js';
 import { FrameReader, writeFrameHeader } from '../../vpp-api/transport/frame-reader.js';
+import { VppClient } from '../../vpp-api/client/index.js';
 
 export interface PeerRequest {
   readonly id: number;
@@ -144,5 +145,50 @@ export class RawVppPeer {
       }
     });
     s.on('error', () => undefined);
+  }
+}
+
+/** What a client did with one byte stream from the VPP side. */
+export interface FeedOutcome {
+  /** 'answered', or the name of the error the pending request failed with. */
+  result: string;
+  message: string | undefined;
+  /** What the client reported through onError (resets of the stream, protocol errors). */
+  errors: { name: string; message: string; cause: string | undefined }[];
+  /** The client's state once the request settled ('failed' after a reset: reconnect is off). */
+  state: string;
+}
+
+/**
+ * Feeds `chunks` (raw bytes, headers and all, each written separately) to a fresh client as the answer
+ * to its first request after connecting: for fuzzing the client. The request carries context 2 (the
+ * connect ping had 1), so a stream can aim at it. Every outcome is bounded by `requestTimeoutMs`.
+ */
+export async function feedClient(peer: RawVppPeer, chunks: readonly Buffer[], options: { requestTimeoutMs?: number } = {}): Promise<FeedOutcome> {
+  peer.setHandler((req, conn) => {
+    if (req.def !== control_ping) return;
+    if (req.context === 1) conn.pong(req.context);
+    else for (const c of chunks) conn.write(c);
+  });
+  const c = new VppClient({
+    socketPath: peer.socketPath,
+    clientName: 'feed',
+    modules: allModules,
+    requestTimeoutMs: options.requestTimeoutMs ?? 200,
+    connectTimeoutMs: 5000,
+    reconnect: false,
+    healthCheck: false,
+  });
+  const errors: FeedOutcome['errors'] = [];
+  c.onError((e) => errors.push({ name: e.name, message: e.message, cause: e.cause === undefined ? undefined : String(e.cause) }));
+  try {
+    await c.connect();
+    const r = await c.request(control_ping, {}).then(
+      () => ({ result: 'answered', message: undefined }),
+      (e: Error) => ({ result: e.name, message: e.message }),
+    );
+    return { ...r, errors, state: c.state };
+  } finally {
+    await c.close();
   }
 }
