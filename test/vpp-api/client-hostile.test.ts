@@ -108,17 +108,27 @@ describe('a frame length no VPP sends', () => {
     await expectRecovered(p, c);
   });
 
-  test('a variable-size reply announcing more than ever comes: silent timeouts reset the stream', async () => {
+  test('a variable-size reply announcing more than ever comes: silence resets the stream (on the injected clock)', async () => {
     const p = await peer((req, conn) => {
       if (req.def === control_ping) conn.pong(req.context);
       // A plausible length for cli_inband_reply, but the rest never comes: every later reply is swallowed.
       if (req.def === cli_inband && conn.n === 1) conn.write(rawFrame(100_000, p.id(cli_inband_reply), Buffer.alloc(12)));
     });
-    const { c, errors } = client(p, { requestTimeoutMs: 150 });
+    let clock = 1_000_000;
+    const { c, errors } = client(p, { requestTimeoutMs: 150, now: () => clock, stall: { timeouts: 3, quietMs: 1000 } });
     await c.connect();
-    const results = await Promise.all([c.cli('show version'), c.request(control_ping, {}), c.request(control_ping, {})].map((x) => x.catch((e: unknown) => e)));
-    for (const r of results) expect(r).toBeInstanceOf(VppTimeoutError);
-    expect(errors.map((e) => e.message).join('\n')).toMatch(/VPP sent nothing through 3 request timeouts/);
+    // Three requests time out with nothing received, but the silence is still short: no reset yet.
+    const first = Promise.all([c.cli('show version'), c.request(control_ping, {}), c.request(control_ping, {})].map((x) => x.catch((e: unknown) => e)));
+    clock += 150;
+    for (const r of await first) expect(r).toBeInstanceOf(VppTimeoutError);
+    expect(errors).toEqual([]);
+    expect(c.state).toBe('connected');
+    // A fourth one, a second later: the stream is dead, the socket is dropped and the client reconnects.
+    const fourth = c.request(control_ping, {}).catch((e: unknown) => e);
+    clock += 1000;
+    expect(await fourth).toBeInstanceOf(VppTimeoutError);
+    await until('reset', () => errors.length > 0);
+    expect(errors.map((e) => e.message)).toEqual(['nothing from VPP for 1150 ms and 3+ requests unanswered: the connection is stuck or out of step, reconnecting']);
     await expectRecovered(p, c);
   });
 });
@@ -167,11 +177,11 @@ test('a peer silent with the socket open: health pings move to not-responding, t
   const p = await peer((req, conn) => {
     if (req.def === control_ping && (conn.n > 1 || req.context === 1)) conn.pong(req.context);
   });
-  const { c, errors, states } = client(p, { healthCheck: { intervalMs: 80, timeoutMs: 60, misses: 2 }, silentTimeoutsBeforeReset: 1000 });
+  const { c, errors, states } = client(p, { healthCheck: { intervalMs: 80, timeoutMs: 60, misses: 2 }, stall: { quietMs: 300 } });
   await c.connect();
   await until('reconnected', () => p.connections.length >= 2 && c.state === 'connected');
   expect(states.slice(0, 4)).toEqual(['connecting', 'connected', 'not-responding', 'reconnecting']);
-  expect(errors.map((e) => e.message).join('\n')).toMatch(/4 health pings unanswered: reconnecting/);
+  expect(errors.map((e) => e.message).join('\n')).toMatch(/nothing from VPP for \d+ ms and 3\+ requests unanswered/);
   await expect(c.request(control_ping, {}, { timeoutMs: 10_000 })).resolves.toMatchObject({ vpe_pid: p.vpePid });
 });
 

@@ -125,7 +125,8 @@ describe('requests', () => {
   let c: VppClient;
   beforeAll(async () => {
     sim = await startSim({ cursorPageSize: 7 });
-    c = newClient(sim.socketPath);
+    // 10,000 requests in flight at once: a loaded CI machine needs more than 2 s for all of them.
+    c = newClient(sim.socketPath, { requestTimeoutMs: 15_000 });
     await c.connect();
   });
 

@@ -50,9 +50,10 @@ export class VppClient {
     this.conn = new Connection(o.connection);
     this.pending = new PendingRequests({
       now: o.connection.now,
-      sweepEveryMs: Math.max(10, Math.min(100, this.timeoutMs / 10)),
+      sweepEveryMs: o.sweepEveryMs,
       ...(options.observer ? { observer: options.observer } : {}),
-      onTimeout: (_p, silent) => this.conn.noteTimeout(silent, o.silentTimeoutsBeforeReset),
+      // After the callers' own handlers (a health probe marks not-responding before a reset).
+      onTimeout: (_p, silent, quietMs) => setImmediate(() => this.conn.noteTimeout(silent, quietMs, o.stall)),
     });
     const log = o.connection.log;
     this.subs = new Subscriptions({ onListenerError: (event, err) => log.error({ event, err: err.message }, 'event listener threw') });

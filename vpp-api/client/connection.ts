@@ -35,6 +35,12 @@ export interface VppRestart {
   vpePid: number;
 }
 
+/** When silence resets the connection: at least `timeouts` silent request timeouts and `quietMs` without a message. */
+export interface StallRule {
+  timeouts: number;
+  quietMs: number;
+}
+
 export interface HealthCheckOptions {
   intervalMs: number;
   timeoutMs: number;
@@ -207,15 +213,22 @@ export class Connection {
     t.destroy(e);
   }
 
-  /** A request timed out; `silent`: nothing came from VPP since it was sent. */
-  noteTimeout(silent: boolean, limit: number): void {
+  /**
+   * A request timed out; `silent`: nothing came from VPP since it was sent; `quietMs`: since the last message.
+   * Enough silent timeouts over a long enough silence mean the stream is dead or out of step (a slow VPP
+   * answers eventually, and any message it sends starts the count again).
+   */
+  noteTimeout(silent: boolean, quietMs: number, rule: StallRule): void {
     if (!silent) {
       this.silentTimeouts = 0;
       return;
     }
-    if (++this.silentTimeouts >= limit) {
+    this.silentTimeouts++;
+    if (this.silentTimeouts >= rule.timeouts && quietMs >= rule.quietMs) {
       this.silentTimeouts = 0;
-      this.reset(new VppProtocolError(`VPP sent nothing through ${limit} request timeouts: the connection is stuck or out of step, reconnecting`));
+      this.reset(
+        new VppProtocolError(`nothing from VPP for ${quietMs} ms and ${rule.timeouts}+ requests unanswered: the connection is stuck or out of step, reconnecting`),
+      );
     }
   }
 
@@ -307,10 +320,7 @@ export class Connection {
         if (e.name !== 'VppTimeoutError') return;
         this.healthMisses++;
         if (this.healthMisses >= hc.misses) this.sm.transition('not-responding', `${this.healthMisses} health pings unanswered`);
-        // Still unanswered after as many probes again: the socket is open but the stream is dead.
-        if (this.healthMisses >= 2 * hc.misses) {
-          this.reset(new VppProtocolError(`${this.healthMisses} health pings unanswered: reconnecting`));
-        }
+        // The probe's timeout also went through noteTimeout: a silence long enough resets the connection.
       },
     );
   }

@@ -6,7 +6,7 @@ import { control_ping, control_ping_reply, memclnt_keepalive, memclnt_keepalive_
 import { socketTransport, DEFAULT_API_SOCKET } from '../transport/socket-transport.js';
 import type { TransportFactory } from '../transport/transport.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import type { ClientLogger, ConnectionOptions, HealthCheckOptions } from './connection.js';
+import type { ClientLogger, ConnectionOptions, HealthCheckOptions, StallRule } from './connection.js';
 import { DEFAULT_MAX_VARIABLE_MESSAGE, fixedSizes } from './message-limits.js';
 import type { RequestObserver } from './pending-requests.js';
 
@@ -24,10 +24,14 @@ export interface VppClientOptions {
   backoff?: Partial<BackoffOptions>;
   /** Give up after this many failed reconnect attempts (state 'failed'). Default: never. */
   maxReconnectAttempts?: number;
-  /** control_ping probe; `misses` unanswered mark the connection not-responding, twice as many reconnect. */
+  /** control_ping probe; `misses` unanswered mark the connection not-responding (see `stall` for the reset). */
   healthCheck?: HealthCheckOptions | false;
-  /** Requests timing out with nothing at all received from VPP meanwhile, before the socket is reset. Default 3. */
-  silentTimeoutsBeforeReset?: number;
+  /**
+   * When VPP's silence resets the connection (a stream out of step, or a socket open on a dead peer): after
+   * `timeouts` requests (health probes included) timed out with nothing received meanwhile, once nothing has
+   * come for `quietMs`. Default 3 timeouts and twice the request timeout.
+   */
+  stall?: Partial<StallRule>;
   /** Cap on a message with a variable part (bytes); fixed-size messages are held to their size. Default 8 MiB. */
   maxMessageSize?: number;
   /** Where the bytes come from: VPP's unix socket unless a test or a fuzzer injects another transport. */
@@ -44,7 +48,9 @@ export const DEFAULT_HEALTH_CHECK: HealthCheckOptions = { intervalMs: 1000, time
 export interface ResolvedOptions {
   connection: ConnectionOptions;
   requestTimeoutMs: number;
-  silentTimeoutsBeforeReset: number;
+  stall: StallRule;
+  /** How often deadlines are checked: a tenth of the shortest usual timeout, 10 to 100 ms. */
+  sweepEveryMs: number;
 }
 
 export function resolveOptions(options: VppClientOptions): ResolvedOptions {
@@ -54,16 +60,20 @@ export function resolveOptions(options: VppClientOptions): ResolvedOptions {
   const known = [...seen];
   const b: BackoffOptions = { ...DEFAULT_BACKOFF, ...options.backoff };
   if (options.random) b.random = options.random;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+  const healthCheck = options.healthCheck === undefined ? DEFAULT_HEALTH_CHECK : options.healthCheck;
+  const shortest = Math.min(requestTimeoutMs, healthCheck ? healthCheck.timeoutMs : Infinity);
   return {
-    requestTimeoutMs: options.requestTimeoutMs ?? 5000,
-    silentTimeoutsBeforeReset: options.silentTimeoutsBeforeReset ?? 3,
+    requestTimeoutMs,
+    sweepEveryMs: Math.max(10, Math.min(100, shortest / 10)),
+    stall: { timeouts: options.stall?.timeouts ?? 3, quietMs: options.stall?.quietMs ?? 2 * requestTimeoutMs },
     connection: {
       socketPath: options.socketPath ?? DEFAULT_API_SOCKET,
       clientName: options.clientName ?? 'vpp-cni',
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       reconnect: options.reconnect ?? true,
       maxReconnectAttempts: options.maxReconnectAttempts,
-      healthCheck: options.healthCheck === undefined ? DEFAULT_HEALTH_CHECK : options.healthCheck,
+      healthCheck,
       known,
       required: options.required ?? [],
       sizes: fixedSizes(known, options.modules),

@@ -42,16 +42,20 @@ export interface PendingRequestsOptions {
   /** How often deadlines are checked while requests are in flight. */
   sweepEveryMs: number;
   observer?: RequestObserver;
-  /** A request timed out; `silent` when nothing at all came from VPP since it was sent. */
-  onTimeout?: (p: Pending, silent: boolean) => void;
+  /**
+   * A request timed out; `silent` when nothing at all came from VPP since it was sent, `quietMs` how long
+   * ago the last message arrived (or the first request was tracked).
+   */
+  onTimeout?: (p: Pending, silent: boolean, quietMs: number) => void;
 }
 
 export class PendingRequests {
   private readonly pending = new Map<number, Pending>();
   private nextCtx = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
-  /** Messages of any kind received from VPP so far. */
+  /** Messages of any kind received from VPP so far, and when the last one came. */
   private receivedCount = 0;
+  private lastReceivedAt: number | undefined;
 
   constructor(private readonly opts: PendingRequestsOptions) {}
 
@@ -69,6 +73,7 @@ export class PendingRequests {
 
   track(p: Pending, ctx: number): void {
     p.started = this.opts.now();
+    this.lastReceivedAt ??= p.started;
     p.receivedBefore = this.receivedCount;
     p.deadline = p.started + p.timeoutMs;
     this.pending.set(ctx, p);
@@ -99,6 +104,7 @@ export class PendingRequests {
   /** Notes that a message arrived (any message: it proves the stream is alive). */
   received(): void {
     this.receivedCount++;
+    this.lastReceivedAt = this.opts.now();
   }
 
   /** Fails the requests whose deadline passed. Runs from the sweep timer; public for tests with a fake clock. */
@@ -113,7 +119,7 @@ export class PendingRequests {
       this.pending.delete(ctx);
       this.observe(p, 'VppTimeoutError');
       p.reject(new VppTimeoutError(p.def.name, p.timeoutMs));
-      this.opts.onTimeout?.(p, this.receivedCount === p.receivedBefore);
+      this.opts.onTimeout?.(p, this.receivedCount === p.receivedBefore, now - (this.lastReceivedAt ?? p.started));
     }
   }
 
