@@ -1,6 +1,6 @@
 /**
  * The client's parts on their own: request bookkeeping on an injected clock, the async queue behind
- * dump(), and the per-message size limits the transport checks frames against.
+ * dump(), the per-message size limits the transport checks frames against, and the transport seam.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,9 @@ import { Pending, PendingKind, PendingRequests } from '../../vpp-api/client/pend
 import { AsyncQueue } from '../../vpp-api/client/async-queue.js';
 import { fixedSizes, frameLimits } from '../../vpp-api/client/message-limits.js';
 import { VppApiError, VppTimeoutError } from '../../vpp-api/client/errors.js';
+import { VppClient } from '../../vpp-api/client/client.js';
 import { shortMessageError } from '../../vpp-api/codec/short-message.js';
+import type { Transport, TransportEvents, TransportOptions } from '../../vpp-api/transport/transport.js';
 
 function encode<I>(def: { size(v: I): number; encode(b: Buffer, p: number, id: number, ci: number, ctx: number, v: I): void }, ctx: number, v: I): Buffer {
   const b = Buffer.alloc(def.size(v));
@@ -168,5 +170,53 @@ describe('message size limits', () => {
     expect(shortMessageError(control_ping_reply, 9).field).toBe('retval');
     expect(shortMessageError(control_ping_reply, 10).field).toBe('client_index');
     expect(shortMessageError(iface.sw_interface_details, 40).message).toMatch(/^cannot decode sw_interface_details: 40 bytes, the fixed part needs \d+: field \w+ is cut off$/);
+  });
+});
+
+describe('the injected transport', () => {
+  test('the client connects, sends and matches replies through any Transport; send(size, encode) writes in place', async () => {
+    const table = new Map<string, number>();
+    let id = 100;
+    for (const m of allModules) for (const d of m.messages) if (!table.has(d.nameCrc)) table.set(d.nameCrc, id++);
+    const sent: { size: number; msg: Buffer }[] = [];
+    let events: TransportEvents | undefined;
+    let closed = 0;
+    const fake: Transport = {
+      connect: async (ev) => {
+        events = ev;
+        return { clientIndex: 0x80000007, table };
+      },
+      send: (size, enc) => {
+        const b = Buffer.alloc(size + 8, 0xee);
+        enc(b, 8); // the encoder writes where it is told, nothing else
+        expect(b.subarray(0, 8).every((x) => x === 0xee)).toBe(true);
+        const msg = b.subarray(8);
+        sent.push({ size, msg });
+        // Answer control_ping at once, as VPP would.
+        if (msg.readUInt16BE(0) === table.get(control_ping.nameCrc)) {
+          const r = Buffer.alloc(control_ping_reply.fixedSize);
+          control_ping_reply.encode(r, 0, table.get(control_ping_reply.nameCrc)!, 0, msg.readUInt32BE(control_ping.contextOffset), { retval: 0, vpe_pid: 99 });
+          queueMicrotask(() => events?.onMessage(r));
+        }
+      },
+      close: async () => void closed++,
+      destroy: (err) => events?.onClose(err),
+    };
+    let made: TransportOptions | undefined;
+    const c = new VppClient({ modules: allModules, healthCheck: false, transport: (o) => ((made = o), fake) });
+    const info = await c.connect();
+    expect(info).toMatchObject({ clientIndex: 0x80000007, vpePid: 99 });
+    expect(made).toMatchObject({ socketPath: '/run/vpp/api.sock', clientName: 'vpp-cni' });
+    // The limits the transport gets: exact for control_ping_reply, refused for an id not in the table.
+    const limit = made!.frameLimit!(table);
+    expect(limit(table.get(control_ping_reply.nameCrc)!)).toBe(control_ping_reply.fixedSize);
+    expect(typeof limit(7)).toBe('string');
+    await expect(c.request(control_ping, {})).resolves.toMatchObject({ vpe_pid: 99 });
+    expect(sent.map((s) => [s.size, s.msg.readUInt32BE(control_ping.clientIndexOffset)])).toEqual([
+      [control_ping.fixedSize, 0x80000007],
+      [control_ping.fixedSize, 0x80000007],
+    ]);
+    await c.close();
+    expect(closed).toBe(1);
   });
 });
