@@ -2,8 +2,8 @@
  * The connection lifecycle: a transport from the injected factory, the handshake and CRC check, the
  * message id table of the current connection, the health probe, reconnection with backoff, and the
  * detection of a stream that went out of step (reported by the transport, by an undecodable message, or
- * by VPP staying silent through several request timeouts), which drops the socket so the client
- * reconnects instead of waiting forever. Requests, dumps and events are the front's business: this
+ * by a silence no busy VPP keeps up: see noteTimeout), which drops the socket so the client reconnects
+ * instead of waiting forever. Requests, dumps and events are the front's business: this
  * module calls its hooks.
  */
 import type { MessageDef } from '../codec/types.js';
@@ -327,7 +327,11 @@ export class Connection {
 
   private onMessage(t: Transport, msg: Buffer): void {
     if (t !== this.transport) return;
-    const def = this.byId[msg.readUInt16BE(0)]; // the frame reader guarantees at least the 2-byte id
+    if (msg.length < 2) {
+      this.reset(new VppProtocolError(`message of ${msg.length} bytes from VPP: no message id`));
+      return;
+    }
+    const def = this.byId[msg.readUInt16BE(0)];
     if (!def) return; // a message this client does not know: nothing can wait for it
     try {
       this.hooks.onMessage(def, msg);
