@@ -11,15 +11,12 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchArgs, positiveInt } from './args.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, d: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : d;
-};
-const PODS = arg('--pods', 40);
-const BURST = arg('--burst', 100);
-const CONC = arg('--concurrency', 10);
+const opts = benchArgs('bench:cni', process.argv.slice(2), { pods: '40', burst: '100', concurrency: '10' });
+const PODS = positiveInt('bench:cni', 'pods', opts.pods);
+const BURST = positiveInt('bench:cni', 'burst', opts.burst);
+const CONC = positiveInt('bench:cni', 'concurrency', opts.concurrency);
 const ROOT = process.cwd();
 const PLUGIN = join(ROOT, 'dist', 'vpp-cni');
 const CNI_PATH = '/usr/lib/cni';

@@ -15,6 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { CNI_CODES } from '../contract/types.js';
 import { formatEvent, LogTail } from './demo/agent-log.js';
 import { aptInstall, DEMO_NEEDS, missingNeeds, packagesFor, type Runner } from './demo/debian.js';
@@ -60,19 +61,29 @@ function shownCommand(args: readonly string[]): string[] {
   return process.execArgv.some((a) => a.includes('tsx')) ? ['npx', 'tsx', ...rest] : ['node', ...rest];
 }
 
-function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { keepLogs: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--vpp-socket' || a.startsWith('--vpp-socket=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!v) throw new UsageError('--vpp-socket needs a path');
-      o.vppSocket = resolve(v);
-    } else if (a === '--keep-logs') o.keepLogs = true;
-    else if (a === '--no-vhost-net') o.noVhostNet = true;
-    else if (a === '--no-install') o.noInstall = true;
-    else if (a === '--help' || a === '-h') throw new UsageError('');
-    else throw new UsageError(`unknown argument ${a}`);
+function parseOptions(argv: readonly string[]): Options {
+  let r;
+  try {
+    r = parseArgs({
+      args: [...argv],
+      options: { 'vpp-socket': { type: 'string' }, 'keep-logs': { type: 'boolean' }, 'no-vhost-net': { type: 'boolean' }, 'no-install': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const m = /'([^' ]+)/.exec(err.message);
+    throw new UsageError(err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && m ? `unknown argument ${m[1]}` : err.message);
+  }
+  const { values, positionals } = r;
+  if (positionals.length > 0) throw new UsageError(`unknown argument ${positionals[0]}`);
+  if (values.help) throw new UsageError('');
+  const o: Options = { keepLogs: values['keep-logs'] === true };
+  if (values['no-vhost-net']) o.noVhostNet = true;
+  if (values['no-install']) o.noInstall = true;
+  if (values['vpp-socket'] !== undefined) {
+    if (!values['vpp-socket']) throw new UsageError('--vpp-socket needs a path');
+    o.vppSocket = resolve(values['vpp-socket']);
   }
   if (o.noVhostNet && o.vppSocket) throw new UsageError('--no-vhost-net sets up the simulator; a running VPP (--vpp-socket) has /dev/vhost-net or not by itself');
   return o;
@@ -506,7 +517,7 @@ async function preflight(p: Printer, opts: Options): Promise<string | undefined>
 async function main(argv: readonly string[]): Promise<number> {
   let opts: Options;
   try {
-    opts = parseArgs(argv);
+    opts = parseOptions(argv);
   } catch (e) {
     if (e instanceof UsageError && e.message) console.error(`demo: ${e.message}`);
     console.error(USAGE);

@@ -3,9 +3,8 @@
  * answers every valid request, sent mutated protobuf bodies for each of its five methods (raw bytes, so
  * malformed wire data reaches the server's decoder), over a raw HTTP/2 session. Every call must be answered (a reply, or a gRPC
  * status for an undecodable body) within its bound; a reply's CNI error is never code 999 and carries no
- * stack frame. (gRPC sizes and cancellation are h3a's area in issue 17.)
+ * stack frame.
  */
-import type * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AttachmentManager } from '../../agent/cni/attachment-manager.js';
 import { CniServer } from '../../agent/cni/server.js';
-import { loadContract } from '../../contract/load.js';
+import { cniBackendService } from '../../contract/grpc-service.js';
 import { CNI_CODES } from '../../contract/types.js';
 import { mutate, RAW_CONTROL, STACK_RE, type Outcome, type Surface } from '../lib.js';
 
 const METHODS = ['Add', 'Del', 'Check', 'Gc', 'Status'] as const;
 const att = { container_id: 'c1', if_name: 'eth0', netns: '/var/run/netns/p', pod: { namespace: 'default', name: 'web', uid: 'u1' } };
 const SAMPLES: Record<(typeof METHODS)[number], object> = {
-  Add: { attachment: att, ips: [{ address: '10.244.1.5/24', gateway: '10.244.1.1' }], routes: [{ dst: '0.0.0.0/0', gw: '' }], network_name: 'vppnet' },
+  Add: { attachment: att, ips: [{ address: '10.244.1.5/24', gateway: '10.244.1.1' }], routes: [{ dst: '0.0.0.0/0' }], network_name: 'vppnet', annotations: { entries: { 'cni.projectcalico.org/vppExtraMemifPorts': 'tcp:4444' } } },
   Del: { attachment: att },
   Check: { attachment: att },
   Gc: { valid: [{ container_id: 'c1', if_name: 'eth0' }], network_name: 'vppnet' },
@@ -66,7 +65,7 @@ export function grpcSurface(): Surface {
   let server: CniServer | undefined;
   let session: http2.ClientHttp2Session | undefined;
   let sock = '';
-  const def = loadContract()['vppcni.v1.CniBackend'] as grpc.ServiceDefinition;
+  const def = cniBackendService();
   const seeds = METHODS.map((m) => def[m]!.requestSerialize(SAMPLES[m]).toString('latin1'));
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
   const connect = (): http2.ClientHttp2Session => {
