@@ -10,7 +10,7 @@ import { createLogger } from './log.js';
 import { Agent, type AgentDeps } from './agent.js';
 import { PodsFileError, PodsFileSource } from './pods/pods-file.js';
 import type { PodSource } from './pods/pod-source.js';
-// The Kubernetes client is loaded only when the agent talks to Kubernetes (it costs ~80 MiB of RSS).
+// The Kubernetes access (agent/kube: node:https and zod, no client library) is loaded only when the agent talks to Kubernetes.
 import type { KubeEventRecorder } from './kube/events.js';
 import { AgentMetrics } from './observability/metrics.js';
 

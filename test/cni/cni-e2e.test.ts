@@ -56,7 +56,7 @@ function plugin(cmd: string, env: Record<string, string>, conf: Record<string, u
     const p = execFile(
       PLUGIN,
       [],
-      { env: { CNI_COMMAND: cmd, CNI_PATH: CNI_PATH, ...env }, timeout: 60_000 },
+      { env: { CNI_COMMAND: cmd, CNI_PATH: CNI_PATH, VPPCNI_IPAM_CACHE_DIR: join(dir, 'ipam-versions'), ...env }, timeout: 60_000 },
       (err, stdout) => {
         const raw = String(stdout);
         let json: Record<string, unknown> = {};

@@ -4,7 +4,7 @@
  * ended streams, cut connections, an apiserver restart and failing lists, the idle watchdog, and pods
  * read at ADD from the cache or by a GET bounded by a timeout.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../../agent/kube/client.js';
 import { KubePodSource, type WatchRestartReason } from '../../agent/kube/pod-source.js';
 import { CniFailure } from '../../agent/cni/cni-error.js';
 import type { PodInfo } from '../../agent/pods/pod-source.js';
@@ -18,9 +18,8 @@ const quiet = { debug() {}, info() {}, warn() {} };
 let api: FakeApiServer;
 const sources: KubePodSource[] = [];
 
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions(api.kubeconfigOptions());
+function kubeConfig(): KubeClient {
+  const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
   return kc;
 }
 
