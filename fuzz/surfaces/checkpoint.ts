@@ -44,7 +44,7 @@ export function checkpointSurface(): Surface {
     name: 'checkpoint',
     level: 'in-process',
     target: 100_000,
-    boundMs: 200,
+    boundMs: 1_000,
     setup: () => {
       dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'vppcni-fuzz-ckpt-'));
       return Promise.resolve();
