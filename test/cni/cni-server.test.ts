@@ -253,7 +253,7 @@ describe('bounds and validation', () => {
       addRequest('a\u0007b\nc'),
       'invalid request: AddRequest.attachment.container_id: expected letters, digits, _ . - (starting with a letter or digit) (got "a\\u0007b\\nc")',
     ],
-    ['a long interface name (echoed cut)', addRequest('x', { attachment: { container_id: 'x', if_name: 'e'.repeat(100), netns: '', pod: null } }), `invalid request: AddRequest.attachment.if_name: at most 15 characters (got "${'e'.repeat(64)}"… (100 characters))`],
+    ['a long interface name (echoed cut)', addRequest('x', { attachment: { container_id: 'x', if_name: 'e'.repeat(100), netns: '', pod: null } }), `invalid request: AddRequest.attachment.if_name: at most 15 characters (got "${'e'.repeat(64)}…" (100 characters))`],
     ['no IPs', addRequest('x', { ips: [] }), 'invalid request: AddRequest.ips: at least 1 element'],
     ['an address without prefix length', addRequest('x', { ips: [{ address: '10.0.0.5' }] }), 'invalid request: AddRequest.ips[0].address: expected an address with prefix length, e.g. 10.1.0.5/24 (got "10.0.0.5")'],
     ['an impossible address', addRequest('x', { ips: [{ address: '10.0.0.256/24' }] }), 'invalid request: AddRequest.ips[0].address: not an IP address before the "/" (got "10.0.0.256/24")'],
