@@ -14,7 +14,7 @@ import type { StepHook } from './pod/transaction.js';
 import { AttachmentManager } from './cni/attachment-manager.js';
 import type { AttachmentStore } from './pod/record.js';
 import { CniServer } from './cni/server.js';
-import type { PodSource } from './pods/pod-source.js';
+import type { PodSource } from './pod-info/source.js';
 import type { DriverContext } from './pod/kinds/context.js';
 import { updatePblPorts } from './pod/pbl-update.js';
 import type { PodAnnotationWatch } from './kube/pod-source.js';

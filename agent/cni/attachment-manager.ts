@@ -10,7 +10,7 @@ import { attachmentKey, describeAttachment, type AttachRequest, type AttachResul
 import type { AttachmentRecord, AttachmentStore } from '../pod/record.js';
 import { diffAttachment, formatPortRange, type PblUpdateResult } from '../pod/pbl-update.js';
 import type { PodNetwork } from '../pod/pod-network.js';
-import type { PodInfo, PodSource } from '../pods/pod-source.js';
+import type { PodInfo, PodSource } from '../pod-info/source.js';
 import { classifyPodError, errorLogFields, type PodWarningReason } from '../observability/pod-errors.js';
 import { CniFailure } from './cni-error.js';
 import { KeyedMutex } from './keyed-mutex.js';

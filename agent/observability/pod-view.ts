@@ -12,7 +12,7 @@ import type { CtlAttachment, CtlInterfaceMode, CtlLinuxCommand, CtlPodDetail, Ct
 import { run } from '../linux/exec.js';
 import type { PodRef } from '../pod/attachment.js';
 import type { AttachmentRecord } from '../pod/record.js';
-import type { PodInfo } from '../pods/pod-source.js';
+import type { PodInfo } from '../pod-info/source.js';
 import type { InterfaceModeStatus } from '../pod/interface-mode.js';
 import { formatPortRange } from '../pod/pbl-update.js';
 import type { PodErrorLog } from './pod-errors.js';

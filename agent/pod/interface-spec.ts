@@ -77,14 +77,6 @@ export interface PodInterfaceConfig {
   interfaceMode?: PodInterfaceModeSetting;
 }
 
-export const DEFAULT_POD_INTERFACE_CONFIG: PodInterfaceConfig = {
-  gates: DEFAULT_FEATURE_GATES,
-  defaults: DEFAULT_QUEUES,
-  limits: DEFAULT_LIMITS,
-  mtu: 1450,
-  interfaceMode: 'auto',
-};
-
 export function isPowerOfTwo(n: number): boolean {
   return n > 0 && (n & (n - 1)) === 0;
 }

@@ -6,7 +6,7 @@ import type { PodInterfaceConfig } from '../pod/interface-spec.js';
 import type { NodeResources } from '../pod/node-resources.js';
 import type { AttachPlan, PodNetwork } from '../pod/pod-network.js';
 import type { VppApi } from '../vpp/api.js';
-import type { PodSource } from '../pods/pod-source.js';
+import type { PodSource } from '../pod-info/source.js';
 import type { AttachmentIdentity } from './inventory.js';
 
 export interface StateLogger {

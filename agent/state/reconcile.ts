@@ -17,7 +17,7 @@ import { parsePodAnnotations } from '../pod/annotations.js';
 import { resolveSpec, type InterfaceSpec } from '../pod/interface-spec.js';
 import { describeAttachment, ipOf, type AttachResult } from '../pod/attachment.js';
 import type { AttachmentRecord, MadeMemif, MadeObjects, MadeRoute } from '../pod/record.js';
-import type { PodInfo } from '../pods/pod-source.js';
+import type { PodInfo } from '../pod-info/source.js';
 import { forEachLimit, identityOf, keyOf, podFields, type PendingIntent, type StateContext } from './context.js';
 import { describeObjects, isEmpty, isHostVethOf, objectsOf, removeObjects, takeInventory, type InvInterface, type VppInventory } from './inventory.js';
 import { protectedFrom, recreate, verify } from './repair.js';

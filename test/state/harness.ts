@@ -27,7 +27,7 @@ import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import type { PodInfo, PodSource } from '../../agent/pods/pod-source.js';
+import type { PodInfo, PodSource } from '../../agent/pod-info/source.js';
 import type { AttachResult } from '../../agent/pod/attachment.js';
 import type { PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
 import { isVethHostName } from '../../agent/pod/kinds/veth.js';

@@ -7,7 +7,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import type { PodInfo, PodSource } from './pod-source.js';
+import type { PodInfo, PodSource } from './source.js';
 
 const podSchema = z.object({
   metadata: z.object({
