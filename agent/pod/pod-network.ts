@@ -135,7 +135,13 @@ export class PodNetwork {
       } else {
         made.memif = await memifKind.create(ctx, tx, { req, shared, plan: { mode: 'multinet', spec: plan.spec } });
       }
-      const objects: MadeObjects = { ...made, ...shared };
+      // Kinds the plan does not know, when the request wants them.
+      const extra: Record<string, unknown> = {};
+      for (const k of this.kinds.all()) {
+        const wanted = k.select?.(req);
+        if (wanted !== undefined) extra[k.name] = await k.create(ctx, tx, { ...wanted, req, shared });
+      }
+      const objects: MadeObjects = { ...extra, ...made, ...shared };
       const result = await tx.step('result', () => this.result(req, objects));
       return {
         containerId: req.containerId,

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { composeSlices } from '../objects/registry.js';
 import { ATTACHMENT_KINDS, type AttachRequest } from './attachment.js';
-import { POD_KINDS } from './kinds/index.js';
+import { POD_KINDS, type PodKindRegistry } from './kinds/index.js';
 import { containerId, ipAddress, ipPrefix, linuxIfName, macAddress, netnsPath, podRef } from './kinds/parts.js';
 
 export type { MadeNeighbor, MadePblClient, MadeRoute } from './kinds/parts.js';
@@ -54,6 +54,11 @@ export const recordSchema = z.object({
   createdAt: z.iso.datetime(),
 });
 export type AttachmentRecord = z.infer<typeof recordSchema>;
+
+/** The record schema of a registry with more kinds than the table (a test kind): its objects from the registry. */
+export function recordSchemaFor(kinds: PodKindRegistry): z.ZodType<AttachmentRecord> {
+  return recordSchema.extend({ objects: kinds.schema() }) as unknown as z.ZodType<AttachmentRecord>;
+}
 
 /** A record with nothing made yet (the lists every record has, empty). */
 export function emptyObjects(): MadeObjects {

@@ -5,10 +5,9 @@
  * The checkpoint record's objects are composed from it (agent/pod/record.ts).
  */
 import { ObjectRegistry } from '../../objects/registry.js';
-import type { AnyObjectKind } from '../../objects/kind.js';
 import type { VppInventory } from '../inventory.js';
 import { dummyKind } from './dummy.js';
-import type { PodKindContext } from './kind.js';
+import type { AnyPodKind, PodKindContext } from './kind.js';
 import { memifKind } from './memif.js';
 import { neighborsKind } from './neighbors.js';
 import { pblKind } from './pbl.js';
@@ -19,9 +18,9 @@ import { vethKind } from './veth.js';
 
 export const POD_KINDS = [vethKind, tunKind, dummyKind, memifKind, vclKind, routesKind, neighborsKind, pblKind] as const;
 
-export type PodKindRegistry = ObjectRegistry<PodKindContext, VppInventory>;
+export type PodKindRegistry = ObjectRegistry<PodKindContext, VppInventory, AnyPodKind>;
 
 /** A registry of the pod kinds (and, for tests, more). */
-export function podKindRegistry(extra: readonly AnyObjectKind<PodKindContext, VppInventory>[] = []): PodKindRegistry {
-  return new ObjectRegistry<PodKindContext, VppInventory>([...(POD_KINDS as readonly AnyObjectKind<PodKindContext, VppInventory>[]), ...extra]);
+export function podKindRegistry(extra: readonly AnyPodKind[] = []): PodKindRegistry {
+  return new ObjectRegistry<PodKindContext, VppInventory, AnyPodKind>([...(POD_KINDS as readonly AnyPodKind[]), ...extra]);
 }

@@ -65,4 +65,13 @@ export interface PodDesired {
 /** A pod interface kind, with its name as a literal type (the record's slices are typed from the table). */
 export interface PodInterfaceKind<N extends string, D extends PodDesired, M> extends ObjectKind<PodKindContext, D, M, VppInventory> {
   readonly name: N;
+  /**
+   * For a kind the pod layer's plan does not know (eth0's tun/veth, the PBL memif, VCL, a multinet memif
+   * are planned from the annotations and the node's mode): whether the request wants one, and what it adds
+   * to the desired state. Such kinds are made after the planned ones, in registration order.
+   */
+  select?(req: AttachRequest): Omit<D, keyof PodDesired> | undefined;
 }
+
+/** Any pod kind (each with its own desired state and slice). */
+export type AnyPodKind = PodInterfaceKind<string, PodDesired, unknown>;
