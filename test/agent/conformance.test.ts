@@ -72,7 +72,9 @@ const PODS: Pod[] = [
   { name: 'veth', mode: 'veth', annotations: {}, ifName: 'eth0' },
   { name: 'PBL memif (and its PBL clients)', mode: 'tun', annotations: { [ANN.extraMemifPorts]: 'tcp:8080,udp:4444-4450' }, ifName: 'eth0' },
   { name: 'multinet memif (and its dummy)', mode: 'tun', annotations: {}, ifName: 'memif1' },
-  { name: 'VCL', mode: 'veth', annotations: { [ANN.vcl]: 'enable' }, ifName: 'eth0' },
+  { name: 'veth + PBL memif + VCL', mode: 'veth', annotations: { [ANN.extraMemifPorts]: 'tcp:8080', [ANN.vcl]: 'enable' }, ifName: 'eth0' },
+  { name: 'tun + PBL memif + VCL', mode: 'tun', annotations: { [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000', [ANN.vcl]: 'enable' }, ifName: 'eth0' },
+  { name: 'tap (L2) + PBL memif', mode: 'tun', annotations: { [ANN.interfacesSpec]: '{"eth0":{"isl3":false}}', [ANN.extraMemifPorts]: 'tcp:8080' }, ifName: 'eth0' },
   { name: 'test-only kind', mode: 'tun', annotations: { [TEST_LOOP_ANNOTATION]: 'yes' }, ifName: 'eth0' },
 ];
 
