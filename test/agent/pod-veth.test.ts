@@ -482,7 +482,7 @@ d('veth rollback', () => {
     } finally {
       deleteNetns(ns);
     }
-  });
+  }, 120_000);
 
   test.each([
     ['af_packet_create_v3', -71, 'VNET_API_ERROR_INVALID_INTERFACE'],
