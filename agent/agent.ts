@@ -2,7 +2,7 @@
  * The composition root of the node agent: the VPP connection, the pod-interface layer, the attachment
  * manager and the CNI server, wired from one config. No module-level state: tests run several agents.
  */
-import { API_MODULES, REQUIRED_MESSAGES, VppClient } from './vpp/connection.js';
+import { API_MODULES, Backoff, REQUIRED_MESSAGES, VppClient } from './vpp/connection.js';
 import { Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -199,7 +199,7 @@ export class Agent {
   }
 
   private async connectVpp(): Promise<void> {
-    let delay = 100;
+    const backoff = new Backoff({ initialDelayMs: 100, maxDelayMs: 5000, multiplier: 2, jitter: 0 });
     while (!this.stopped) {
       try {
         const info = await this.vpp.connect();
@@ -207,9 +207,9 @@ export class Agent {
         await this.state.start(); // reconcile the checkpoint and sweep orphans before ADDs are served
         return;
       } catch (e) {
+        const delay = backoff.nextDelay();
         this.log.warn({ err: (e as Error).message, retryInMs: delay }, 'cannot connect to VPP yet');
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
       }
     }
   }

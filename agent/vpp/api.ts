@@ -9,7 +9,7 @@
 import type { VppClient } from '../../vpp-api/client/index.js';
 import { VppApiError, VPP_RETVALS } from '../../vpp-api/client/index.js';
 
-export { VppApiError, VppTimeoutError, VppDisconnectedError, VppUnknownMessageError } from '../../vpp-api/client/index.js';
+export { VppApiError, VppTimeoutError, VppDisconnectedError, VppUnknownMessageError, Backoff, type BackoffOptions } from '../../vpp-api/client/index.js';
 /** The codec's address check (what VPP's address fields take). */
 export { isIpAddress } from '../../vpp-api/codec/ip.js';
 
