@@ -499,7 +499,7 @@ d('veth attachments', () => {
     // Hold the recovery on its first af_packet: the other records wait, stale.
     h.sim.faults.delay('af_packet_create_v3', 300);
     h.sim.restart();
-    while (!a.notReady()?.includes('recovering')) await new Promise((r) => setTimeout(r, 5));
+    await until('the agent to start recovering', () => !!a.notReady()?.includes('recovering'), 10_000, 5);
     h.logs.length = 0;
     await h.del(gone); // the record is stale: the Linux side only
     expect(h.logs.filter((l) => l.step === 'del' && /not trusted/.test(String(l.msg))).map((l) => l.containerID)).toEqual([gone.containerId]);
