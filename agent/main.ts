@@ -8,8 +8,8 @@ import { Registry } from 'prom-client';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
 import { Agent, type AgentDeps } from './agent.js';
-import { PodsFileError, PodsFileSource } from './pods/pods-file.js';
-import type { PodSource } from './pods/pod-source.js';
+import { PodsFileError, PodsFileSource } from './pod-info/pods-file.js';
+import type { PodSource } from './pod-info/source.js';
 // The Kubernetes access (agent/kube: node:https and zod, no client library) is loaded only when the agent talks to Kubernetes.
 import type { KubeEventRecorder } from './kube/events.js';
 import { AgentMetrics } from './observability/metrics.js';

@@ -6,26 +6,14 @@
  */
 import { CNI_CODES } from '../../contract/types.js';
 import { ANNOTATION_PREFIX, type PortRange } from '../pod/annotations.js';
-import { attachmentKey, describeAttachment, type AttachRequest, type AttachResult, type AttachmentRecord, type PodRef } from '../pod/attachment.js';
+import { attachmentKey, describeAttachment, type AttachRequest, type AttachResult, type PodRef } from '../pod/attachment.js';
+import type { AttachmentRecord, AttachmentStore } from '../pod/record.js';
 import { diffAttachment, formatPortRange, type PblUpdateResult } from '../pod/pbl-update.js';
 import type { PodNetwork } from '../pod/pod-network.js';
-import type { PodInfo, PodSource } from '../pods/pod-source.js';
+import type { PodInfo, PodSource } from '../pod-info/source.js';
 import { classifyPodError, errorLogFields, type PodWarningReason } from '../observability/pod-errors.js';
 import { CniFailure } from './cni-error.js';
 import { KeyedMutex } from './keyed-mutex.js';
-
-export interface AttachmentStore {
-  all(): AttachmentRecord[];
-  get(key: string): AttachmentRecord | undefined;
-  /** Records a committed ADD (durably, when the store is a checkpoint). */
-  put(rec: AttachmentRecord): Promise<void>;
-  /** Forgets a committed DEL. */
-  delete(key: string): Promise<void>;
-  /** Records that an ADD or DEL starts, before its first VPP call (the checkpoint's intents). */
-  begin?(op: 'add' | 'del', req: Pick<AttachRequest, 'containerId' | 'ifName' | 'netns' | 'pod' | 'ips'>): Promise<void>;
-  /** The ADD failed and was rolled back: its intent is dropped. */
-  abandon?(key: string): Promise<void>;
-}
 
 /**
  * The state layer (agent/state): records whose VPP objects are not trusted (agent start before the
@@ -37,24 +25,6 @@ export interface AttachmentStateHooks {
   deleteStale(rec: AttachmentRecord): Promise<void>;
   /** Removes tagged VPP objects that belong to no record and no operation in flight. */
   sweepOrphans(): Promise<unknown>;
-}
-
-export class MemoryStore implements AttachmentStore {
-  private readonly map = new Map<string, AttachmentRecord>();
-  all(): AttachmentRecord[] {
-    return [...this.map.values()];
-  }
-  get(key: string): AttachmentRecord | undefined {
-    return this.map.get(key);
-  }
-  put(rec: AttachmentRecord): Promise<void> {
-    this.map.set(attachmentKey(rec.containerId, rec.ifName), rec);
-    return Promise.resolve();
-  }
-  delete(key: string): Promise<void> {
-    this.map.delete(key);
-    return Promise.resolve();
-  }
 }
 
 export interface ManagerLogger {
@@ -124,8 +94,8 @@ export interface AddInput {
   pod: PodRef;
   ips: AttachRequest['ips'];
   routes: AttachRequest['routes'];
-  /** The network configuration's name (the conflist's). */
-  networkName?: string;
+  /** The CNI network (netconf `name`); kept in the record so that GC touches only its own network. */
+  network?: string;
   /** All of the pod's annotations as the container runtime passed them; absent: asked of the pod source. */
   annotations?: Readonly<Record<string, string>>;
 }
@@ -297,17 +267,27 @@ export class AttachmentManager {
     });
   }
 
-  /** Removes every attachment not in `valid` (keys container/ifname). Returns how many were removed. */
-  async gc(valid: { containerId: string; ifName: string }[]): Promise<number> {
-    return this.timed('GC', {}, () => this.gcAll(valid));
+  /**
+   * Removes every attachment of `network` not in `valid` (keys container/ifname). Returns how many were
+   * removed. Attachments of other networks are not this GC's: the runtime sends each network its own
+   * valid list. Records written before the network was kept name none and are left to DEL.
+   */
+  async gc(network: string, valid: { containerId: string; ifName: string }[]): Promise<number> {
+    return this.timed('GC', {}, () => this.gcAll(network, valid));
   }
 
-  private async gcAll(valid: { containerId: string; ifName: string }[]): Promise<number> {
+  private async gcAll(network: string, valid: { containerId: string; ifName: string }[]): Promise<number> {
     const keep = new Set(valid.map((v) => attachmentKey(v.containerId, v.ifName)));
     let removed = 0;
     const failures: string[] = [];
+    const unnamed: string[] = [];
     for (const rec of this.o.store.all()) {
       if (keep.has(attachmentKey(rec.containerId, rec.ifName))) continue;
+      if (rec.network === undefined) {
+        unnamed.push(attachmentKey(rec.containerId, rec.ifName));
+        continue;
+      }
+      if (rec.network !== network) continue;
       try {
         await this.del(rec);
         removed++;
@@ -322,7 +302,8 @@ export class AttachmentManager {
         failures.push(`orphan sweep: ${(e as Error).message}`);
       }
     }
-    this.o.log.info({ step: 'gc', removed, failed: failures.length }, 'garbage collection done');
+    if (unnamed.length > 0) this.o.log.warn({ step: 'gc', network, attachments: unnamed }, 'attachments recorded without their network name: left to DEL');
+    this.o.log.info({ step: 'gc', network, removed, failed: failures.length }, 'garbage collection done');
     if (failures.length > 0) throw new CniFailure(CNI_CODES.tryAgainLater, `GC removed ${removed}, failed: ${failures.join('; ')}`);
     return removed;
   }

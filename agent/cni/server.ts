@@ -267,7 +267,7 @@ export class CniServer {
           ...keyOf(a),
           ips: r.ips,
           routes: r.routes,
-          networkName: r.network_name,
+          network: r.network_name,
           ...(r.annotations ? { annotations: r.annotations.entries } : {}),
         }),
       );
@@ -300,7 +300,7 @@ export class CniServer {
 
   private async gc(r: z.infer<typeof REQUEST_SCHEMAS.Gc>): Promise<Reply> {
     try {
-      const removed = await this.manager.gc(r.valid.map((v) => ({ containerId: v.container_id, ifName: v.if_name })));
+      const removed = await this.manager.gc(r.network_name, r.valid.map((v) => ({ containerId: v.container_id, ifName: v.if_name })));
       return { removed };
     } catch (e) {
       return { error: toCniError(e) };

@@ -17,10 +17,8 @@
  * (cni.projectcalico.org/...) are reported to listeners with the previous values.
  */
 import { z } from 'zod';
-import { CNI_CODES } from '../../contract/types.js';
-import { CniFailure } from '../cni/cni-error.js';
 import { ANNOTATION_PREFIX } from '../pod/annotations.js';
-import type { PodInfo, PodSource } from '../pods/pod-source.js';
+import { PodSourceUnavailableError, type PodInfo, type PodSource } from '../pod-info/source.js';
 import { describeKubeError, statusOf, type KubeClient } from './client.js';
 
 /** The fields of a pod the agent reads (everything else is dropped when parsed). */
@@ -331,8 +329,7 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
       return podInfoOf(p);
     } catch (e) {
       if (statusOf(e) === 404) return undefined;
-      throw new CniFailure(
-        CNI_CODES.tryAgainLater,
+      throw new PodSourceUnavailableError(
         `pod ${namespace}/${name}: not in the pod cache and reading it from the Kubernetes API failed (${describeKubeError(e, timeoutMs)}); try again later`,
       );
     }

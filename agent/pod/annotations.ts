@@ -11,9 +11,9 @@
 import { z } from 'zod';
 import { echo } from '../../contract/echo.js';
 import { parseStrictJson, StrictJsonError, type StrictJsonValue } from '../../contract/strict-json.js';
-import { formatIp4, formatIp6, ipToBytes, isIpAddress } from '../../vpp-api/codec/ip.js';
+import { formatIp4, formatIp6, ipToBytes, isIpAddress } from '../vpp/api.js';
 import { specProblems, interfaceSpecSchema, type FeatureGates, type InterfaceLimits, type InterfaceSpecInput } from './interface-spec.js';
-import type { SpecTarget } from './wire-widths.js';
+import type { SpecTarget } from '../vpp/wire-widths.js';
 
 export const ANNOTATION_PREFIX = 'cni.projectcalico.org/';
 export const ANN = {

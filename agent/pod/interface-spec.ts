@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { echo } from '../../contract/echo.js';
-import { narrowestSlot, type SpecTarget } from './wire-widths.js';
+import { narrowestSlot, type SpecTarget } from '../vpp/wire-widths.js';
 
 export const RX_MODES = ['polling', 'interrupt', 'adaptive', 'default'] as const;
 export type RxMode = (typeof RX_MODES)[number];
@@ -78,14 +78,6 @@ export interface PodInterfaceConfig {
   /** How eth0 is made (default `auto`). */
   interfaceMode?: PodInterfaceModeSetting;
 }
-
-export const DEFAULT_POD_INTERFACE_CONFIG: PodInterfaceConfig = {
-  gates: DEFAULT_FEATURE_GATES,
-  defaults: DEFAULT_QUEUES,
-  limits: DEFAULT_LIMITS,
-  mtu: 1450,
-  interfaceMode: 'auto',
-};
 
 /** Exact for any safe integer (no 32-bit arithmetic: 2^32 + 2^31 is not a power of two). */
 export function isPowerOfTwo(n: number): boolean {

@@ -6,7 +6,7 @@
  * Every input must give pods or a one-line PodsFileError without stack frames.
  */
 import { parseAllDocuments } from 'yaml';
-import { MAX_PODS_FILE_BYTES, nestingProblem, parsePodsFileAsync, podsOfDocuments, PodsFileError, PODS_FILE_PARSE_TIMEOUT_MS } from '../../agent/pods/pods-file.js';
+import { MAX_PODS_FILE_BYTES, nestingProblem, parsePodsFileAsync, podsOfDocuments, PodsFileError, PODS_FILE_PARSE_TIMEOUT_MS } from '../../agent/pod-info/pods-file.js';
 import { mutate, RAW_CONTROL, STACK_RE, type Outcome, type Rng, type Surface } from '../lib.js';
 
 const SEEDS = [

@@ -8,7 +8,7 @@ import { toCniError } from '../../agent/cni/cni-error.js';
 import { ConfigError, loadConfig } from '../../agent/config.js';
 import { ANN, InvalidAnnotationError, MAX_ANNOTATION_LENGTH, parsePodAnnotations } from '../../agent/pod/annotations.js';
 import { isPowerOfTwo, type FeatureGates, type InterfaceLimits } from '../../agent/pod/interface-spec.js';
-import { wireTable } from '../../agent/pod/wire-widths.js';
+import { wireTable } from '../../agent/vpp/wire-widths.js';
 import { CNI_CODES } from '../../contract/types.js';
 import * as generated from '../../vpp-api/generated/index.js';
 

@@ -15,7 +15,7 @@ import {
   PodsFileError,
   PodsFileSource,
   readPodsFile,
-} from '../../agent/pods/pods-file.js';
+} from '../../agent/pod-info/pods-file.js';
 import { until } from '../helpers/until.js';
 
 let dir: string;

@@ -13,7 +13,7 @@ import * as iface from '../../vpp-api/generated/interface.js';
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { PodsFileSource } from '../../agent/pods/pods-file.js';
+import { PodsFileSource } from '../../agent/pod-info/pods-file.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 
 const PLUGIN = join(process.cwd(), 'dist', 'vpp-cni');

@@ -14,7 +14,7 @@ import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import type { PodInfo, PodSource } from '../../agent/pods/pod-source.js';
+import type { PodInfo, PodSource } from '../../agent/pod-info/source.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot } from '../helpers/netns.js';
 
 const PLUGIN = join(process.cwd(), 'dist', 'vpp-cni');

@@ -14,7 +14,7 @@ import { buildSync } from 'esbuild';
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { PodsFileSource } from '../../agent/pods/pods-file.js';
+import { PodsFileSource } from '../../agent/pod-info/pods-file.js';
 import { buildConflist, renderConflist, VPP_CAPABILITIES } from '../../deploy/conflist.js';
 import { runInstall } from '../../deploy/install.js';
 import { VppSimulator } from '../../vpp-api/sim/index.js';

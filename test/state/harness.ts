@@ -27,10 +27,10 @@ import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import type { PodInfo, PodSource } from '../../agent/pods/pod-source.js';
+import type { PodInfo, PodSource } from '../../agent/pod-info/source.js';
 import type { AttachResult } from '../../agent/pod/attachment.js';
 import type { PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
-import { isVethHostName } from '../../agent/pod/drivers/veth.js';
+import { isVethHostName } from '../../agent/pod/kinds/veth.js';
 import { ANN } from '../../agent/pod/annotations.js';
 import { deleteAllNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { ScopedHostNetns } from './scoped-netns.js';
@@ -69,6 +69,8 @@ export interface TestPod {
   pod: { namespace: string; name: string; uid: string };
   ips: { address: string }[];
   routes: { dst: string }[];
+  /** The CNI network (netconf name): `vpp-cni` unless a test gives another. */
+  network: string;
 }
 
 /** Interface names of pod objects VPP names itself (an untagged one is an ADD's or someone's leftover). */
@@ -271,6 +273,7 @@ export class Harness {
       pod: { namespace: 'default', name, uid: `uid-${name}` },
       ips: [{ address: `10.77.${Math.floor(n / 250)}.${(n % 250) + 1}/16` }],
       routes: [{ dst: '0.0.0.0/0' }],
+      network: 'vpp-cni',
     };
   }
 

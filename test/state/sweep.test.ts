@@ -15,9 +15,10 @@ import { VppClient } from '../../vpp-api/client/index.js';
 import { LinuxNetns } from '../../agent/linux/netns.js';
 import { NodeResources } from '../../agent/pod/node-resources.js';
 import { PodNetwork } from '../../agent/pod/pod-network.js';
-import { vclLoopbackMac } from '../../agent/pod/drivers/vcl.js';
+import { vclLoopbackMac } from '../../agent/pod/kinds/vcl.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { Harness, KINDS, type TestPod } from './harness.js';
+import { until } from '../helpers/until.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
@@ -137,7 +138,7 @@ d('orphan sweep', () => {
     const drop = h.pod(ns[1]!, 'vcl');
     for (const p of [keep, drop]) await h.add(p);
     const o = await orphan(ns[2]!, 'tun');
-    expect(await a.manager.gc([{ containerId: keep.containerId, ifName: keep.ifName }])).toBe(1);
+    expect(await a.manager.gc('vpp-cni', [{ containerId: keep.containerId, ifName: keep.ifName }])).toBe(1);
     expect(a.manager.records.map((r) => r.containerId)).toEqual([keep.containerId]);
     const v = await h.vppState();
     for (const gone of [drop, o]) {
@@ -149,15 +150,31 @@ d('orphan sweep', () => {
     for (const n of ns) deleteNetns(n);
   }, 60_000);
 
+  test('CNI GC of one network leaves the attachments of another network on the node alone (two networks, as the demo runs)', async () => {
+    await h.startAgent();
+    const a = h.agent!;
+    const ns = [createNetns('n'), createNetns('n')];
+    const main = h.pod(ns[0]!, 'tun');
+    const second = { ...h.pod(ns[1]!, 'multinet'), network: 'memif-net' };
+    for (const p of [main, second]) await h.add(p);
+    expect(a.manager.records.map((r) => r.network).sort()).toEqual(['memif-net', 'vpp-cni']);
+    // The runtime's GC of vpp-cni lists vpp-cni's attachments only: memif-net's is not in it.
+    expect(await a.manager.gc('vpp-cni', [{ containerId: main.containerId, ifName: main.ifName }])).toBe(0);
+    expect(a.manager.records).toHaveLength(2);
+    await a.manager.check(second);
+    // And memif-net's GC with an empty list removes its own attachment only.
+    expect(await a.manager.gc('memif-net', [])).toBe(1);
+    expect(a.manager.records.map((r) => r.containerId)).toEqual([main.containerId]);
+    await a.manager.check(main);
+    await h.del(main);
+    for (const n of ns) deleteNetns(n);
+  }, 60_000);
+
   test('the periodic sweep removes orphans by itself', async () => {
     await h.startAgent({ sweepIntervalSeconds: 1 });
     const ns = createNetns('p');
     const o = await orphan(ns, 'multinet');
-    const deadline = Date.now() + 10_000;
-    while ((await h.vppState()).interfaces.join('\n').includes(o.containerId.slice(0, 12))) {
-      if (Date.now() > deadline) throw new Error('periodic sweep did not run');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until('the periodic sweep to remove the orphan', async () => !(await h.vppState()).interfaces.join('\n').includes(o.containerId.slice(0, 12)), 10_000, 50);
     await h.agent!.state.settled(); // the sweep that removed it ends with the pod-side link
     expect(linuxState(ns).links.filter((l) => !l.startsWith('lo '))).toEqual([]);
     deleteNetns(ns);

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { MessageChannel, Worker, receiveMessageOnPort, type ResourceLimits } from 'node:worker_threads';
 import { z } from 'zod';
 import { escapeText } from '../../contract/echo.js';
-import type { PodInfo, PodSource } from './pod-source.js';
+import type { PodInfo, PodSource } from './source.js';
 
 /** Largest pods file read. */
 export const MAX_PODS_FILE_BYTES = 1024 * 1024;

@@ -23,8 +23,10 @@ export interface PodSource {
   close(): Promise<void>;
 }
 
-/** A source that knows no pods (every pod gets no annotations). */
-export const EMPTY_POD_SOURCE: PodSource = {
-  getPod: () => Promise.resolve(undefined),
-  close: () => Promise.resolve(),
-};
+/**
+ * The source could not answer now (the Kubernetes API unreachable or slow): the operation that asked may
+ * succeed later. The CNI layer maps it to "try again later".
+ */
+export class PodSourceUnavailableError extends Error {
+  override readonly name = 'PodSourceUnavailableError';
+}
