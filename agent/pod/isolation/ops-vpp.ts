@@ -4,10 +4,11 @@ import { FibPathNhProto, type FibPathIn } from '../../../vpp-api/generated/fib_t
 import { interface_, ip, punt, session, urpf } from '../../../vpp-api/generated/index.js';
 import { UrpfMode } from '../../../vpp-api/generated/urpf.js';
 import type { IsolationOps, PuntRedirectState, UrpfState } from './apply.js';
-import { ANY, type RoutePlan, type TablePlan } from './plan.js';
+import type { IsolationReader, RouteEntry } from './inventory.js';
+import { ANY, type RoutePath, type RoutePlan, type TablePlan } from './plan.js';
 import type { Af } from './tables.js';
 
-export type IsolationVpp = Pick<VppClient, 'request' | 'dumpAll'>;
+export type IsolationVpp = Pick<VppClient, 'request' | 'dumpAll' | 'cli'>;
 
 /** session_error_t SESSION_E_INVALID: the session layer's answer for a namespace that does not exist. */
 const SESSION_E_INVALID = -19;
@@ -55,10 +56,12 @@ async function tolerant(fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
-export function vppIsolationOps(vpp: IsolationVpp): IsolationOps {
+export function vppIsolationOps(vpp: IsolationVpp): IsolationOps & IsolationReader {
   const table = (t: TablePlan, isAdd: boolean) => vpp.request(ip.ip_table_add_del, { is_add: isAdd, table: { table_id: t.tableId, is_ip6: t.af === 6, name: t.name } });
+  // A delete carries no paths: VPP then deletes the entry by prefix (fib_table_entry_delete) instead of decoding
+  // paths first, which fails with -54 once a path's interface is gone and would leave the route behind.
   const route = (r: RoutePlan, isAdd: boolean) =>
-    vpp.request(ip.ip_route_add_del, { is_add: isAdd, is_multipath: false, route: { table_id: r.tableId, prefix: r.prefix, paths: [routePath(r)] } });
+    vpp.request(ip.ip_route_add_del, { is_add: isAdd, is_multipath: false, route: { table_id: r.tableId, prefix: r.prefix, paths: isAdd ? [routePath(r)] : [] } });
   const appns = (ns: { namespaceId: string; sockName: string; ip4FibId: number; ip6FibId: number }, sw: number, secret: bigint, isAdd: boolean) =>
     vpp.request(session.app_namespace_add_del_v4, {
       is_add: isAdd,
@@ -130,6 +133,36 @@ export function vppIsolationOps(vpp: IsolationVpp): IsolationOps {
     async appNamespaceDel(ns, sw, secret) {
       await tolerant(() => appns(ns, sw, secret, false));
     },
+    async routes(af, tableId): Promise<RouteEntry[]> {
+      const d = await vpp.dumpAll(ip.ip_route_dump, { table: { table_id: tableId, is_ip6: af === 6 } });
+      return d.map((x) => ({ prefix: x.route.prefix, paths: x.route.paths.map(pathOf) }));
+    },
+    async addresses(sw) {
+      const out: string[] = [];
+      for (const is_ipv6 of [false, true]) for (const a of await vpp.dumpAll(ip.ip_address_dump, { sw_if_index: sw, is_ipv6 })) out.push(a.prefix);
+      return out;
+    },
+    async appNamespaceIds() {
+      let text: string;
+      try {
+        text = await vpp.cli('show app ns');
+      } catch (e) {
+        // The session layer is off: no namespace exists.
+        if (e instanceof VppApiError) return [];
+        throw e;
+      }
+      // This VPP has no app-namespace dump: the CLI table's fourth column is the id.
+      const rows = text.replace(/\u001b\[[0-9;]*m/g, '').split('\n').slice(1);
+      return rows.map((l) => l.trim().split(/\s+/)).filter((c) => c.length >= 4).map((c) => (c[2] === 'DELETED' ? c[4]! : c[3]!));
+    },
     isGone,
   };
+}
+
+/** A dumped path as a plan's path: a lookup in a table, or an interface with its next hop. */
+function pathOf(p: { sw_if_index: number; table_id: number; nh: { address: { ip4: string; ip6: string } }; proto: number; type: number }): RoutePath {
+  // A special path (drop, local, ...) matches nothing we plan: shown as an interface path to ~0.
+  if (p.sw_if_index === ANY) return p.type === 0 ? { via: 'table', tableId: p.table_id } : { via: 'interface', swIfIndex: ANY };
+  const nh = p.proto === 1 ? p.nh.address.ip6 : p.nh.address.ip4;
+  return nh === '0.0.0.0' || nh === '::' ? { via: 'interface', swIfIndex: p.sw_if_index } : { via: 'interface', swIfIndex: p.sw_if_index, nh };
 }

@@ -1,0 +1,150 @@
+/**
+ * The isolation objects as VPP has them, read once (adoption after an agent restart, the orphan sweep), and the
+ * comparisons with what a checkpoint says was made. Reading makes no change.
+ */
+import { ANY, type RoutePath, type RoutePlan, type TablePlan } from './plan.js';
+import type { IsolationOps, MadeSourceCheck, MadeVclIsolation, PuntRedirectState, UrpfState } from './apply.js';
+import { ownedTables, type Af, type ParsedTableName, type TableEntry } from './tables.js';
+
+/** A difference between what should exist and what does. */
+export interface IsolationProblem {
+  object: string;
+  problem: string;
+}
+
+export interface RouteEntry {
+  prefix: string;
+  paths: RoutePath[];
+}
+
+/** The read-only port the inventory needs (ops-vpp.ts implements it next to `IsolationOps`). */
+export interface IsolationReader {
+  tables(): Promise<TableEntry[]>;
+  routes(af: Af, tableId: number): Promise<RouteEntry[]>;
+  addresses(swIfIndex: number): Promise<string[]>;
+  urpfConfigs(swIfIndex: number): Promise<UrpfState[]>;
+  puntRedirects(af: Af): Promise<PuntRedirectState[]>;
+  appNamespaceIds(): Promise<string[]>;
+}
+
+export interface IsolationInventory {
+  tables: TableEntry[];
+  /** Routes by "af/tableId" of table 0 and of every table of ours. */
+  routes: Map<string, RouteEntry[]>;
+  /** Addresses of the interfaces asked for (VCL loopbacks). */
+  addresses: Map<number, string[]>;
+  urpf: UrpfState[];
+  puntRedirects: PuntRedirectState[];
+  appNamespaces: Set<string>;
+}
+
+function routesKey(af: Af, tableId: number): string {
+  return `${af}/${tableId}`;
+}
+
+/** One read of everything isolation-related: table 0, our tables, the given loopbacks, every uRPF config. */
+export async function readIsolationInventory(reader: IsolationReader, loopbacks: readonly number[], puntTableId?: number): Promise<IsolationInventory> {
+  const tables = await reader.tables();
+  const ids = new Set<string>([routesKey(4, 0), routesKey(6, 0)]);
+  for (const t of ownedTables(tables)) ids.add(routesKey(t.af, t.tableId));
+  if (puntTableId !== undefined) for (const af of [4, 6] as const) if (tables.some((t) => t.af === af && t.tableId === puntTableId)) ids.add(routesKey(af, puntTableId));
+  const routes = new Map<string, RouteEntry[]>();
+  for (const k of ids) {
+    const [af, id] = k.split('/').map(Number) as [Af, number];
+    routes.set(k, await reader.routes(af, id));
+  }
+  const addresses = new Map<number, string[]>();
+  for (const sw of loopbacks) addresses.set(sw, await reader.addresses(sw));
+  return {
+    tables,
+    routes,
+    addresses,
+    urpf: await reader.urpfConfigs(ANY),
+    puntRedirects: [...(await reader.puntRedirects(4)), ...(await reader.puntRedirects(6))],
+    appNamespaces: new Set(await reader.appNamespaceIds()),
+  };
+}
+
+function samePath(a: RoutePath, b: RoutePath): boolean {
+  if (a.via === 'table' || b.via === 'table') return a.via === b.via && (a as { tableId: number }).tableId === (b as { tableId: number }).tableId;
+  return a.swIfIndex === b.swIfIndex && (a.nh ?? '') === (b.nh ?? '');
+}
+
+function checkTables(inv: IsolationInventory, tables: readonly TablePlan[], out: IsolationProblem[]): void {
+  for (const t of tables) {
+    const found = inv.tables.find((x) => x.af === t.af && x.tableId === t.tableId);
+    if (!found) out.push({ object: `ipv${t.af} table ${t.tableId}`, problem: 'missing in VPP' });
+    else if (found.name !== t.name) out.push({ object: `ipv${t.af} table ${t.tableId}`, problem: `named "${found.name}", not "${t.name}"` });
+  }
+}
+
+function checkRoutes(inv: IsolationInventory, routes: readonly RoutePlan[], out: IsolationProblem[]): void {
+  for (const r of routes) {
+    const entries = (inv.routes.get(routesKey(r.af, r.tableId)) ?? []).filter((x) => x.prefix === r.prefix);
+    const object = `route ${r.prefix} in table ${r.tableId}`;
+    if (entries.length === 0) out.push({ object, problem: 'missing in VPP' });
+    else if (!entries.some((e) => e.paths.length === 1 && samePath(e.paths[0]!, r.path))) out.push({ object, problem: 'has other paths than planned' });
+  }
+}
+
+function checkUrpf(inv: IsolationInventory, made: MadeSourceCheck, out: IsolationProblem[]): void {
+  for (const c of made.checks) {
+    const cfg = inv.urpf.find((u) => u.swIfIndex === c.swIfIndex && u.af === c.af && u.isInput);
+    if (!cfg || cfg.mode !== 1 || cfg.tableId !== c.tableId) out.push({ object: `ipv${c.af} uRPF on interface ${c.swIfIndex}`, problem: `not loose against table ${c.tableId}` });
+  }
+}
+
+/** Adoption of a VCL pod: every planned object present, as planned. */
+export function verifyVclIsolation(made: MadeVclIsolation, inv: IsolationInventory): IsolationProblem[] {
+  const out: IsolationProblem[] = [];
+  const { plan, loopSwIfIndex } = made;
+  checkTables(inv, plan.tables, out);
+  checkRoutes(inv, [...plan.vrfRoutes, ...plan.puntRoutes, ...plan.steer.map((s) => s.route)], out);
+  const have = inv.addresses.get(loopSwIfIndex) ?? [];
+  for (const a of plan.loopback.addresses) if (!have.includes(a)) out.push({ object: `vcl loopback ${loopSwIfIndex} address ${a}`, problem: 'missing in VPP' });
+  if (!inv.appNamespaces.has(plan.appNamespace.namespaceId)) out.push({ object: `app namespace ${plan.appNamespace.namespaceId}`, problem: 'missing in VPP' });
+  return out;
+}
+
+/** Adoption of a pod's source check. */
+export function verifySourceCheck(made: MadeSourceCheck, inv: IsolationInventory): IsolationProblem[] {
+  const out: IsolationProblem[] = [];
+  checkTables(inv, made.tables, out);
+  checkRoutes(inv, made.routes, out);
+  checkUrpf(inv, made, out);
+  return out;
+}
+
+export interface OrphanTables {
+  tables: (TableEntry & ParsedTableName)[];
+  /** Routes in table 0 or the punt table that lead into an orphan VRF or carry an orphan VRF's pod prefixes. */
+  routes: RoutePlan[];
+  /** uRPF configs that check against an orphan table (switched off before the table goes). */
+  urpf: UrpfState[];
+}
+
+/** What the sweep removes: our tables whose owner (`<cid12>:<ifname>`) holds no record, and what refers to them. */
+export function orphanTables(inv: IsolationInventory, liveOwners: ReadonlySet<string>, puntTableId?: number): OrphanTables {
+  const tables = ownedTables(inv.tables).filter((t) => !liveOwners.has(t.owner));
+  const routes: RoutePlan[] = [];
+  for (const af of [4, 6] as const) {
+    const vrfIds = new Set(tables.filter((t) => t.af === af && t.purpose === 'vrf').map((t) => t.tableId));
+    const steered = (inv.routes.get(routesKey(af, 0)) ?? []).filter((r) => r.paths.some((p) => p.via === 'table' && vrfIds.has(p.tableId)));
+    for (const r of steered) routes.push({ af, tableId: 0, prefix: r.prefix, path: r.paths[0]! });
+    if (puntTableId === undefined) continue;
+    const prefixes = new Set(steered.map((r) => r.prefix));
+    for (const r of inv.routes.get(routesKey(af, puntTableId)) ?? []) {
+      if (prefixes.has(r.prefix)) routes.push({ af, tableId: puntTableId, prefix: r.prefix, path: r.paths[0]! });
+    }
+  }
+  const rpf = new Set(tables.filter((t) => t.purpose === 'rpf').map((t) => `${t.af}/${t.tableId}`));
+  const urpf = inv.urpf.filter((u) => u.mode !== 0 && rpf.has(`${u.af}/${u.tableId}`));
+  return { tables, routes, urpf };
+}
+
+/** Removes orphans found by `orphanTables`: checks off, routes, then the tables. */
+export async function sweepOrphanTables(ops: IsolationOps, o: OrphanTables): Promise<void> {
+  for (const u of o.urpf) await ops.urpfSet(u.swIfIndex, u.af, 'off', ANY);
+  for (const r of o.routes) await ops.routeDel(r);
+  for (const t of o.tables) await ops.tableDel(t);
+}
