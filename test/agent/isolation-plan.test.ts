@@ -62,6 +62,9 @@ describe('table ids', () => {
     expect(canonicalNetwork('fd00::5')).toBe('fd00::5/128');
     expect(() => canonicalNetwork('10.0.0.0/33')).toThrow('not an IP prefix');
     expect(() => canonicalNetwork('nope/8')).toThrow('not an IP prefix');
+    expect(canonicalNetwork('FD00:0:0::0:5')).toBe('fd00::5/128');
+    expect(canonicalNetwork('::ffff:10.1.2.3/120')).toBe('::ffff:a01:200/120');
+    expect(canonicalNetwork('2001:db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1/128');
   });
 });
 

@@ -9,7 +9,7 @@ import { VppClient } from '../../vpp-api/client/index.js';
 import { allModules, interface_, session, urpf } from '../../vpp-api/generated/index.js';
 import { createSourceCheck, createVclIsolation, deleteSourceCheck, deleteVclIsolation, ensureNodePunt } from '../../agent/pod/isolation/apply.js';
 import { readIsolationInventory, verifySourceCheck, verifyVclIsolation } from '../../agent/pod/isolation/inventory.js';
-import { vppIsolationOps } from '../../agent/pod/isolation/ops-vpp.js';
+import { vppIsolationOps } from '../../agent/pod/isolation/vpp-isolation.js';
 import { ANY, planNodePunt, planSourceCheck, planVcl } from '../../agent/pod/isolation/plan.js';
 import { allocateTableId, tableKey } from '../../agent/pod/isolation/tables.js';
 import { transact } from '../../agent/pod/transaction.js';

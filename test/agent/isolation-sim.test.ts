@@ -11,7 +11,7 @@ import { af_packet, allModules, interface_, ip, pbl, session, tapv2, urpf } from
 import { VppSimulator } from '../../vpp-api/sim/index.js';
 import { fakeTap } from '../../vpp-api/sim/host.js';
 import { createSourceCheck, createVclIsolation, deleteSourceCheck, deleteVclIsolation, ensureNodePunt, PuntRedirectTakenError } from '../../agent/pod/isolation/apply.js';
-import { vppIsolationOps } from '../../agent/pod/isolation/ops-vpp.js';
+import { vppIsolationOps } from '../../agent/pod/isolation/vpp-isolation.js';
 import { planNodePunt, planSourceCheck, planVcl, ANY, type PodInterfaceRef } from '../../agent/pod/isolation/plan.js';
 import { allocateTableId, tableKey } from '../../agent/pod/isolation/tables.js';
 import { StepError, transact } from '../../agent/pod/transaction.js';

@@ -1,53 +1,17 @@
 /**
- * Makes and removes what plan.ts plans, through a narrow port to VPP (`IsolationOps`; ops-vpp.ts implements it
- * with the binary API). Creation runs as steps of the caller's transaction, each with its undo; deletion is the
+ * Makes and removes what plan.ts plans, through a narrow port to VPP (`IsolationOps`, implemented over the binary
+ * API in vpp-isolation.ts). Creation runs as steps of the caller's transaction, each with its undo; deletion is the
  * one idempotent path ("already gone" is done) and the checkpoint slices are the plans themselves.
  */
 import { z } from 'zod';
-import { ANY, type NodePuntPlan, type RoutePlan, type SourceCheckPlan, type TablePlan, type VclPlan } from './plan.js';
-import type { Af, TableEntry } from './tables.js';
+import type { NodePuntPlan, SourceCheckPlan, VclPlan } from './plan.js';
+import { ANY, type IsolationOps, type RoutePlan } from './vpp-isolation.js';
+
+export type { IsolationOps } from './vpp-isolation.js';
 
 /** The transaction a create runs on (agent/pod/transaction.ts `Transaction` is one). */
 export interface StepRunner {
   step<T>(name: string, fn: () => Promise<T>, undo?: (result: T) => Promise<void>): Promise<T>;
-}
-
-export interface UrpfState {
-  swIfIndex: number;
-  af: Af;
-  isInput: boolean;
-  mode: number;
-  tableId: number;
-}
-
-export interface PuntRedirectState {
-  af: Af;
-  rxSwIfIndex: number;
-  /** Tables the redirect's paths look up (one for ours); interfaces paths show as undefined. */
-  lookups: (number | undefined)[];
-}
-
-/** What the isolation code needs from VPP. Deletes tolerate "already gone". */
-export interface IsolationOps {
-  tables(): Promise<TableEntry[]>;
-  tableAdd(t: TablePlan): Promise<void>;
-  tableDel(t: TablePlan): Promise<void>;
-  /** Adds a route, or replaces the paths of the same prefix in that table. */
-  routeAdd(r: RoutePlan): Promise<void>;
-  routeDel(r: RoutePlan): Promise<void>;
-  interfaceTable(swIfIndex: number, af: Af, tableId: number): Promise<void>;
-  addressAdd(swIfIndex: number, prefix: string): Promise<void>;
-  addressDel(swIfIndex: number, prefix: string): Promise<void>;
-  /** `tableId` ~0: the interface's own table. */
-  urpfSet(swIfIndex: number, af: Af, mode: 'off' | 'loose', tableId: number): Promise<void>;
-  urpfConfigs(swIfIndex: number): Promise<UrpfState[]>;
-  puntL4(af: Af, protocol: 'tcp' | 'udp', isAdd: boolean): Promise<void>;
-  puntRedirects(af: Af): Promise<PuntRedirectState[]>;
-  puntRedirectAdd(af: Af, rxSwIfIndex: number, lookupTableId: number): Promise<void>;
-  appNamespaceAdd(ns: VclPlan['appNamespace'], swIfIndex: number, secret: bigint): Promise<void>;
-  appNamespaceDel(ns: VclPlan['appNamespace'], swIfIndex: number, secret: bigint): Promise<void>;
-  /** True for an error that says the object (or the interface it needs) does not exist. */
-  isGone(e: unknown): boolean;
 }
 
 // ---- checkpoint slices ----

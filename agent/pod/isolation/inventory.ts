@@ -2,29 +2,14 @@
  * The isolation objects as VPP has them, read once (adoption after an agent restart, the orphan sweep), and the
  * comparisons with what a checkpoint says was made. Reading makes no change.
  */
-import { ANY, type RoutePath, type RoutePlan, type TablePlan } from './plan.js';
-import type { IsolationOps, MadeSourceCheck, MadeVclIsolation, PuntRedirectState, UrpfState } from './apply.js';
-import { ownedTables, type Af, type ParsedTableName, type TableEntry } from './tables.js';
+import type { MadeSourceCheck, MadeVclIsolation } from './apply.js';
+import { ownedTables, type ParsedTableName } from './tables.js';
+import { ANY, type Af, type IsolationOps, type PuntRedirectState, type RouteEntry, type RoutePath, type RoutePlan, type TableEntry, type TablePlan, type UrpfState } from './vpp-isolation.js';
 
 /** A difference between what should exist and what does. */
 export interface IsolationProblem {
   object: string;
   problem: string;
-}
-
-export interface RouteEntry {
-  prefix: string;
-  paths: RoutePath[];
-}
-
-/** The read-only port the inventory needs (ops-vpp.ts implements it next to `IsolationOps`). */
-export interface IsolationReader {
-  tables(): Promise<TableEntry[]>;
-  routes(af: Af, tableId: number): Promise<RouteEntry[]>;
-  addresses(swIfIndex: number): Promise<string[]>;
-  urpfConfigs(swIfIndex: number): Promise<UrpfState[]>;
-  puntRedirects(af: Af): Promise<PuntRedirectState[]>;
-  appNamespaceIds(): Promise<string[]>;
 }
 
 export interface IsolationInventory {
@@ -43,7 +28,7 @@ function routesKey(af: Af, tableId: number): string {
 }
 
 /** One read of everything isolation-related: table 0, our tables, the given loopbacks, every uRPF config. */
-export async function readIsolationInventory(reader: IsolationReader, loopbacks: readonly number[], puntTableId?: number): Promise<IsolationInventory> {
+export async function readIsolationInventory(reader: IsolationOps, loopbacks: readonly number[], puntTableId?: number): Promise<IsolationInventory> {
   const tables = await reader.tables();
   const ids = new Set<string>([routesKey(4, 0), routesKey(6, 0)]);
   for (const t of ownedTables(tables)) ids.add(routesKey(t.af, t.tableId));

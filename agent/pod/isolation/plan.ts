@@ -21,27 +21,12 @@
  * else's address — is dropped on input.
  */
 import type { TagOwner } from '../tags.js';
-import { AFS, NODE_PUNT_TABLE_NAME, tableName, type Af } from './tables.js';
+import { AFS, NODE_PUNT_TABLE_NAME, tableName } from './tables.js';
 import { afOf, canonicalNetwork, hostPrefixOf } from './prefixes.js';
+import { ANY, type Af, type AppNamespaceSpec, type RoutePlan, type TablePlan } from './vpp-isolation.js';
 
-/** ~0 as a u32: "any interface" for punt redirects, "the interface's own table" for uRPF. */
-export const ANY = 0xffffffff;
-
-export interface TablePlan {
-  af: Af;
-  tableId: number;
-  name: string;
-}
-
-export type RoutePath = { via: 'interface'; swIfIndex: number; nh?: string } | { via: 'table'; tableId: number };
-
-export interface RoutePlan {
-  af: Af;
-  tableId: number;
-  /** Canonical network text. */
-  prefix: string;
-  path: RoutePath;
-}
+export { ANY };
+export type { Af, RoutePath, RoutePlan, TablePlan } from './vpp-isolation.js';
 
 /** A pod interface in VPP: ethernet ones (TAP, veth's af_packet, L2 memif) name the pod address as next hop. */
 export interface PodInterfaceRef {
@@ -72,7 +57,7 @@ export interface VclPlan {
   puntRoutes: RoutePlan[];
   /** Table 0's route of each pod prefix, and the route it replaces (put back when VCL is undone). */
   steer: { route: RoutePlan; replaces: RoutePlan }[];
-  appNamespace: { namespaceId: string; sockName: string; ip4FibId: number; ip6FibId: number };
+  appNamespace: AppNamespaceSpec;
   /** The table PBL clients of this pod go in. */
   pblTableId: number;
 }

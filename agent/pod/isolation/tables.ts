@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { TAG_MAX, TAG_PREFIX, shortContainerId, type TagOwner } from '../tags.js';
+import type { Af, TableEntry } from './vpp-isolation.js';
 
-export type Af = 4 | 6;
+export type { Af, TableEntry } from './vpp-isolation.js';
 export const AFS: readonly Af[] = [4, 6];
 
 /** What a table of ours is for. */
@@ -69,13 +70,6 @@ export function parseTableName(name: string): ParsedTableName | undefined {
   const [cid, ifName, purpose] = name.slice(TAG_PREFIX.length).split(':');
   if (!cid || !ifName || (purpose !== 'vrf' && purpose !== 'rpf')) return undefined;
   return { owner: `${cid}:${ifName}`, purpose };
-}
-
-/** A table as VPP's ip_table_dump lists it. */
-export interface TableEntry {
-  af: Af;
-  tableId: number;
-  name: string;
 }
 
 /** Our pod tables in a table dump, with the owner their name carries (for the sweep and a rebuild). */

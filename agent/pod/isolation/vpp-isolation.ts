@@ -1,12 +1,92 @@
-/** `IsolationOps` over VPP's binary API (ip, interface, urpf, punt, session messages). */
+/**
+ * The VPP operations of pod isolation (tables, routes, interface tables and addresses, uRPF, punt, app
+ * namespaces) as a port with plain types, and its implementation over VPP's binary API. This is the only file
+ * of agent/pod/isolation/ that knows VPP's messages: it belongs with the agent's VPP façade and imports nothing
+ * from the rest of the isolation code.
+ */
 import { VPP_RETVALS, VppApiError, type VppClient } from '../../../vpp-api/client/index.js';
 import { FibPathNhProto, type FibPathIn } from '../../../vpp-api/generated/fib_types.js';
 import { interface_, ip, punt, session, urpf } from '../../../vpp-api/generated/index.js';
 import { UrpfMode } from '../../../vpp-api/generated/urpf.js';
-import type { IsolationOps, PuntRedirectState, UrpfState } from './apply.js';
-import type { IsolationReader, RouteEntry } from './inventory.js';
-import { ANY, type RoutePath, type RoutePlan, type TablePlan } from './plan.js';
-import type { Af } from './tables.js';
+
+export type Af = 4 | 6;
+
+/** ~0 as a u32: "any interface" for punt redirects, "the interface's own table" for uRPF, "all" in dumps. */
+export const ANY = 0xffffffff;
+
+export interface TablePlan {
+  af: Af;
+  tableId: number;
+  name: string;
+}
+
+/** A table as VPP's ip_table_dump lists it. */
+export type TableEntry = TablePlan;
+
+export type RoutePath = { via: 'interface'; swIfIndex: number; nh?: string } | { via: 'table'; tableId: number };
+
+export interface RoutePlan {
+  af: Af;
+  tableId: number;
+  /** Canonical network text. */
+  prefix: string;
+  path: RoutePath;
+}
+
+/** A route as VPP's ip_route_dump lists it. */
+export interface RouteEntry {
+  prefix: string;
+  paths: RoutePath[];
+}
+
+export interface UrpfState {
+  swIfIndex: number;
+  af: Af;
+  isInput: boolean;
+  mode: number;
+  tableId: number;
+}
+
+export interface PuntRedirectState {
+  af: Af;
+  rxSwIfIndex: number;
+  /** Tables the redirect's paths look up (one for ours); interface paths show as undefined. */
+  lookups: (number | undefined)[];
+}
+
+export interface AppNamespaceSpec {
+  namespaceId: string;
+  sockName: string;
+  ip4FibId: number;
+  ip6FibId: number;
+}
+
+/** What the isolation code needs from VPP. Deletes tolerate "already gone". */
+export interface IsolationOps {
+  tables(): Promise<TableEntry[]>;
+  tableAdd(t: TablePlan): Promise<void>;
+  tableDel(t: TablePlan): Promise<void>;
+  /** Adds a route, or replaces the paths of the same prefix in that table. */
+  routeAdd(r: RoutePlan): Promise<void>;
+  routeDel(r: RoutePlan): Promise<void>;
+  routes(af: Af, tableId: number): Promise<RouteEntry[]>;
+  interfaceTable(swIfIndex: number, af: Af, tableId: number): Promise<void>;
+  addressAdd(swIfIndex: number, prefix: string): Promise<void>;
+  addressDel(swIfIndex: number, prefix: string): Promise<void>;
+  addresses(swIfIndex: number): Promise<string[]>;
+  /** `tableId` ~0: the interface's own table. */
+  urpfSet(swIfIndex: number, af: Af, mode: 'off' | 'loose', tableId: number): Promise<void>;
+  /** The configs of one interface, or of all with ~0. */
+  urpfConfigs(swIfIndex: number): Promise<UrpfState[]>;
+  puntL4(af: Af, protocol: 'tcp' | 'udp', isAdd: boolean): Promise<void>;
+  puntRedirects(af: Af): Promise<PuntRedirectState[]>;
+  puntRedirectAdd(af: Af, rxSwIfIndex: number, lookupTableId: number): Promise<void>;
+  appNamespaceAdd(ns: AppNamespaceSpec, swIfIndex: number, secret: bigint): Promise<void>;
+  appNamespaceDel(ns: AppNamespaceSpec, swIfIndex: number, secret: bigint): Promise<void>;
+  appNamespaceIds(): Promise<string[]>;
+  /** True for an error that says the object (or the interface it needs) does not exist. */
+  isGone(e: unknown): boolean;
+}
 
 export type IsolationVpp = Pick<VppClient, 'request' | 'dumpAll' | 'cli'>;
 
@@ -56,13 +136,13 @@ async function tolerant(fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
-export function vppIsolationOps(vpp: IsolationVpp): IsolationOps & IsolationReader {
+export function vppIsolationOps(vpp: IsolationVpp): IsolationOps {
   const table = (t: TablePlan, isAdd: boolean) => vpp.request(ip.ip_table_add_del, { is_add: isAdd, table: { table_id: t.tableId, is_ip6: t.af === 6, name: t.name } });
   // A delete carries no paths: VPP then deletes the entry by prefix (fib_table_entry_delete) instead of decoding
   // paths first, which fails with -54 once a path's interface is gone and would leave the route behind.
   const route = (r: RoutePlan, isAdd: boolean) =>
     vpp.request(ip.ip_route_add_del, { is_add: isAdd, is_multipath: false, route: { table_id: r.tableId, prefix: r.prefix, paths: isAdd ? [routePath(r)] : [] } });
-  const appns = (ns: { namespaceId: string; sockName: string; ip4FibId: number; ip6FibId: number }, sw: number, secret: bigint, isAdd: boolean) =>
+  const appns = (ns: AppNamespaceSpec, sw: number, secret: bigint, isAdd: boolean) =>
     vpp.request(session.app_namespace_add_del_v4, {
       is_add: isAdd,
       secret,
