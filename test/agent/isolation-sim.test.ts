@@ -14,6 +14,7 @@ import { createSourceCheck, createVclIsolation, deleteSourceCheck, deleteVclIsol
 import { vppIsolationOps } from '../../agent/pod/isolation/vpp-isolation.js';
 import { planNodePunt, planSourceCheck, planVcl, ANY, type PodInterfaceRef } from '../../agent/pod/isolation/plan.js';
 import { allocateTableId, tableKey } from '../../agent/pod/isolation/tables.js';
+import { IsolationNode } from '../../agent/pod/isolation/node.js';
 import { StepError, transact } from '../../agent/pod/transaction.js';
 import { orphanTables, readIsolationInventory, sweepOrphanTables, verifySourceCheck, verifyVclIsolation } from '../../agent/pod/isolation/inventory.js';
 
@@ -370,5 +371,43 @@ describe('adoption, sweep and VPP restart', () => {
     expect(p2.vcl.plan.tables).toEqual(p1.vcl.plan.tables);
     expect(shape(await view(vpp))).toEqual(first);
     expect(verifyVclIsolation(p2.vcl, await readIsolationInventory(ops, [p2.loop], puntId))).toEqual([]);
+  });
+});
+
+describe('IsolationNode', () => {
+  test('the punt path once for concurrent callers, found again by a new agent, made again after a VPP restart; ids held while in flight', async () => {
+    const vpp = await start();
+    const ops = vppIsolationOps(vpp);
+    const node = new IsolationNode(ops);
+    const [a, b] = await Promise.all([node.puntTable(), node.puntTable()]);
+    expect(a).toBe(b);
+    const v = await view(vpp);
+    expect(v.tables.filter((t) => t.name === 'vcni:node:punt').map((t) => [t.af, t.tableId])).toEqual([
+      [4, a],
+      [6, a],
+    ]);
+    expect(v.punt.redirects.length).toBe(2);
+
+    // An agent restart: a new instance finds the table by its name and keeps its id.
+    await vpp.request(ip.ip_table_add_del, { is_add: true, table: { table_id: 0x76630001, name: 'someone else' } });
+    expect(await new IsolationNode(ops).puntTable()).toBe(a);
+
+    // Ids: two allocations for the same key in flight get two ids; a wanted free id of ours is kept; release frees.
+    const x = await node.allocate('k');
+    const y = await node.allocate('k');
+    expect(y).not.toBe(x);
+    expect([x, y]).not.toContain(a);
+    node.release(x);
+    expect(await node.allocate('k')).toBe(x);
+    expect(await node.allocate('other', 0x7663abcd)).toBe(0x7663abcd);
+    expect(await node.allocate('other', 0x7663abcd)).not.toBe(0x7663abcd);
+    expect(await node.allocate('other', 5)).not.toBe(5);
+
+    const restarted = new Promise<void>((resolve) => vpp.onRestart(() => resolve()));
+    lastSim!.restart();
+    await restarted;
+    node.reset();
+    expect(await node.puntTable()).toBe(a);
+    expect((await view(vpp)).punt.unknownL4).toEqual(['4/tcp', '4/udp', '6/tcp', '6/udp']);
   });
 });
