@@ -6,26 +6,14 @@
  */
 import { CNI_CODES } from '../../contract/types.js';
 import { ANNOTATION_PREFIX, type PortRange } from '../pod/annotations.js';
-import { attachmentKey, describeAttachment, type AttachRequest, type AttachResult, type AttachmentRecord, type PodRef } from '../pod/attachment.js';
+import { attachmentKey, describeAttachment, type AttachRequest, type AttachResult, type PodRef } from '../pod/attachment.js';
+import type { AttachmentRecord, AttachmentStore } from '../pod/record.js';
 import { diffAttachment, formatPortRange, type PblUpdateResult } from '../pod/pbl-update.js';
 import type { PodNetwork } from '../pod/pod-network.js';
 import type { PodInfo, PodSource } from '../pods/pod-source.js';
 import { classifyPodError, errorLogFields, type PodWarningReason } from '../observability/pod-errors.js';
 import { CniFailure } from './cni-error.js';
 import { KeyedMutex } from './keyed-mutex.js';
-
-export interface AttachmentStore {
-  all(): AttachmentRecord[];
-  get(key: string): AttachmentRecord | undefined;
-  /** Records a committed ADD (durably, when the store is a checkpoint). */
-  put(rec: AttachmentRecord): Promise<void>;
-  /** Forgets a committed DEL. */
-  delete(key: string): Promise<void>;
-  /** Records that an ADD or DEL starts, before its first VPP call (the checkpoint's intents). */
-  begin?(op: 'add' | 'del', req: Pick<AttachRequest, 'containerId' | 'ifName' | 'netns' | 'pod' | 'ips'>): Promise<void>;
-  /** The ADD failed and was rolled back: its intent is dropped. */
-  abandon?(key: string): Promise<void>;
-}
 
 /**
  * The state layer (agent/state): records whose VPP objects are not trusted (agent start before the
@@ -37,24 +25,6 @@ export interface AttachmentStateHooks {
   deleteStale(rec: AttachmentRecord): Promise<void>;
   /** Removes tagged VPP objects that belong to no record and no operation in flight. */
   sweepOrphans(): Promise<unknown>;
-}
-
-export class MemoryStore implements AttachmentStore {
-  private readonly map = new Map<string, AttachmentRecord>();
-  all(): AttachmentRecord[] {
-    return [...this.map.values()];
-  }
-  get(key: string): AttachmentRecord | undefined {
-    return this.map.get(key);
-  }
-  put(rec: AttachmentRecord): Promise<void> {
-    this.map.set(attachmentKey(rec.containerId, rec.ifName), rec);
-    return Promise.resolve();
-  }
-  delete(key: string): Promise<void> {
-    this.map.delete(key);
-    return Promise.resolve();
-  }
 }
 
 export interface ManagerLogger {

@@ -5,7 +5,7 @@ import { InvalidAnnotationError } from '../pod/annotations.js';
 import { PodRequestError, DeleteIncompleteError } from '../pod/pod-network.js';
 import { StepError } from '../pod/transaction.js';
 import { NetnsGoneError } from '../linux/netns.js';
-import { VppDisconnectedError, VppTimeoutError } from '../../vpp-api/client/index.js';
+import { VppDisconnectedError, VppTimeoutError } from '../vpp/api.js';
 
 export class CniFailure extends Error {
   override readonly name = 'CniFailure';

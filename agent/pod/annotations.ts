@@ -4,7 +4,7 @@
  * nothing is silently ignored. Keys and grammar follow Calico VPP so annotated pods move over unchanged.
  */
 import { z } from 'zod';
-import { isIpAddress } from '../../vpp-api/codec/ip.js';
+import { isIpAddress } from '../vpp/api.js';
 import { specProblems, interfaceSpecSchema, type FeatureGates, type InterfaceLimits, type InterfaceSpecInput } from './interface-spec.js';
 
 export const ANNOTATION_PREFIX = 'cni.projectcalico.org/';

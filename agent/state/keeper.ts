@@ -10,7 +10,7 @@
  * forgets the record — whatever of it is still in VPP then belongs to no record, and the sweep removes it.
  */
 import { deleteLinkTolerant } from '../linux/netns.js';
-import type { AttachmentRecord } from '../pod/attachment.js';
+import type { AttachmentRecord } from '../pod/record.js';
 import { keyOf, podFields, type StateContext } from './context.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { recoverAfterVppRestart, retryRecord, type RecoveryReport } from './recovery.js';

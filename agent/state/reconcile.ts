@@ -11,11 +11,12 @@
  *    objects that do not make a whole attachment are removed.
  * One set of dumps serves every record, so the cost barely grows with the number of pods.
  */
-import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/drivers/memif.js';
-import { VCL_SOCKET, vclNamespaceId } from '../pod/drivers/vcl.js';
+import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/kinds/memif.js';
+import { VCL_SOCKET, vclNamespaceId } from '../pod/kinds/vcl.js';
 import { parsePodAnnotations } from '../pod/annotations.js';
 import { resolveSpec, type InterfaceSpec } from '../pod/interface-spec.js';
-import { describeAttachment, ipOf, type AttachResult, type AttachmentRecord, type MadeMemif, type MadeObjects, type MadeRoute } from '../pod/attachment.js';
+import { describeAttachment, ipOf, type AttachResult } from '../pod/attachment.js';
+import type { AttachmentRecord, MadeMemif, MadeObjects, MadeRoute } from '../pod/record.js';
 import type { PodInfo } from '../pods/pod-source.js';
 import { forEachLimit, identityOf, keyOf, podFields, type PendingIntent, type StateContext } from './context.js';
 import { describeObjects, isEmpty, isHostVethOf, objectsOf, removeObjects, takeInventory, type InvInterface, type VppInventory } from './inventory.js';
@@ -120,7 +121,7 @@ export async function reconcile(c: StateContext, o: ReconcileOptions): Promise<R
       const key = keyOf(r);
       const rec = c.store.get(key);
       if (!rec || !o.stale.has(key)) return; // deleted meanwhile
-      const problems = verify(rec, inv);
+      const problems = verify(c, rec, inv);
       if (!(await c.netns.isNetns(rec.netns))) {
         if (await podGone(c, rec.pod, podTimeout)) {
           const r2 = await removeByIdentity(c, inv, rec);
@@ -232,7 +233,7 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
     const filename = inv.sockets.get(d.socketId);
     const parsed = filename ? parseSocketFilename(filename) : undefined;
     if (!filename || !parsed || parsed[0] !== memifSocketName(mode, g.ifName) || parsed[1] !== netns) return `memif ${itf.name}: socket ${filename ?? d.socketId} is not ours`;
-    const l2 = d.mode === 0;
+    const l2 = d.mode === 'ethernet';
     if (l2) for (const a of ips) made.neighbors.push({ swIfIndex: itf.swIfIndex, ip: ipOf(a), mac: MEMIF_CLIENT_MAC });
     return { mode, socketId: d.socketId, socketFilename: filename, socketName: `@${parsed[0]}`, swIfIndex: itf.swIfIndex, tag: itf.tag, l2, spec: sized(resolveSpec(undefined, cfg, false), !l2, d.ringSize, d.ringSize) };
   };

@@ -27,9 +27,10 @@ import {
   type Protected,
   type VppInventory,
 } from './inventory.js';
-import { VCL_LOOPBACK_MAC_PREFIX, vclLoopbackMac, vclNamespaceId } from '../pod/drivers/vcl.js';
-import { isVethHostName, vethHostName } from '../pod/drivers/veth.js';
-import { ipOf, type MadeRoute } from '../pod/attachment.js';
+import { VCL_LOOPBACK_MAC_PREFIX, vclLoopbackMac, vclNamespaceId } from '../pod/kinds/vcl.js';
+import { isVethHostName, vethHostName } from '../pod/kinds/veth.js';
+import { ipOf } from '../pod/attachment.js';
+import type { MadeRoute } from '../pod/record.js';
 import { shortContainerId } from '../pod/tags.js';
 import { keyOf, type PendingIntent, type StateContext } from './context.js';
 

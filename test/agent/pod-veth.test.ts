@@ -25,7 +25,7 @@ import type { NodeResources } from '../../agent/pod/node-resources.js';
 import { PodNetwork } from '../../agent/pod/pod-network.js';
 import { StepError } from '../../agent/pod/transaction.js';
 import { ANN } from '../../agent/pod/annotations.js';
-import { afPacketRings, isVethHostName, vethHostName } from '../../agent/pod/drivers/veth.js';
+import { afPacketRings, isVethHostName, vethHostName } from '../../agent/pod/kinds/veth.js';
 import { fallbackEventMessage, PodInterfaceModeState } from '../../agent/pod/interface-mode.js';
 import type { AttachRequest, PodRef } from '../../agent/pod/attachment.js';
 import type { PodInterfaceConfig, PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';

@@ -22,7 +22,7 @@ import { KubePodSource } from '../../agent/kube/pod-source.js';
 import { KubeEventRecorder } from '../../agent/kube/events.js';
 import { AgentMetrics } from '../../agent/observability/metrics.js';
 import { Registry } from 'prom-client';
-import type { AttachmentRecord } from '../../agent/pod/attachment.js';
+import type { AttachmentRecord } from '../../agent/pod/record.js';
 import type { CtlPodDetail, CtlPodList } from '../../contract/ctl-api.js';
 import { FakeApiServer, type FakeEvent } from '../helpers/fake-apiserver.js';
 import { createNetns, deleteAllNetns, haveRoot, type TestNetns } from '../helpers/netns.js';

@@ -30,7 +30,7 @@ import { createLogger } from '../../agent/log.js';
 import type { PodInfo, PodSource } from '../../agent/pods/pod-source.js';
 import type { AttachResult } from '../../agent/pod/attachment.js';
 import type { PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
-import { isVethHostName } from '../../agent/pod/drivers/veth.js';
+import { isVethHostName } from '../../agent/pod/kinds/veth.js';
 import { ANN } from '../../agent/pod/annotations.js';
 import { deleteAllNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { ScopedHostNetns } from './scoped-netns.js';

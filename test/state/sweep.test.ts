@@ -15,7 +15,7 @@ import { VppClient } from '../../vpp-api/client/index.js';
 import { LinuxNetns } from '../../agent/linux/netns.js';
 import { NodeResources } from '../../agent/pod/node-resources.js';
 import { PodNetwork } from '../../agent/pod/pod-network.js';
-import { vclLoopbackMac } from '../../agent/pod/drivers/vcl.js';
+import { vclLoopbackMac } from '../../agent/pod/kinds/vcl.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { Harness, KINDS, type TestPod } from './harness.js';
 

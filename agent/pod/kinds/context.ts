@@ -1,8 +1,10 @@
-/** What every pod interface driver is given: VPP, the pod netns, shared node objects, config, a logger. */
+/** What every pod interface kind is given: VPP, the pod netns, shared node objects, config, a logger. */
 import type { NetnsOps } from '../../linux/netns.js';
+import type { VppApi } from '../../vpp/api.js';
 import type { PodInterfaceConfig } from '../interface-spec.js';
 import type { NodeResources } from '../node-resources.js';
-import type { VppApi } from '../vpp-ops.js';
+
+export type { CheckProblem } from '../../objects/kind.js';
 
 export interface DriverLogger {
   debug(obj: object, msg?: string): void;
@@ -16,10 +18,4 @@ export interface DriverContext {
   node: NodeResources;
   cfg: PodInterfaceConfig;
   log: DriverLogger;
-}
-
-/** A difference between what should exist and what does, found by CHECK. */
-export interface CheckProblem {
-  object: string;
-  problem: string;
 }

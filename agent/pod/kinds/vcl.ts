@@ -1,0 +1,101 @@
+/**
+ * The VCL kind: an app namespace for the pod, whose session socket VPP listens on inside the pod netns
+ * (`@vpp/session`), so an app using VPP's host stack (VCL, LD_PRELOAD) attaches from the pod.
+ * The namespace is bound to a per-pod loopback tagged with its owner; the session layer is enabled
+ * once per node. The namespace secret is random per pod.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { adminUp, createLoopback, deleteLoopback, interfaceByIndex, setTag } from '../../vpp/interface.js';
+import { addAppNamespace, deleteAppNamespace, hasAppNamespace } from '../../vpp/session.js';
+import type { AttachRequest } from '../attachment.js';
+import { shortContainerId } from '../tags.js';
+import type { CheckProblem } from './context.js';
+import type { PodDesired, PodInterfaceKind } from './kind.js';
+import { swIfIndex } from './parts.js';
+
+export const VCL_SOCKET = 'vpp/session';
+
+/** App namespace id: unique per attachment, within string[64]. */
+export function vclNamespaceId(req: Pick<AttachRequest, 'containerId' | 'ifName'>): string {
+  return `vcni-${shortContainerId(req.containerId)}-${req.ifName}`;
+}
+
+/** First bytes of the MAC of a VCL loopback: locally administered, "vc". */
+export const VCL_LOOPBACK_MAC_PREFIX = '02:76:63:';
+
+/**
+ * The MAC a VCL loopback is made with: it marks the owner from the moment of creation (the tag comes one
+ * call later; an agent that dies in between leaves a loopback found again by this MAC).
+ */
+export function vclLoopbackMac(req: Pick<AttachRequest, 'containerId' | 'ifName'>): string {
+  const h = createHash('sha256').update(`${shortContainerId(req.containerId)}:${req.ifName}`).digest();
+  return VCL_LOOPBACK_MAC_PREFIX + [h[0]!, h[1]!, h[2]!].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+const U64_MAX = 2n ** 64n - 1n;
+
+export const madeVclSchema = z.object({
+  namespaceId: z.string().min(1).max(63).regex(/^vcni-/, 'expected an app namespace id of ours (vcni-...)'),
+  /** u64 secret as a decimal string (JSON-safe). */
+  secret: z.string().regex(/^\d{1,20}$/, 'expected a decimal u64').refine((s) => BigInt(s) <= U64_MAX, 'larger than a u64'),
+  sockName: z.string().max(4200),
+  socketName: z.string().max(120).regex(/^@/, 'expected an abstract socket name (@...)'),
+  /** The per-pod loopback the namespace is bound to. */
+  loopSwIfIndex: swIfIndex,
+});
+export type MadeVcl = z.infer<typeof madeVclSchema>;
+
+export const vclKind: PodInterfaceKind<'vcl', PodDesired, MadeVcl> = {
+  name: 'vcl',
+  schema: madeVclSchema,
+  async create(ctx, tx, { req }) {
+    await tx.step('session layer', () => ctx.node.sessionEnabled());
+    const tag = ctx.attachment.owner.mark('vcl');
+    const loop = await tx.step('vcl loopback', () => createLoopback(ctx.vpp, vclLoopbackMac(req)), (sw) => deleteLoopback(ctx.vpp, sw));
+    await tx.step('vcl loopback tag', () => setTag(ctx.vpp, loop, tag));
+    await tx.step('vcl loopback admin up', () => adminUp(ctx.vpp, loop));
+    const secret = randomBytes(8).readBigUInt64BE(0);
+    const namespaceId = vclNamespaceId(req);
+    const sockName = `abstract:${VCL_SOCKET},netns_name=${req.netns}`;
+    await tx.step(
+      'app namespace',
+      () => addAppNamespace(ctx.vpp, { id: namespaceId, secret, swIfIndex: loop, sockName }),
+      () => deleteAppNamespace(ctx.vpp, { id: namespaceId, secret, swIfIndex: loop }),
+    );
+    return { namespaceId, secret: secret.toString(), sockName, socketName: `@${VCL_SOCKET}`, loopSwIfIndex: loop };
+  },
+  async delete(ctx, v) {
+    await deleteAppNamespace(ctx.vpp, { id: v.namespaceId, secret: BigInt(v.secret), swIfIndex: v.loopSwIfIndex });
+    await deleteLoopback(ctx.vpp, v.loopSwIfIndex);
+  },
+  async check(ctx, v) {
+    const out: CheckProblem[] = [];
+    if (!(await interfaceByIndex(ctx.vpp, v.loopSwIfIndex))) out.push({ object: `vcl loopback ${v.loopSwIfIndex}`, problem: 'missing in VPP' });
+    // This VPP has no app-namespace dump message: read the CLI table.
+    if (!(await hasAppNamespace(ctx.vpp, v.namespaceId))) out.push({ object: `app namespace ${v.namespaceId}`, problem: 'not in "show app ns"' });
+    return out;
+  },
+  verify(ctx, v, inv) {
+    const out: CheckProblem[] = [];
+    const tag = ctx.attachment.owner.mark('vcl');
+    const what = `vcl loopback sw_if_index ${v.loopSwIfIndex}`;
+    const i = inv.interfaces.get(v.loopSwIfIndex);
+    if (!i) out.push({ object: what, problem: 'missing' });
+    else if (i.tag !== tag) out.push({ object: what, problem: `has tag "${i.tag}", expected "${tag}"` });
+    if (!inv.appNamespaces.some((a) => a.id === v.namespaceId)) out.push({ object: `app namespace ${v.namespaceId}`, problem: 'missing' });
+    return out;
+  },
+  /** Loopbacks tagged by us for VCL, with the app namespace of their owner. */
+  owned(inv) {
+    const out = [];
+    for (const i of inv.interfaces.values()) {
+      if (i.owner?.kind !== 'vcl') continue;
+      const namespaceId = vclNamespaceId({ containerId: i.owner.cid, ifName: i.owner.ifName });
+      const a = inv.appNamespaces.find((x) => x.id === namespaceId);
+      const made: MadeVcl = { namespaceId, secret: a && /^\d+$/.test(a.secret) ? a.secret : '0', sockName: a?.socket ?? '', socketName: `@${VCL_SOCKET}`, loopSwIfIndex: i.swIfIndex };
+      out.push({ owner: `${i.owner.cid}:${i.owner.ifName}`, made, describe: `vcl loopback ${i.name} (${i.tag})` });
+    }
+    return out;
+  },
+};
