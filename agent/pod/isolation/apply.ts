@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { NodePuntPlan, SourceCheckPlan, VclPlan } from './plan.js';
-import { ANY, type IsolationOps, type RoutePlan } from './vpp-isolation.js';
+import { ANY, type IsolationOps } from './vpp-isolation.js';
 
 export type { IsolationOps } from './vpp-isolation.js';
 
@@ -47,7 +47,7 @@ export type MadeVclIsolation = z.infer<typeof madeVclSchema>;
 export const sourceCheckPlanSchema = z.strictObject({
   tables: z.array(tablePlan),
   routes: z.array(routePlan),
-  checks: z.array(z.strictObject({ swIfIndex: u32, af, mode: z.literal('loose'), tableId: u32 })),
+  checks: z.array(z.strictObject({ swIfIndex: u32, name: z.string().max(32).optional(), af, mode: z.literal('loose'), tableId: u32 })),
 }) satisfies z.ZodType<SourceCheckPlan>;
 export type MadeSourceCheck = z.infer<typeof sourceCheckPlanSchema>;
 
@@ -77,14 +77,11 @@ export async function ensureNodePunt(ops: IsolationOps, plan: NodePuntPlan): Pro
 
 // ---- VCL ----
 
-function describeRoute(r: RoutePlan): string {
-  const via = r.path.via === 'table' ? `lookup table ${r.path.tableId}` : `interface ${r.path.swIfIndex}${r.path.nh ? ` nh ${r.path.nh}` : ''}`;
-  return `route ${r.prefix} table ${r.tableId} -> ${via}`;
-}
+// Step names say what a step is for, not the ids of the run (tests compare the steps of two runs).
 
 /** Creates the VCL objects of `plan` around the pod's VCL loopback; the app namespace comes last. */
 export async function createVclIsolation(ops: IsolationOps, tx: StepRunner, plan: VclPlan, loopSwIfIndex: number, secret: bigint): Promise<MadeVclIsolation> {
-  for (const t of plan.tables) await tx.step(`vcl vrf ipv${t.af} table ${t.tableId}`, () => ops.tableAdd(t), () => ops.tableDel(t));
+  for (const t of plan.tables) await tx.step(`vcl vrf ipv${t.af} table`, () => ops.tableAdd(t), () => ops.tableDel(t));
   for (const a of [4, 6] as const) {
     await tx.step(
       `vcl loopback ipv${a} table`,
@@ -95,8 +92,9 @@ export async function createVclIsolation(ops: IsolationOps, tx: StepRunner, plan
   for (const p of plan.loopback.addresses) {
     await tx.step(`vcl loopback address ${p}`, () => ops.addressAdd(loopSwIfIndex, p), () => ops.addressDel(loopSwIfIndex, p));
   }
-  for (const r of [...plan.vrfRoutes, ...plan.puntRoutes]) await tx.step(describeRoute(r), () => ops.routeAdd(r), () => ops.routeDel(r));
-  for (const s of plan.steer) await tx.step(describeRoute(s.route), () => ops.routeAdd(s.route), () => ops.routeAdd(s.replaces));
+  for (const r of plan.vrfRoutes) await tx.step(`vcl vrf route ${r.prefix} to table 0`, () => ops.routeAdd(r), () => ops.routeDel(r));
+  for (const r of plan.puntRoutes) await tx.step(`vcl punt route ${r.prefix}`, () => ops.routeAdd(r), () => ops.routeDel(r));
+  for (const s of plan.steer) await tx.step(`vcl route ${s.route.prefix} into the pod vrf`, () => ops.routeAdd(s.route), () => ops.routeAdd(s.replaces));
   await tx.step(
     'app namespace',
     () => ops.appNamespaceAdd(plan.appNamespace, loopSwIfIndex, secret),
@@ -141,15 +139,17 @@ export async function deleteVclIsolation(ops: IsolationOps, made: MadeVclIsolati
  * config left on this index by an earlier interface is switched off first.
  */
 export async function createSourceCheck(ops: IsolationOps, tx: StepRunner, plan: SourceCheckPlan): Promise<MadeSourceCheck> {
-  for (const t of plan.tables) await tx.step(`source check ipv${t.af} table ${t.tableId}`, () => ops.tableAdd(t), () => ops.tableDel(t));
-  for (const r of plan.routes) await tx.step(describeRoute(r), () => ops.routeAdd(r), () => ops.routeDel(r));
+  for (const t of plan.tables) await tx.step(`source check ipv${t.af} table`, () => ops.tableAdd(t), () => ops.tableDel(t));
+  for (const r of plan.routes) await tx.step(`source check route ${r.prefix}`, () => ops.routeAdd(r), () => ops.routeDel(r));
   const interfaces = [...new Set(plan.checks.map((c) => c.swIfIndex))];
   for (const sw of interfaces) {
-    const stale = (await tx.step(`urpf state of interface ${sw}`, () => ops.urpfConfigs(sw))).filter((c) => c.isInput);
-    for (const c of plan.checks.filter((x) => x.swIfIndex === sw)) {
-      if (stale.some((s) => s.af === c.af)) await tx.step(`urpf ipv${c.af} off on ${sw} (left by an earlier interface)`, () => ops.urpfSet(sw, c.af, 'off', ANY));
+    const checks = plan.checks.filter((x) => x.swIfIndex === sw);
+    const name = checks[0]?.name ?? `sw_if_index ${sw}`;
+    const stale = (await tx.step(`urpf state of ${name}`, () => ops.urpfConfigs(sw))).filter((c) => c.isInput);
+    for (const c of checks) {
+      if (stale.some((s) => s.af === c.af)) await tx.step(`urpf ipv${c.af} off on ${name} (left by an earlier interface)`, () => ops.urpfSet(sw, c.af, 'off', ANY));
       await tx.step(
-        `urpf ipv${c.af} loose on ${sw} table ${c.tableId}`,
+        `urpf ipv${c.af} loose on ${name}`,
         () => ops.urpfSet(sw, c.af, c.mode, c.tableId),
         () => ops.urpfSet(sw, c.af, 'off', ANY),
       );

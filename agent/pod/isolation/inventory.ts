@@ -3,7 +3,7 @@
  * comparisons with what a checkpoint says was made. Reading makes no change.
  */
 import type { MadeSourceCheck, MadeVclIsolation } from './apply.js';
-import { ownedTables, type ParsedTableName } from './tables.js';
+import { NODE_PUNT_TABLE_NAME, isOurTableId, ownedTables, type ParsedTableName } from './tables.js';
 import { ANY, type Af, type IsolationOps, type PuntRedirectState, type RouteEntry, type RoutePath, type RoutePlan, type TableEntry, type TablePlan, type UrpfState } from './vpp-isolation.js';
 
 /** A difference between what should exist and what does. */
@@ -14,6 +14,8 @@ export interface IsolationProblem {
 
 export interface IsolationInventory {
   tables: TableEntry[];
+  /** The node punt table's id, when VPP has it. */
+  puntTableId: number | undefined;
   /** Routes by "af/tableId" of table 0 and of every table of ours. */
   routes: Map<string, RouteEntry[]>;
   /** Addresses of the interfaces asked for (VCL loopbacks). */
@@ -23,13 +25,21 @@ export interface IsolationInventory {
   appNamespaces: Set<string>;
 }
 
+export function emptyIsolationInventory(): IsolationInventory {
+  return { tables: [], puntTableId: undefined, routes: new Map(), addresses: new Map(), urpf: [], puntRedirects: [], appNamespaces: new Set() };
+}
+
 function routesKey(af: Af, tableId: number): string {
   return `${af}/${tableId}`;
 }
 
-/** One read of everything isolation-related: table 0, our tables, the given loopbacks, every uRPF config. */
+/**
+ * One read of everything isolation-related: table 0, our tables, the given loopbacks, every uRPF config. The
+ * punt table is the one given, or ours by name.
+ */
 export async function readIsolationInventory(reader: IsolationOps, loopbacks: readonly number[], puntTableId?: number): Promise<IsolationInventory> {
   const tables = await reader.tables();
+  puntTableId ??= tables.find((t) => t.name === NODE_PUNT_TABLE_NAME && isOurTableId(t.tableId))?.tableId;
   const ids = new Set<string>([routesKey(4, 0), routesKey(6, 0)]);
   for (const t of ownedTables(tables)) ids.add(routesKey(t.af, t.tableId));
   if (puntTableId !== undefined) for (const af of [4, 6] as const) if (tables.some((t) => t.af === af && t.tableId === puntTableId)) ids.add(routesKey(af, puntTableId));
@@ -42,6 +52,7 @@ export async function readIsolationInventory(reader: IsolationOps, loopbacks: re
   for (const sw of loopbacks) addresses.set(sw, await reader.addresses(sw));
   return {
     tables,
+    puntTableId,
     routes,
     addresses,
     urpf: await reader.urpfConfigs(ANY),

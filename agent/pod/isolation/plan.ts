@@ -32,6 +32,8 @@ export type { Af, RoutePath, RoutePlan, TablePlan } from './vpp-isolation.js';
 export interface PodInterfaceRef {
   swIfIndex: number;
   ethernet: boolean;
+  /** For step names and errors (`tap`, `af_packet`, `memif`); the sw_if_index when absent. */
+  name?: string;
 }
 
 // ---- VCL ----
@@ -121,6 +123,8 @@ export const URPF_MODE = { off: 0, loose: 1, strict: 2 } as const;
 
 export interface UrpfCheck {
   swIfIndex: number;
+  /** The interface's name in step names (`tap`, `memif`...). */
+  name?: string;
   af: Af;
   /** Always loose: against a table holding only the pod's own prefixes, "any route" means "one of the pod's". */
   mode: 'loose';
@@ -154,6 +158,6 @@ export function planSourceCheck(input: SourceCheckInput): SourceCheckPlan {
     tables: AFS.map((af) => ({ af, tableId: t, name: tableName(input.owner, 'rpf') })),
     routes,
     // Both families on every interface: a family without a pod address has an empty table, and its packets are dropped.
-    checks: input.interfaces.flatMap((i) => AFS.map((af) => ({ swIfIndex: i.swIfIndex, af, mode: 'loose' as const, tableId: t }))),
+    checks: input.interfaces.flatMap((i) => AFS.map((af) => ({ swIfIndex: i.swIfIndex, ...(i.name ? { name: i.name } : {}), af, mode: 'loose' as const, tableId: t }))),
   };
 }
