@@ -107,7 +107,7 @@ describe('planVcl', () => {
         },
       ],
       appNamespace: { namespaceId: 'vcni-1a2b3c4d5e6f-eth0', sockName: 'abstract:vpp/session,netns_name=/var/run/netns/p1', ip4FibId: vrf, ip6FibId: vrf },
-      pblTableId: punt,
+      pblTableId: 0,
     });
   });
 

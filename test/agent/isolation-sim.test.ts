@@ -144,11 +144,12 @@ describe('VCL isolation on the simulator', () => {
       [6, 0, [[ANY, puntId]]],
     ]);
 
-    // VCL + PBL: the pod's PBL clients go on its punt-table route.
+    // VCL + PBL: the pod's PBL clients stay on table 0's entry of the pod IP (now a lookup into the VRF).
     const r = await vpp.request(pbl.pbl_client_update, {
       client: { id: ANY, addr: '10.244.1.5', table_id: a.m.plan.pblTableId, paths: { sw_if_index: a.eth0.swIfIndex, weight: 1 }, port_ranges: [{ start: 4444, end: 4500, iproto: 6 }] },
     });
-    expect((await view(vpp)).pblClients).toEqual([expect.objectContaining({ id: r.id, addr: '10.244.1.5', tableId: puntId })]);
+    expect((await view(vpp)).pblClients).toEqual([expect.objectContaining({ id: r.id, addr: '10.244.1.5', tableId: 0 })]);
+    expect(routesOf(await view(vpp), 4, 0)).toContain(`10.244.1.5/32 -> table ${a.vrf}`);
     await vpp.request(pbl.pbl_client_del, { id: r.id });
 
     // DEL of pod A: its table-0 routes go back to eth0, its VRF, addresses, punt routes and namespace go; pod B stays.

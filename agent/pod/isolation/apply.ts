@@ -104,13 +104,18 @@ export async function createVclIsolation(ops: IsolationOps, tx: StepRunner, plan
 }
 
 /**
- * Removes the VCL objects (not the loopback: its kind deletes it). Table 0's routes to the pod go back to eth0;
- * when eth0 is gone too, they are removed.
+ * Removes the VCL objects (not the loopback: its kind deletes it). Table 0's routes to the pod go back to eth0
+ * (`restore`, the default: the routes are eth0's and its kind removes them) or are removed; when eth0 is gone,
+ * they are removed.
  */
-export async function deleteVclIsolation(ops: IsolationOps, made: MadeVclIsolation): Promise<void> {
+export async function deleteVclIsolation(ops: IsolationOps, made: MadeVclIsolation, opts: { restore?: boolean } = {}): Promise<void> {
   const { plan, loopSwIfIndex } = made;
   await ops.appNamespaceDel(plan.appNamespace, loopSwIfIndex, BigInt(made.secret));
   for (const s of plan.steer) {
+    if (opts.restore === false) {
+      await ops.routeDel(s.route);
+      continue;
+    }
     try {
       await ops.routeAdd(s.replaces);
     } catch (e) {

@@ -13,8 +13,8 @@
  *    reaches the session layer);
  *  - in the node's punt table, the pod's host prefixes go to eth0: TCP and UDP that no VCL session takes are
  *    punted (set_punt, node-wide), redirected into the punt table (node-wide) and so reach the pod's kernel.
- *    With PBL on the same pod, the PBL clients sit on that punt-table route (VCL listeners first, then the
- *    memif ports, then the kernel).
+ *    With PBL on the same pod, the PBL clients stay on table 0's entry of the pod IP, in front of the lookup
+ *    into the VRF: the listed ports reach the memif, the rest the session layer, then the kernel.
  * Source checks (every pod attachment, `planSourceCheck`): a per-attachment table holding only the pod's host
  * prefixes and its AllowedSourcePrefixes, routed through the pod's interface, and uRPF in loose mode against
  * that table on every interface of the attachment, both families: a source with no route there — anyone
@@ -60,7 +60,7 @@ export interface VclPlan {
   /** Table 0's route of each pod prefix, and the route it replaces (put back when VCL is undone). */
   steer: { route: RoutePlan; replaces: RoutePlan }[];
   appNamespace: AppNamespaceSpec;
-  /** The table PBL clients of this pod go in. */
+  /** The table PBL clients of this pod go in: 0 (they interpose on table 0's entry of the pod IP). */
   pblTableId: number;
 }
 
@@ -81,7 +81,7 @@ export function planVcl(input: VclPlanInput): VclPlan {
       replaces: podRoute(afOf(a), 0, a, input.eth0),
     })),
     appNamespace: { namespaceId: input.namespaceId, sockName: input.sockName, ip4FibId: vrf, ip6FibId: vrf },
-    pblTableId: input.puntTableId,
+    pblTableId: 0,
   };
 }
 
