@@ -144,3 +144,46 @@ export async function sweepOrphanTables(ops: IsolationOps, o: OrphanTables): Pro
   for (const r of o.routes) await ops.routeDel(r);
   for (const t of o.tables) await ops.tableDel(t);
 }
+
+/**
+ * What an orphan VCL pod left of its isolation, found from its VRF tables (for the sweep, which deletes it with
+ * `deleteVclIsolation(..., { restore: false })`): the VRF, its routes, table 0's routes into it, the punt routes
+ * of the same prefixes, the loopback's addresses and the namespace. Undefined when the owner has no VRF.
+ */
+export function vclIsolationFromInventory(ownerKey: string, loopSwIfIndex: number, namespace: { id: string; socket: string; secret: string }, inv: IsolationInventory): MadeVclIsolation | undefined {
+  const tables = ownedTables(inv.tables).filter((t) => t.owner === ownerKey && t.purpose === 'vrf').map(({ af, tableId, name }) => ({ af, tableId, name }));
+  const vrf = tables[0]?.tableId;
+  if (vrf === undefined) return undefined;
+  const steer: { route: RoutePlan; replaces: RoutePlan }[] = [];
+  const vrfRoutes: RoutePlan[] = [];
+  const puntRoutes: RoutePlan[] = [];
+  for (const af of [4, 6] as const) {
+    for (const r of inv.routes.get(routesKey(af, 0)) ?? []) {
+      const p = r.paths[0];
+      if (p?.via === 'table' && p.tableId === vrf) steer.push({ route: { af, tableId: 0, prefix: r.prefix, path: p }, replaces: { af, tableId: 0, prefix: r.prefix, path: p } });
+    }
+    for (const r of inv.routes.get(routesKey(af, vrf)) ?? []) {
+      const p = r.paths[0];
+      if (p?.via === 'table' && p.tableId === 0) vrfRoutes.push({ af, tableId: vrf, prefix: r.prefix, path: p });
+    }
+    if (inv.puntTableId !== undefined) {
+      const prefixes = new Set(steer.map((s) => s.route.prefix));
+      for (const r of inv.routes.get(routesKey(af, inv.puntTableId)) ?? []) {
+        if (prefixes.has(r.prefix) && r.paths[0]) puntRoutes.push({ af, tableId: inv.puntTableId, prefix: r.prefix, path: r.paths[0] });
+      }
+    }
+  }
+  return {
+    plan: {
+      tables,
+      loopback: { tableId: vrf, addresses: inv.addresses.get(loopSwIfIndex) ?? [] },
+      vrfRoutes,
+      puntRoutes,
+      steer,
+      appNamespace: { namespaceId: namespace.id, sockName: namespace.socket || 'unknown', ip4FibId: vrf, ip6FibId: vrf },
+      pblTableId: 0,
+    },
+    loopSwIfIndex,
+    secret: /^\d{1,20}$/.test(namespace.secret) ? namespace.secret : '0',
+  };
+}

@@ -14,7 +14,7 @@ import type { CheckProblem } from './context.js';
 import type { PodDesired, PodInterfaceKind } from './kind.js';
 import { swIfIndex } from './parts.js';
 import { createVclIsolation, deleteVclIsolation, madeVclSchema as isolationSchema } from '../isolation/apply.js';
-import { readIsolationInventory, verifyVclIsolation } from '../isolation/inventory.js';
+import { readIsolationInventory, vclIsolationFromInventory, verifyVclIsolation } from '../isolation/inventory.js';
 import { planVcl } from '../isolation/plan.js';
 import { hostPrefixOf } from '../isolation/prefixes.js';
 import { tableKey } from '../isolation/tables.js';
@@ -131,6 +131,8 @@ export const vclKind: PodInterfaceKind<'vcl', PodDesired, MadeVcl> = {
       const namespaceId = vclNamespaceId({ containerId: i.owner.cid, ifName: i.owner.ifName });
       const a = inv.appNamespaces.find((x) => x.id === namespaceId);
       const made: MadeVcl = { namespaceId, secret: a && /^\d+$/.test(a.secret) ? a.secret : '0', sockName: a?.socket ?? '', socketName: `@${VCL_SOCKET}`, loopSwIfIndex: i.swIfIndex };
+      const isolation = vclIsolationFromInventory(`${i.owner.cid}:${i.owner.ifName}`, i.swIfIndex, { id: namespaceId, socket: a?.socket ?? '', secret: made.secret }, inv.isolation);
+      if (isolation) made.isolation = isolation;
       out.push({ owner: `${i.owner.cid}:${i.owner.ifName}`, made, describe: `vcl loopback ${i.name} (${i.tag})` });
     }
     return out;
