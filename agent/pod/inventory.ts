@@ -16,6 +16,8 @@ import { listAppNamespaces, parseAppNamespaces as parseAppNamespaceRows } from '
 import { listTaps } from '../vpp/tap.js';
 import { isVethHostName, parseVethAlias } from './kinds/veth-names.js';
 import { parseTag, type ParsedTag } from './tags.js';
+import { emptyIsolationInventory, readIsolationInventory, type IsolationInventory } from './isolation/inventory.js';
+import { vppIsolationOps } from '../vpp/isolation.js';
 
 export interface InvInterface {
   swIfIndex: number;
@@ -109,6 +111,8 @@ export interface VppInventory {
   routes: InvRoute[];
   /** Empty when the session layer is off. */
   appNamespaces: InvAppNamespace[];
+  /** Pod VRFs, source-check tables, their routes, uRPF configs, punt redirects, VCL loopback addresses. */
+  isolation: IsolationInventory;
 }
 
 /** The prefix of the app namespace ids we make. */
@@ -179,14 +183,30 @@ export async function takeInventory(vpp: VppApi, host: HostLinkReader): Promise<
     pbl: clients,
     routes: [...r4, ...r6],
     appNamespaces,
+    isolation: emptyIsolationInventory(),
   };
   for (const d of ifs) {
     const owner = parseTag(d.tag);
     inv.interfaces.set(d.swIfIndex, { swIfIndex: d.swIfIndex, name: d.name, tag: d.tag, mac: d.mac, ...(owner ? { owner } : {}) });
   }
+  const vclLoopbacks = [...inv.interfaces.values()].filter((i) => i.owner?.kind === 'vcl').map((i) => i.swIfIndex);
+  // A VPP without the urpf plugin has none of it.
+  inv.isolation = (await optional(() => readIsolationInventory(vppIsolationOps(vpp), vclLoopbacks))) ?? emptyIsolationInventory();
   return inv;
 }
 
 export function emptyInventory(): VppInventory {
-  return { interfaces: new Map(), taps: new Map(), afPackets: new Map(), neighbors: [], hostVeths: new Map(), memifs: new Map(), sockets: new Map(), pbl: [], routes: [], appNamespaces: [] };
+  return {
+    interfaces: new Map(),
+    taps: new Map(),
+    afPackets: new Map(),
+    neighbors: [],
+    hostVeths: new Map(),
+    memifs: new Map(),
+    sockets: new Map(),
+    pbl: [],
+    routes: [],
+    appNamespaces: [],
+    isolation: emptyIsolationInventory(),
+  };
 }

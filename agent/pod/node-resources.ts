@@ -8,6 +8,8 @@
 import type { VppApi } from '../vpp/api.js';
 import { adminUp, createLoopback, deleteLoopback, listInterfaces, setTag } from '../vpp/interface.js';
 import { enableSessionLayer } from '../vpp/session.js';
+import { IsolationNode } from './isolation/node.js';
+import { vppIsolationOps } from '../vpp/isolation.js';
 
 export const NODE_LOOPBACK_TAG = 'vcni:node:unnumbered';
 
@@ -15,7 +17,12 @@ export class NodeResources {
   private loopback: Promise<number> | undefined;
   private sessionLayer: Promise<void> | undefined;
 
-  constructor(private readonly vpp: VppApi) {}
+  /** The punt path of VCL pods and the table ids of pod VRFs and source-check tables (agent/pod/isolation). */
+  readonly isolation: IsolationNode;
+
+  constructor(private readonly vpp: VppApi) {
+    this.isolation = new IsolationNode(vppIsolationOps(vpp));
+  }
 
   /** sw_if_index of the shared unnumbered loopback (created, tagged and set up on first use). */
   unnumberedLoopback(): Promise<number> {
@@ -37,6 +44,7 @@ export class NodeResources {
   reset(): void {
     this.loopback = undefined;
     this.sessionLayer = undefined;
+    this.isolation.reset();
   }
 
   private async findOrCreateLoopback(): Promise<number> {

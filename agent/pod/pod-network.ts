@@ -19,6 +19,8 @@ import { memifKind, type MemifPlan } from './kinds/memif.js';
 import { tunKind } from './kinds/tun.js';
 import { vclKind } from './kinds/vcl.js';
 import { vethKind } from './kinds/veth.js';
+import { sourceCheckKind } from './isolation/source-check-kind.js';
+import type { PodInterfaceRef } from './isolation/plan.js';
 import type { AttachmentRecord, MadeObjects } from './record.js';
 import { StepError, transact, type StepHook } from './transaction.js';
 
@@ -135,6 +137,12 @@ export class PodNetwork {
       } else {
         made.memif = await memifKind.create(ctx, tx, { req, shared, plan: { mode: 'multinet', spec: plan.spec } });
       }
+      // Source checks on every interface of the attachment: the pod sends only from its addresses and AllowedSourcePrefixes.
+      const interfaces: PodInterfaceRef[] = [];
+      if (made.tun) interfaces.push({ swIfIndex: made.tun.swIfIndex, ethernet: made.tun.l2, name: 'tap' });
+      if (made.veth) interfaces.push({ swIfIndex: made.veth.swIfIndex, ethernet: true, name: 'af_packet' });
+      if (made.memif) interfaces.push({ swIfIndex: made.memif.swIfIndex, ethernet: made.memif.l2, name: 'memif' });
+      made.sourceCheck = await sourceCheckKind.create(ctx, tx, { req, shared, interfaces, allowedPrefixes: plan.annotations.allowedSourcePrefixes });
       // Kinds the plan does not know, when the request wants them.
       const extra: Record<string, unknown> = {};
       for (const k of this.kinds.all()) {

@@ -11,6 +11,8 @@
  *    objects that do not make a whole attachment are removed.
  * One set of dumps serves every record, so the cost barely grows with the number of pods.
  */
+import { vclIsolationFromInventory } from '../pod/isolation/inventory.js';
+import { sourceCheckKind } from '../pod/isolation/source-check-kind.js';
 import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/kinds/memif.js';
 import { VCL_SOCKET, vclNamespaceId } from '../pod/kinds/vcl.js';
 import { parsePodAnnotations } from '../pod/annotations.js';
@@ -221,8 +223,10 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
   if (!netns) return { incomplete: 'pod netns unknown' };
   const routes: MadeRoute[] = [];
   for (const r of inv.routes) for (const p of r.paths) if (p.swIfIndex === primary.swIfIndex) routes.push({ prefix: r.prefix, tableId: 0, swIfIndex: p.swIfIndex, ...(p.nh ? { nh: p.nh } : {}) });
-  if (routes.length === 0) return { incomplete: 'no routes to the pod (its ADD did not finish)', netns };
-  const ips = routes.map((r) => r.prefix);
+  // A VCL pod's table-0 routes lead into its VRF (agent/pod/isolation): its addresses are those routes' prefixes.
+  const vclIso = g.vcl[0] ? vclIsolationFromInventory(`${g.cid}:${g.ifName}`, g.vcl[0].swIfIndex, { id: vclNamespaceId({ containerId: g.cid, ifName: g.ifName }), socket: '', secret: '0' }, inv.isolation) : undefined;
+  if (routes.length === 0 && !vclIso?.plan.steer.length) return { incomplete: 'no routes to the pod (its ADD did not finish)', netns };
+  const ips = routes.length > 0 ? routes.map((r) => r.prefix) : vclIso!.plan.steer.map((s) => s.route.prefix);
   const made: MadeObjects = { pbl: [], routes, neighbors: [] };
   const cfg = c.cfg;
   const result: AttachResult = { interfaces: [{ name: g.ifName, sandbox: netns }], ips: ips.map((a) => ({ address: a, interface: 0 })), routes: [] };
@@ -296,7 +300,11 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
     const a = inv.appNamespaces.find((x) => x.id === nsId);
     if (!a) return { incomplete: `VCL loopback without app namespace ${nsId}`, netns };
     made.vcl = { namespaceId: nsId, secret: a.secret, sockName: a.socket, socketName: `@${VCL_SOCKET}`, loopSwIfIndex: g.vcl[0].swIfIndex };
+    const iso = vclIsolationFromInventory(`${g.cid}:${g.ifName}`, g.vcl[0].swIfIndex, { id: nsId, socket: a.socket, secret: a.secret }, inv.isolation);
+    if (iso) made.vcl.isolation = iso;
   }
+  const sourceCheck = sourceCheckKind.owned(inv).find((o) => o.owner === `${g.cid}:${g.ifName}`);
+  if (sourceCheck) made.sourceCheck = sourceCheck.made;
   const slash = g.pod.indexOf('/');
   const podRef = pod
     ? { namespace: pod.namespace, name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) }

@@ -254,7 +254,8 @@ d('veth mode: ADD, CHECK, DEL per combination', () => {
       const v = rec.objects.veth!;
       expect(rec.kind).toBe('veth');
       expect(added('afPackets')).toEqual([`${v.swIfIndex} ${v.hostIfName}`]);
-      expect(added('routes')).toContain(`${ip4}/32 -> ${v.swIfIndex}`);
+      // A VCL pod's IP leads into its VRF (a lookup path, ~0), where it is the VCL loopback's address (docs/vcl.md).
+      expect(added('routes')).toContain(`${ip4}/32 -> ${annotations[ANN.vcl] ? 0xffffffff : v.swIfIndex}`);
       // isl3: false is recorded; the pod's address is pinned to its MAC either way (VPP could not resolve it).
       expect(v.l2).toBe(annotations[ANN.interfacesSpec] !== undefined);
       expect(added('neighbors').filter((n) => n.startsWith(`${v.swIfIndex} `))).toEqual([`${v.swIfIndex} ${ip4} ${v.podMac}`]);

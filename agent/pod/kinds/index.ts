@@ -1,7 +1,8 @@
 /**
  * The table of pod interface kinds: one line per kind. Its order is the order of the record's slices and
  * of deletion, reversed: what hangs off an interface (PBL clients, pinned neighbors, routes) goes before
- * it, the VCL namespace before the memif, the multinet dummy after its memif, the tap, then the veth pair.
+ * it, the VCL namespace before the memif, the multinet dummy after its memif, the tap, then the veth pair;
+ * the source check (uRPF) goes first of all, so that no uRPF config outlives its interface.
  * The checkpoint record's objects are composed from it (agent/pod/record.ts).
  */
 import { ObjectRegistry } from '../../objects/registry.js';
@@ -15,8 +16,9 @@ import { routesKind } from './routes.js';
 import { tunKind } from './tun.js';
 import { vclKind } from './vcl.js';
 import { vethKind } from './veth.js';
+import { sourceCheckKind } from '../isolation/source-check-kind.js';
 
-export const POD_KINDS = [vethKind, tunKind, dummyKind, memifKind, vclKind, routesKind, neighborsKind, pblKind] as const;
+export const POD_KINDS = [vethKind, tunKind, dummyKind, memifKind, vclKind, routesKind, neighborsKind, pblKind, sourceCheckKind] as const;
 
 export type PodKindRegistry = ObjectRegistry<PodKindContext, VppInventory, AnyPodKind>;
 
