@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { escapeText } from '../../contract/echo.js';
 import { attachmentKey, type AttachRequest } from '../pod/attachment.js';
 import { containerId, linuxIfName, netnsPath, podRef } from '../pod/kinds/parts.js';
 import { ipConfigSchema, recordSchema, type AttachmentRecord, type AttachmentStore } from '../pod/record.js';
@@ -131,10 +132,12 @@ export class CheckpointStore implements AttachmentStore {
       reason = `unreadable: ${(e as Error).message}`;
     }
     if (!parsed) {
+      // The reason may quote the file (a parser's message): escaped and cut, like every echoed input.
+      reason = escapeText(reason ?? 'unreadable', 1000);
       const movedTo = `${this.path}.bad-${this.now().toISOString().replace(/[:.]/g, '-')}`;
       renameSync(this.path, movedTo);
       this.log.error({ path: this.path, movedTo, reason }, 'checkpoint moved aside; the state will be rebuilt from VPP and the pod source');
-      return (this.outcome = { kind: 'moved-aside', reason: reason!, movedTo });
+      return (this.outcome = { kind: 'moved-aside', reason, movedTo });
     }
     for (const r of parsed.attachments) this.records.set(attachmentKey(r.containerId, r.ifName), r);
     for (const i of parsed.intents) this.intents.set(attachmentKey(i.containerId, i.ifName), i);

@@ -166,6 +166,13 @@ describe('checkpoint', () => {
       expect(load('"x"')).not.toContain(': : ');
     });
 
+    test('a reason quoting the file (the JSON parser’s message) has its control characters escaped', () => {
+      const reason = load('\u0001\u001b[2J"version":1');
+      expect(reason).toMatch(/^unreadable: /);
+      expect(reason).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+      expect(reason).toContain('\\u001b');
+    });
+
     test('a file over the size limit is moved aside unread', () => {
       const content = file([record('aaaa')]);
       expect(load(content, 100)).toBe(`${Buffer.byteLength(content)} bytes, larger than the 100 bytes a checkpoint may have (not parsed)`);

@@ -29,7 +29,7 @@ const RULES: [string, string[]][] = [
   ['agent/linux', []],
   ['agent/pod-info', ['contract']],
   ['agent/pod', ['agent/objects', 'agent/vpp', 'agent/linux', 'contract']],
-  ['agent/state', ['agent/pod', 'agent/objects', 'agent/vpp', 'agent/linux', 'agent/pod-info']],
+  ['agent/state', ['agent/pod', 'agent/objects', 'agent/vpp', 'agent/linux', 'agent/pod-info', 'contract']],
   ['agent/observability', ['agent/pod', 'agent/pod-info', 'agent/vpp', 'agent/linux', 'contract']],
   ['agent/cni', ['agent/pod', 'agent/pod-info', 'agent/observability', 'agent/vpp', 'agent/linux', 'contract']],
   ['agent/kube', ['agent/pod', 'agent/pod-info', 'agent/observability']],
