@@ -53,5 +53,15 @@ export function snapshotState(st: SimState): Record<string, unknown> {
       }),
     },
     interfaceEventRegistrations: st.eventRegistrations(),
+    cnat: {
+      translations: st.cnat.translationList(),
+      snatAddresses: [...st.cnat.snatEntries.values()],
+      snatPolicy: st.cnat.snatPolicy,
+      excludePrefixes: [...st.cnat.excludePrefixes],
+      podInterfaces: [...st.cnat.policyInterfaces[2]],
+      hostInterfaces: [...st.cnat.policyInterfaces[3]],
+      featureInterfaces: [...st.cnat.featureInterfaces],
+      sessions: st.cnat.sessions.length,
+    },
   };
 }
