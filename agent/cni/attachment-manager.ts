@@ -124,6 +124,8 @@ export interface AddInput {
   pod: PodRef;
   ips: AttachRequest['ips'];
   routes: AttachRequest['routes'];
+  /** The CNI network (netconf `name`); kept in the record so that GC touches only its own network. */
+  network?: string;
 }
 
 export interface AttachmentKeyInput {
@@ -287,17 +289,27 @@ export class AttachmentManager {
     });
   }
 
-  /** Removes every attachment not in `valid` (keys container/ifname). Returns how many were removed. */
-  async gc(valid: { containerId: string; ifName: string }[]): Promise<number> {
-    return this.timed('GC', {}, () => this.gcAll(valid));
+  /**
+   * Removes every attachment of `network` not in `valid` (keys container/ifname). Returns how many were
+   * removed. Attachments of other networks are not this GC's: the runtime sends each network its own
+   * valid list. Records written before the network was kept name none and are left to DEL.
+   */
+  async gc(network: string, valid: { containerId: string; ifName: string }[]): Promise<number> {
+    return this.timed('GC', {}, () => this.gcAll(network, valid));
   }
 
-  private async gcAll(valid: { containerId: string; ifName: string }[]): Promise<number> {
+  private async gcAll(network: string, valid: { containerId: string; ifName: string }[]): Promise<number> {
     const keep = new Set(valid.map((v) => attachmentKey(v.containerId, v.ifName)));
     let removed = 0;
     const failures: string[] = [];
+    const unnamed: string[] = [];
     for (const rec of this.o.store.all()) {
       if (keep.has(attachmentKey(rec.containerId, rec.ifName))) continue;
+      if (rec.network === undefined) {
+        unnamed.push(attachmentKey(rec.containerId, rec.ifName));
+        continue;
+      }
+      if (rec.network !== network) continue;
       try {
         await this.del(rec);
         removed++;
@@ -312,7 +324,8 @@ export class AttachmentManager {
         failures.push(`orphan sweep: ${(e as Error).message}`);
       }
     }
-    this.o.log.info({ step: 'gc', removed, failed: failures.length }, 'garbage collection done');
+    if (unnamed.length > 0) this.o.log.warn({ step: 'gc', network, attachments: unnamed }, 'attachments recorded without their network name: left to DEL');
+    this.o.log.info({ step: 'gc', network, removed, failed: failures.length }, 'garbage collection done');
     if (failures.length > 0) throw new CniFailure(CNI_CODES.tryAgainLater, `GC removed ${removed}, failed: ${failures.join('; ')}`);
     return removed;
   }

@@ -126,6 +126,7 @@ export class CniServer {
         pod: podOf(a),
         ips: p.data.ips.map((i) => (i.gateway ? { address: i.address, gateway: i.gateway } : { address: i.address })),
         routes: p.data.routes.map((r) => (r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst })),
+        network: p.data.network_name,
       });
       return { result: toResultMsg(result) };
     } catch (e) {
@@ -161,7 +162,7 @@ export class CniServer {
     const p = gcSchema.safeParse(raw);
     if (!p.success) return { error: invalid(p.error) };
     try {
-      const removed = await this.manager.gc(p.data.valid.map((v) => ({ containerId: v.container_id, ifName: v.if_name })));
+      const removed = await this.manager.gc(p.data.network_name, p.data.valid.map((v) => ({ containerId: v.container_id, ifName: v.if_name })));
       return { removed };
     } catch (e) {
       return { error: toCniError(e) };

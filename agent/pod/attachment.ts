@@ -32,6 +32,8 @@ export interface AttachRequest {
   ips: IpConfig[];
   routes: RouteConfig[];
   annotations: Readonly<Record<string, string>>;
+  /** The CNI network (netconf `name`) the runtime asked for: GC of one network leaves the others alone. */
+  network?: string;
 }
 
 /** `tun` and `veth` are a pod's main interface (PBL memif and VCL may hang off them); `memif-multinet` a secondary one. */
@@ -120,6 +122,8 @@ export interface AttachmentRecord {
   netns: string;
   pod: PodRef;
   kind: AttachmentKind;
+  /** The CNI network the attachment belongs to (absent in records written before it was kept). */
+  network?: string;
   ips: IpConfig[];
   routes: RouteConfig[];
   objects: MadeObjects;

@@ -142,6 +142,7 @@ export class PodNetwork {
         netns: req.netns,
         pod: req.pod,
         kind,
+        ...(req.network !== undefined ? { network: req.network } : {}),
         ips: req.ips,
         routes: req.routes,
         objects: made,

@@ -25,6 +25,7 @@ export const recordSchema = z.object({
   netns: z.string(),
   pod: podRef,
   kind: z.enum(['tun', 'veth', 'memif-multinet']),
+  network: z.string().optional(),
   ips: z.array(ipConfig),
   routes: z.array(routeConfig),
   objects: z.object({

@@ -63,7 +63,16 @@ export function identityOf(r: { containerId: string; ifName: string; netns: stri
 
 /** The ADD request that made a record (for making it again). */
 export function requestOf(rec: AttachmentRecord): AttachRequest {
-  return { containerId: rec.containerId, ifName: rec.ifName, netns: rec.netns, pod: rec.pod, ips: rec.ips, routes: rec.routes, annotations: rec.annotations ?? {} };
+  return {
+    containerId: rec.containerId,
+    ifName: rec.ifName,
+    netns: rec.netns,
+    pod: rec.pod,
+    ips: rec.ips,
+    routes: rec.routes,
+    annotations: rec.annotations ?? {},
+    ...(rec.network !== undefined ? { network: rec.network } : {}),
+  };
 }
 
 /**

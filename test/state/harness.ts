@@ -69,6 +69,8 @@ export interface TestPod {
   pod: { namespace: string; name: string; uid: string };
   ips: { address: string }[];
   routes: { dst: string }[];
+  /** The CNI network (netconf name): `vpp-cni` unless a test gives another. */
+  network: string;
 }
 
 /** Interface names of pod objects VPP names itself (an untagged one is an ADD's or someone's leftover). */
@@ -271,6 +273,7 @@ export class Harness {
       pod: { namespace: 'default', name, uid: `uid-${name}` },
       ips: [{ address: `10.77.${Math.floor(n / 250)}.${(n % 250) + 1}/16` }],
       routes: [{ dst: '0.0.0.0/0' }],
+      network: 'vpp-cni',
     };
   }
 

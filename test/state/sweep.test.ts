@@ -137,7 +137,7 @@ d('orphan sweep', () => {
     const drop = h.pod(ns[1]!, 'vcl');
     for (const p of [keep, drop]) await h.add(p);
     const o = await orphan(ns[2]!, 'tun');
-    expect(await a.manager.gc([{ containerId: keep.containerId, ifName: keep.ifName }])).toBe(1);
+    expect(await a.manager.gc('vpp-cni', [{ containerId: keep.containerId, ifName: keep.ifName }])).toBe(1);
     expect(a.manager.records.map((r) => r.containerId)).toEqual([keep.containerId]);
     const v = await h.vppState();
     for (const gone of [drop, o]) {
@@ -146,6 +146,26 @@ d('orphan sweep', () => {
     }
     await a.manager.check(keep);
     await h.del(keep);
+    for (const n of ns) deleteNetns(n);
+  }, 60_000);
+
+  test('CNI GC of one network leaves the attachments of another network on the node alone (two networks, as the demo runs)', async () => {
+    await h.startAgent();
+    const a = h.agent!;
+    const ns = [createNetns('n'), createNetns('n')];
+    const main = h.pod(ns[0]!, 'tun');
+    const second = { ...h.pod(ns[1]!, 'multinet'), network: 'memif-net' };
+    for (const p of [main, second]) await h.add(p);
+    expect(a.manager.records.map((r) => r.network).sort()).toEqual(['memif-net', 'vpp-cni']);
+    // The runtime's GC of vpp-cni lists vpp-cni's attachments only: memif-net's is not in it.
+    expect(await a.manager.gc('vpp-cni', [{ containerId: main.containerId, ifName: main.ifName }])).toBe(0);
+    expect(a.manager.records).toHaveLength(2);
+    await a.manager.check(second);
+    // And memif-net's GC with an empty list removes its own attachment only.
+    expect(await a.manager.gc('memif-net', [])).toBe(1);
+    expect(a.manager.records.map((r) => r.containerId)).toEqual([main.containerId]);
+    await a.manager.check(main);
+    await h.del(main);
     for (const n of ns) deleteNetns(n);
   }, 60_000);
 
