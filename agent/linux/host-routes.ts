@@ -7,6 +7,9 @@
 import { z } from 'zod';
 import type { HostCmd } from './host-cmd.js';
 
+/** What an argument of an `ip -batch` line may contain (nothing that could start another argument or line). */
+const SAFE_ARG = /^[A-Za-z0-9_.:/@%+=,-]+$/;
+
 /** Default route protocol number of our routes (1..255; iproute2 shows it as a number). */
 export const DEFAULT_ROUTE_PROTOCOL = 199;
 
@@ -105,7 +108,9 @@ export class HostRoutes {
 
   /**
    * Makes our routes exactly `desired`: adds the missing, changes the different, removes ours that are not
-   * desired; refuses a destination that a route of another protocol holds.
+   * desired; refuses a destination that a route of another protocol holds. All changes go in one
+   * `ip -batch -force` (one process for 500 routes); the result is read back, so a change the kernel refused
+   * is reported with the batch's error, not assumed done.
    */
   async sync(desired: readonly HostRoute[]): Promise<RouteSyncResult> {
     const result: RouteSyncResult = { added: [], changed: [], removed: [], refused: [] };
@@ -119,9 +124,13 @@ export class HostRoutes {
         else if (row.type === undefined || row.type === 'unicast') foreign.set(r.dst, String(row.protocol ?? 'boot'));
       }
     }
-    for (const [dst, cur] of ours) {
+    const lines: string[][] = [];
+    const removing: string[] = [];
+    const writing: { r: HostRoute; changed: boolean }[] = [];
+    for (const dst of ours.keys()) {
       if (want.has(dst)) continue;
-      if (await this.remove(dst)) result.removed.push(cur.dst);
+      lines.push([familyFlag(dst), 'route', 'del', dst, 'table', 'main', 'proto', String(this.protocol)]);
+      removing.push(dst);
     }
     for (const r of desired) {
       const cur = ours.get(r.dst);
@@ -131,12 +140,24 @@ export class HostRoutes {
         result.refused.push({ dst: r.dst, reason: `a route to ${r.dst} exists that is not ours (proto ${other})` });
         continue;
       }
-      try {
-        await this.cmd.run('ip', this.routeArgs(r));
-        (cur ? result.changed : result.added).push(r.dst);
-      } catch (e) {
-        result.refused.push({ dst: r.dst, reason: (e as Error).message });
-      }
+      lines.push(this.routeArgs(r));
+      writing.push({ r, changed: cur !== undefined });
+    }
+    if (lines.length === 0) return result;
+    for (const l of lines) for (const a of l) if (!SAFE_ARG.test(a)) throw new Error(`refusing ip argument ${JSON.stringify(a)}`);
+    let batchError = '';
+    try {
+      // Batch lines take no global options: the family comes from each prefix.
+      await this.cmd.run('ip', ['-force', '-batch', '-'], `${lines.map((l) => l.filter((a) => a !== '-4' && a !== '-6').join(' ')).join('\n')}\n`);
+    } catch (e) {
+      batchError = (e as Error).message;
+    }
+    const after = batchError ? new Map((await this.list()).map((r) => [r.dst, r])) : undefined;
+    for (const dst of removing) if (!after || !after.has(dst)) result.removed.push(dst);
+    for (const { r, changed } of writing) {
+      const live = after?.get(r.dst);
+      if (after && !(live && sameRoute(live, r))) result.refused.push({ dst: r.dst, reason: batchError });
+      else (changed ? result.changed : result.added).push(r.dst);
     }
     return result;
   }

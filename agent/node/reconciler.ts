@@ -23,7 +23,8 @@ import type { HostRoute } from '../linux/host-routes.js';
 import { takeNodeInventory, type NodeCtx } from './context.js';
 import type { KubeEndpointSlice, KubeNode, KubeService } from './kube-objects.js';
 import { desiredNodeRoutes, vtepMacFor, type CrossNodeMode, type DesiredNodeRoutes } from './node-routes.js';
-import { desiredServices, sameTranslation, type DesiredServices, type TranslationSpec } from './services.js';
+import { desiredForService, mergeServices, sameTranslation, slicesByService, type DesiredServices, type ServiceResult, type TranslationSpec } from './services.js';
+import { keyOf } from './kube-objects.js';
 import { deleteTranslation, serviceTranslationKind, type MadeTranslation } from './kinds/service-translation.js';
 
 export interface ClusterView {
@@ -73,11 +74,20 @@ export class NodeReconciler {
   private readonly made = new Map<string, MadeTranslation>();
   private readonly reported = new Map<string, string>();
   private readonly warned = new Set<string>();
+  /** Per-Service desired state, recomputed only for the Services a change touched. */
+  private readonly perService = new Map<string, ServiceResult>();
+  /** EndpointSlice → its Service, as last seen (a slice that goes must dirty the Service it belonged to). */
+  private readonly sliceOwner = new Map<string, string>();
+  private dirtyAll = true;
+  private nodesDirty = true;
+  private readonly dirtyServices = new Set<string>();
+  private readonly dirtySlices = new Set<string>();
   private running: Promise<void> | undefined;
   private pending = false;
   private pendingSince: number | undefined;
   private readonly clock: () => number;
   private closed = false;
+  private retryMs = 500;
   readonly stats: ReconcileStats = { runs: 0, translationUpdates: 0, translationDeletes: 0, routeChanges: 0, latencies: [], lastError: undefined };
   /** The last desired state computed (for vpp-cnictl node/service). */
   lastServices: DesiredServices | undefined;
@@ -105,9 +115,48 @@ export class NodeReconciler {
     this.trigger();
   }
 
-  /** Schedules a run; `at` is when the change happened (latency). */
-  trigger(at: number = this.clock()): void {
+  /** The Services' desired state, recomputing the dirty ones only. */
+  private computeServices(): DesiredServices {
+    const all = this.dirtyAll;
+    const dirty = new Set(this.dirtyServices);
+    const dirtySlices = [...this.dirtySlices];
+    this.dirtyAll = false;
+    this.dirtyServices.clear();
+    this.dirtySlices.clear();
+    const svcs = new Map(this.view.services().map((s) => [keyOf(s), s]));
+    const bySvc = slicesByService(this.view.slices());
+    for (const k of dirtySlices) {
+      const before = this.sliceOwner.get(k);
+      if (before) dirty.add(before);
+    }
+    this.sliceOwner.clear();
+    for (const [svc, list] of bySvc) for (const sl of list) this.sliceOwner.set(keyOf(sl), svc);
+    for (const k of dirtySlices) {
+      const now = this.sliceOwner.get(k);
+      if (now) dirty.add(now);
+    }
+    const keys = all ? new Set([...svcs.keys(), ...this.perService.keys()]) : dirty;
+    const opts = { nodeName: this.o.nodeName, ...(this.o.maxBackends ? { maxBackends: this.o.maxBackends } : {}) };
+    for (const k of keys) {
+      const svc = svcs.get(k);
+      if (svc) this.perService.set(k, desiredForService(svc, bySvc.get(k) ?? [], opts));
+      else this.perService.delete(k);
+    }
+    return mergeServices(this.perService.values());
+  }
+
+  /**
+   * Schedules a run; `at` is when the change happened (latency). With `change`, only the Service it touches
+   * is recomputed; without it (or on a relist), every Service.
+   */
+  trigger(at: number = this.clock(), change?: { readonly what: 'node' | 'service' | 'endpointslice'; readonly kind: string; readonly key: string }): void {
     if (this.closed) return;
+    if (!change || change.kind === 'relist') {
+      this.dirtyAll = true;
+      this.nodesDirty = true;
+    } else if (change.what === 'node') this.nodesDirty = true;
+    else if (change.what === 'service') this.dirtyServices.add(change.key);
+    else if (change.what === 'endpointslice') this.dirtySlices.add(change.key);
     this.pendingSince = this.pendingSince === undefined ? at : Math.min(this.pendingSince, at);
     this.pending = true;
     if (!this.running) this.running = this.loop();
@@ -139,8 +188,13 @@ export class NodeReconciler {
           if (since !== undefined) this.stats.latencies.push(this.clock() - since);
         } catch (e) {
           this.stats.lastError = (e as Error).message;
-          this.ctx.log.warn({ err: (e as Error).message }, 'node dataplane sync failed; retried at the next change');
+          this.ctx.log.warn({ err: (e as Error).message, retryInMs: this.retryMs }, 'node dataplane sync failed; retrying');
+          const t = setTimeout(() => this.trigger(), this.retryMs);
+          t.unref();
+          this.retryMs = Math.min(this.retryMs * 2, 30_000);
+          continue;
         }
+        this.retryMs = 500;
       }
     } finally {
       this.running = undefined;
@@ -160,15 +214,21 @@ export class NodeReconciler {
 
   async runOnce(): Promise<void> {
     this.stats.runs++;
-    const routes = desiredNodeRoutes(this.view.nodes(), { selfName: this.o.nodeName, mode: this.o.mode, hostLinkPrefixes: this.o.hostLinkPrefixes });
+    // Routes only when a Node changed (or everything is recomputed): a Service change costs no host command.
+    const nodesDirty = this.nodesDirty;
+    this.nodesDirty = false;
+    const routes = nodesDirty || !this.lastRoutes ? desiredNodeRoutes(this.view.nodes(), { selfName: this.o.nodeName, mode: this.o.mode, hostLinkPrefixes: this.o.hostLinkPrefixes }) : this.lastRoutes;
     this.lastRoutes = routes;
-    const skippedNodes = new Map<string, string>();
-    for (const s of routes.skipped) skippedNodes.set(`node ${s.node}`, [skippedNodes.get(`node ${s.node}`), s.reason].filter(Boolean).join('; '));
-    const services = this.o.servicesEnabled ? desiredServices(this.view.services(), this.view.slices(), { nodeName: this.o.nodeName, ...(this.o.maxBackends ? { maxBackends: this.o.maxBackends } : {}) }) : undefined;
+    const skipped = new Map<string, string>();
+    const add = (subject: string, reason: string): void => void skipped.set(subject, [skipped.get(subject), reason].filter(Boolean).join('; '));
+    for (const s of routes.skipped) add(`node ${s.node}`, s.reason);
+    const services = this.o.servicesEnabled ? this.computeServices() : undefined;
     this.lastServices = services;
-    const skippedServices = new Map<string, string>();
-    for (const s of services?.skipped ?? []) skippedServices.set(`Service ${s.service}`, [skippedServices.get(`Service ${s.service}`), s.reason].filter(Boolean).join('; '));
-    for (const subject of new Set([...this.reported.keys(), ...skippedNodes.keys(), ...skippedServices.keys()])) this.report(subject, skippedNodes.get(subject) ?? skippedServices.get(subject));
+    for (const s of services?.skipped ?? []) add(`Service ${s.service}`, s.reason);
+    for (const subject of new Set([...this.reported.keys(), ...skipped.keys()])) {
+      if (subject.startsWith('route ')) continue;
+      this.report(subject, skipped.get(subject));
+    }
     for (const w of services?.warnings ?? []) {
       const k = `${w.service}|${w.reason}`;
       if (this.warned.has(k)) continue;
@@ -176,7 +236,14 @@ export class NodeReconciler {
       this.ctx.log.warn({ service: w.service, reason: w.reason }, `Service ${w.service}: ${w.reason}`);
       this.o.onWarning?.(w.service, w.reason);
     }
-    await Promise.all([this.syncTranslations(services?.translations ?? new Map()), this.syncRoutes(routes)]);
+    try {
+      await Promise.all([this.syncTranslations(services?.translations ?? new Map()), nodesDirty ? this.syncRoutes(routes) : Promise.resolve()]);
+    } catch (e) {
+      // Retried at the next run: what failed is still dirty.
+      if (nodesDirty) this.nodesDirty = true;
+      this.dirtyAll = true;
+      throw e;
+    }
   }
 
   private async syncTranslations(desired: ReadonlyMap<string, TranslationSpec>): Promise<void> {

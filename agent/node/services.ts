@@ -163,59 +163,82 @@ export function vipsOf(svc: KubeService): { vips: string[]; invalid: string[] } 
   return { vips, invalid };
 }
 
-export function desiredServices(services: Iterable<KubeService>, slices: Iterable<KubeEndpointSlice>, opts: ServiceOptions): DesiredServices {
+/** One Service's translations, skips and warnings (VIP conflicts between Services are resolved by `mergeServices`). */
+export interface ServiceResult {
+  readonly service: string;
+  readonly translations: readonly TranslationSpec[];
+  readonly skipped: readonly ServiceNote[];
+  readonly warnings: readonly ServiceNote[];
+}
+
+/** The translations of one Service from its EndpointSlices. */
+export function desiredForService(svc: KubeService, svcSlices: readonly KubeEndpointSlice[], opts: ServiceOptions): ServiceResult {
   const maxBackends = opts.maxBackends ?? DEFAULT_MAX_BACKENDS;
-  const bySvc = slicesByService(slices);
+  const name = keyOf(svc);
+  const translations: TranslationSpec[] = [];
+  const skipped: ServiceNote[] = [];
+  const warnings: ServiceNote[] = [];
+  const v = vipsOf(svc);
+  if ('ignore' in v) return { service: name, translations, skipped: [{ service: name, reason: v.ignore }], warnings };
+  for (const bad of v.invalid) skipped.push({ service: name, reason: `VIP ${bad} is not an IP address` });
+  if (svc.spec?.sessionAffinity === 'ClientIP') warnings.push({ service: name, reason: 'sessionAffinity ClientIP is not supported by VPP cnat: connections are balanced without affinity' });
+  const localOnly = svc.spec?.internalTrafficPolicy === 'Local';
+  for (const port of svc.spec?.ports ?? []) {
+    const protocol = protocolOf(port.protocol);
+    const portName = port.name ? `port "${port.name}" (${port.port})` : `port ${port.port}`;
+    if (!protocol) {
+      skipped.push({ service: name, reason: `${portName}: protocol ${port.protocol} not supported` });
+      continue;
+    }
+    const perFamily = new Map<Family, ReturnType<typeof backendsFor>>();
+    for (const vip of v.vips) {
+      const family = familyOf(vip)!;
+      let b = perFamily.get(family);
+      if (!b) perFamily.set(family, (b = backendsFor(port, family, svcSlices, localOnly, opts.nodeName)));
+      const where = `${vip}:${port.port}/${protocol}`;
+      if ('reason' in b) {
+        skipped.push({ service: name, reason: `${where}: ${b.reason}` });
+        continue;
+      }
+      let backends = b.backends;
+      if (backends.length > maxBackends) {
+        warnings.push({ service: name, reason: `${where}: ${backends.length} ready endpoints, programming the first ${maxBackends} (sorted by address)` });
+        backends = backends.slice(0, maxBackends);
+      }
+      if (b.unresolved > 0) warnings.push({ service: name, reason: `${where}: ${b.unresolved} endpoints without a resolved target port left out` });
+      translations.push({ key: translationKey(vip, port.port, protocol), service: name, vip, family, port: port.port, protocol, backends });
+    }
+  }
+  return { service: name, translations, skipped, warnings };
+}
+
+/**
+ * Merges per-Service results: sorted by Service so that a VIP:port claimed twice (through externalIPs)
+ * goes to the same Service every time; the later one gets a skip.
+ */
+export function mergeServices(results: Iterable<ServiceResult>): DesiredServices {
   const translations = new Map<string, TranslationSpec>();
   const skipped: ServiceNote[] = [];
   const warnings: ServiceNote[] = [];
-  // Sorted so that conflicts (one VIP:port claimed twice through externalIPs) resolve the same way every time.
-  const sorted = [...services].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
-  for (const svc of sorted) {
-    const name = keyOf(svc);
-    const v = vipsOf(svc);
-    if ('ignore' in v) {
-      skipped.push({ service: name, reason: v.ignore });
-      continue;
-    }
-    for (const bad of v.invalid) skipped.push({ service: name, reason: `VIP ${bad} is not an IP address` });
-    if (svc.spec?.sessionAffinity === 'ClientIP') warnings.push({ service: name, reason: 'sessionAffinity ClientIP is not supported by VPP cnat: connections are balanced without affinity' });
-    const localOnly = svc.spec?.internalTrafficPolicy === 'Local';
-    const svcSlices = bySvc.get(name) ?? [];
-    for (const port of svc.spec?.ports ?? []) {
-      const protocol = protocolOf(port.protocol);
-      const portName = port.name ? `port "${port.name}" (${port.port})` : `port ${port.port}`;
-      if (!protocol) {
-        skipped.push({ service: name, reason: `${portName}: protocol ${port.protocol} not supported` });
+  const sorted = [...results].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+  for (const r of sorted) {
+    skipped.push(...r.skipped);
+    warnings.push(...r.warnings);
+    for (const t of r.translations) {
+      const taken = translations.get(t.key);
+      if (taken) {
+        skipped.push({ service: r.service, reason: `${t.vip}:${t.port}/${t.protocol}: already used by Service ${taken.service}` });
         continue;
       }
-      const perFamily = new Map<Family, ReturnType<typeof backendsFor>>();
-      for (const vip of v.vips) {
-        const family = familyOf(vip)!;
-        let b = perFamily.get(family);
-        if (!b) perFamily.set(family, (b = backendsFor(port, family, svcSlices, localOnly, opts.nodeName)));
-        const where = `${vip}:${port.port}/${protocol}`;
-        if ('reason' in b) {
-          skipped.push({ service: name, reason: `${where}: ${b.reason}` });
-          continue;
-        }
-        const key = translationKey(vip, port.port, protocol);
-        const taken = translations.get(key);
-        if (taken) {
-          skipped.push({ service: name, reason: `${where}: already used by Service ${taken.service}` });
-          continue;
-        }
-        let backends = b.backends;
-        if (backends.length > maxBackends) {
-          warnings.push({ service: name, reason: `${where}: ${backends.length} ready endpoints, programming the first ${maxBackends} (sorted by address)` });
-          backends = backends.slice(0, maxBackends);
-        }
-        if (b.unresolved > 0) warnings.push({ service: name, reason: `${where}: ${b.unresolved} endpoints without a resolved target port left out` });
-        translations.set(key, { key, service: name, vip, family, port: port.port, protocol, backends });
-      }
+      translations.set(t.key, t);
     }
   }
   return { translations, skipped, warnings };
+}
+
+export function desiredServices(services: Iterable<KubeService>, slices: Iterable<KubeEndpointSlice>, opts: ServiceOptions): DesiredServices {
+  const bySvc = slicesByService(slices);
+  return mergeServices([...services].map((svc) => desiredForService(svc, bySvc.get(keyOf(svc)) ?? [], opts)));
 }
 
 /** True when two translation specs would program the same thing in VPP. */

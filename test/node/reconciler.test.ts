@@ -107,7 +107,7 @@ d('node reconciler (host-gw) against the simulator, a netns and the fake apiserv
     expect(await src.waitForSync(5000)).toBe(true);
     rec = startAgent();
     stops.push(() => rec.close());
-    src.onChange(() => rec.trigger());
+    src.onChange((c) => rec.trigger(undefined, c));
     rec.trigger();
     await rec.idle();
   });
@@ -141,7 +141,7 @@ d('node reconciler (host-gw) against the simulator, a netns and the fake apiserv
     const before = { updates: sim.requestCounts.get('cnat_translation_update') ?? 0, dels: sim.requestCounts.get('cnat_translation_del') ?? 0, routes: ourRoutes() };
     rec = startAgent();
     stops.push(() => rec.close());
-    src.onChange(() => rec.trigger());
+    src.onChange((c) => rec.trigger(undefined, c));
     expect(await rec.adopt()).toEqual({ translations: 1, routes: 1 });
     rec.trigger();
     await rec.idle();
@@ -160,7 +160,7 @@ d('node reconciler (host-gw) against the simulator, a netns and the fake apiserv
     rec.close();
     rec = startAgent();
     stops.push(() => rec.close());
-    src.onChange(() => rec.trigger());
+    src.onChange((c) => rec.trigger(undefined, c));
     await rec.adopt();
     rec.trigger();
     await rec.idle();
