@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     console.log(`cold start: ${f(coldMs)} ms for ${SERVICES} translations = ${Math.round((SERVICES / coldMs) * 1000)} VPP calls/s (desired state + updates)`);
     console.log(`  API's own rate, same run: ${f(rawMs)} ms = ${Math.round((SERVICES / rawMs) * 1000)} cnat_translation_update/s (pipelined, no agent)`);
     console.log(`EndpointSlice change → VPP (${CHANGES}, one at a time over ${n} Services): at the agent p50 ${f(pct(agent, 0.5))} ms, p99 ${f(pct(agent, 0.99))} ms; end to end (apiserver write → VPP reply) p50 ${f(pct(e2e, 0.5))} ms, p99 ${f(pct(e2e, 0.99))} ms`);
-    console.log(`routes for ${NODES} nodes: desired state ${f(desiredMs)} ms${kernelMs !== undefined ? `; kernel routes (ip route per route) ${f(kernelMs)} ms` : '; kernel routes skipped (not root)'}`);
+    console.log(`routes for ${NODES} nodes: desired state ${f(desiredMs)} ms${kernelMs !== undefined ? `; kernel routes (one ip -batch) ${f(kernelMs)} ms` : '; kernel routes skipped (not root)'}`);
   } finally {
     await vpp.close();
     await stopSim();

@@ -3,7 +3,7 @@
  * logger; and the one-pass read of VPP and the host (`NodeInventory`) that adoption, the sweep and
  * `vpp-cnictl node` look at.
  */
-import { cnat } from '../../vpp-api/generated/index.js';
+import { cnat, interface_ as iface } from '../../vpp-api/generated/index.js';
 import type { HostRoute, HostRoutes } from '../linux/host-routes.js';
 import type { VppApi } from '../pod/vpp-ops.js';
 
@@ -14,7 +14,7 @@ export interface NodeLogger {
 }
 
 export interface NodeCtx {
-  readonly vpp: Pick<VppApi, 'request' | 'dumpAll'>;
+  readonly vpp: VppApi;
   readonly routes: HostRoutes;
   readonly log: NodeLogger;
 }
@@ -32,10 +32,12 @@ export interface NodeInventory {
   readonly translations: VppTranslation[];
   /** Host routes carrying our protocol. */
   readonly hostRoutes: HostRoute[];
+  /** VPP interfaces (index, name, tag), when read. */
+  readonly vppInterfaces?: { swIfIndex: number; name: string; tag: string }[];
 }
 
 export async function takeNodeInventory(ctx: NodeCtx): Promise<NodeInventory> {
-  const [tr, hostRoutes] = await Promise.all([ctx.vpp.dumpAll(cnat.cnat_translation_dump, {}), ctx.routes.list()]);
+  const [tr, hostRoutes, ifs] = await Promise.all([ctx.vpp.dumpAll(cnat.cnat_translation_dump, {}), ctx.routes.list(), ctx.vpp.dumpAll(iface.sw_interface_dump, {})]);
   return {
     translations: tr.map((d) => ({
       id: d.translation.id,
@@ -45,5 +47,6 @@ export async function takeNodeInventory(ctx: NodeCtx): Promise<NodeInventory> {
       backends: d.translation.paths.map((p) => ({ addr: p.dst_ep.addr, port: p.dst_ep.port })),
     })),
     hostRoutes,
+    vppInterfaces: ifs.map((i) => ({ swIfIndex: i.sw_if_index, name: i.interface_name, tag: i.tag })),
   };
 }
