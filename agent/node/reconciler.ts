@@ -88,6 +88,7 @@ export class NodeReconciler {
   private readonly clock: () => number;
   private closed = false;
   private retryMs = 500;
+  private stopResync: () => void = () => undefined;
   readonly stats: ReconcileStats = { runs: 0, translationUpdates: 0, translationDeletes: 0, routeChanges: 0, latencies: [], lastError: undefined };
   /** The last desired state computed (for vpp-cnictl node/service). */
   lastServices: DesiredServices | undefined;
@@ -167,8 +168,22 @@ export class NodeReconciler {
     while (this.running) await this.running;
   }
 
+  /**
+   * A full run every `intervalMs` (default 5 minutes): host routes changed behind our back (one of ours deleted
+   * by hand, a stale one added) are repaired without waiting for a cluster change. Translations are compared
+   * with what we made, not re-read from VPP (that is `adopt`).
+   * Returns the stop function; `close` stops it too.
+   */
+  startResync(intervalMs = 300_000): () => void {
+    const t = setInterval(() => this.trigger(), intervalMs);
+    t.unref();
+    this.stopResync = () => clearInterval(t);
+    return this.stopResync;
+  }
+
   close(): void {
     this.closed = true;
+    this.stopResync();
   }
 
   /** The translations VPP holds as far as we know (key → made). */

@@ -169,6 +169,17 @@ d('node reconciler (host-gw) against the simulator, a netns and the fake apiserv
     expect((ipj(ns, ['-4', 'route', 'show', 'proto', 'static']) as { dst: string }[]).map((r) => r.dst)).toEqual(['10.244.98.0/24']);
   });
 
+  test('periodic resync: a route of ours deleted by hand comes back without any cluster change', async () => {
+    const stop = rec.startResync(100);
+    try {
+      sh(['ip', 'route', 'del', '10.244.11.0/24', 'proto', '199']);
+      expect(ourRoutes()).toEqual([]);
+      await until('route repaired', () => ourRoutes().join() === '10.244.11.0/24 via 192.168.60.2');
+    } finally {
+      stop();
+    }
+  });
+
   test('VPP restart: the translations are re-created', async () => {
     const off = vpp.onRestart(() => rec.vppRestarted());
     stops.push(off);
