@@ -3,12 +3,13 @@
 # init container), vpp-cnictl, and the CNI plugin binary at /opt/vpp-cni/bin/vpp-cni.
 #   docker build -t vpp-cni:0.1.0 .
 
-# ---- build: TypeScript → dist/, and the single-executable plugin dist/vpp-cni ----
+# ---- build: TypeScript → dist/, and the single-executable plugin dist/vpp-cni (Bun-compiled) ----
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Dev dependencies are needed here (typescript, tsx, esbuild, postject). Install scripts are skipped:
-# esbuild, @swc/core and protobufjs work without theirs.
+# Dev dependencies are needed here (typescript, tsx, esbuild, bun). Install scripts are skipped: esbuild,
+# @swc/core and protobufjs work without theirs, and the Bun binary is used from its platform package
+# (@oven/bun-linux-x64 or -aarch64, from the npm registry like everything else).
 # npm ci refuses this lock file (it is written without registry URLs); npm install keeps the locked versions.
 RUN npm install --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -20,8 +21,9 @@ COPY contract ./contract
 COPY deploy ./deploy
 # tsc -p tsconfig.build.json → dist/ (dist/agent/main.js, dist/deploy/install-cni.js, dist/ctl/main.js, ...)
 RUN npm run build
-# esbuild + Node SEA → dist/vpp-cni (it embeds this stage's node binary: same glibc as the runtime stage)
-RUN npm run build:plugin \
+# bun build --compile --bytecode → dist/vpp-cni: it runs on the host (glibc >= 2.17), not in this image.
+# --runtime bun: fail rather than ship another runtime if Bun does not work here.
+RUN npm run build:plugin -- --runtime bun \
  && mkdir -p /out/bin && mv dist/vpp-cni /out/bin/vpp-cni && rm -rf dist/plugin-build
 
 # ---- production node_modules only ----

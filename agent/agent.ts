@@ -2,12 +2,7 @@
  * The composition root of the node agent: the VPP connection, the pod-interface layer, the attachment
  * manager and the CNI server, wired from one config. No module-level state: tests run several agents.
  */
-import { allModules } from '../vpp-api/generated/index.js';
-import * as memif from '../vpp-api/generated/memif.js';
-import * as tapv2 from '../vpp-api/generated/tapv2.js';
-import * as iface from '../vpp-api/generated/interface.js';
-import * as ip from '../vpp-api/generated/ip.js';
-import { VppClient } from '../vpp-api/client/index.js';
+import { API_MODULES, Backoff, REQUIRED_MESSAGES, VppClient } from './vpp/connection.js';
 import { Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -16,10 +11,11 @@ import { NodeResources } from './pod/node-resources.js';
 import { PodNetwork } from './pod/pod-network.js';
 import { fallbackEventMessage, PodInterfaceModeState } from './pod/interface-mode.js';
 import type { StepHook } from './pod/transaction.js';
-import { AttachmentManager, type AttachmentStore } from './cni/attachment-manager.js';
+import { AttachmentManager } from './cni/attachment-manager.js';
+import type { AttachmentStore } from './pod/record.js';
 import { CniServer } from './cni/server.js';
-import type { PodSource } from './pods/pod-source.js';
-import type { DriverContext } from './pod/drivers/context.js';
+import type { PodSource } from './pod-info/source.js';
+import type { DriverContext } from './pod/kinds/context.js';
 import { updatePblPorts } from './pod/pbl-update.js';
 import type { PodAnnotationWatch } from './kube/pod-source.js';
 import type { PodEventSink } from './kube/events.js';
@@ -30,19 +26,6 @@ import { PodView } from './observability/pod-view.js';
 import { CtlServer } from './observability/ctl-server.js';
 import { CheckpointStore } from './state/checkpoint.js';
 import { StateKeeper, type StateKeeperOptions } from './state/keeper.js';
-
-/** Messages the agent cannot work without: connect fails, listing them, when VPP lacks any. */
-export const REQUIRED_MESSAGES = [
-  iface.sw_interface_dump,
-  iface.sw_interface_set_flags,
-  iface.create_loopback,
-  ip.ip_route_add_del,
-  tapv2.tap_create_v3,
-  tapv2.tap_delete_v2,
-  memif.memif_socket_filename_add_del_v2,
-  memif.memif_create_v2,
-  memif.memif_delete,
-];
 
 export interface AgentDeps {
   pods: PodSource;
@@ -90,7 +73,7 @@ export class Agent {
     this.vpp = new VppClient({
       socketPath: cfg.vppApiSocket,
       clientName: `vpp-cni-agent-${process.pid}`,
-      modules: allModules,
+      modules: API_MODULES,
       required: REQUIRED_MESSAGES,
       logger: log.child({ subsystem: 'vpp' }),
       observer: this.metrics.vppObserver,
@@ -216,7 +199,7 @@ export class Agent {
   }
 
   private async connectVpp(): Promise<void> {
-    let delay = 100;
+    const backoff = new Backoff({ initialDelayMs: 100, maxDelayMs: 5000, multiplier: 2, jitter: 0 });
     while (!this.stopped) {
       try {
         const info = await this.vpp.connect();
@@ -224,9 +207,9 @@ export class Agent {
         await this.state.start(); // reconcile the checkpoint and sweep orphans before ADDs are served
         return;
       } catch (e) {
+        const delay = backoff.nextDelay();
         this.log.warn({ err: (e as Error).message, retryInMs: delay }, 'cannot connect to VPP yet');
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
       }
     }
   }

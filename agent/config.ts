@@ -11,6 +11,7 @@ import {
   featureGatesSchema,
   interfaceSpecSchema,
   isPowerOfTwo,
+  specProblems,
   POD_INTERFACE_MODES,
   type PodInterfaceConfig,
   type PodInterfaceModeSetting,
@@ -146,6 +147,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
   }
   for (const k of ['rxqsz', 'txqsz'] as const) {
     if (!isPowerOfTwo(defaults[k])) throw new ConfigError(`${defIn.name} field "${k}": ${defaults[k]} is not a power of two`);
+  }
+  // The defaults go on the wire for every pod that says nothing: they must fit the narrowest VPP field.
+  for (const target of ['main', 'memif'] as const) {
+    const wire = specProblems(defaults, { rx: 0, tx: 0, rxqsz: 0, txqsz: 0 }, target)[0];
+    if (wire) throw new ConfigError(`${defIn.name}: ${wire}`);
   }
   const mtuIn = get('VPPCNI_POD_MTU');
   const mtu = Number(mtuIn.value);

@@ -8,9 +8,9 @@ import { Registry } from 'prom-client';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
 import { Agent, type AgentDeps } from './agent.js';
-import { PodsFileSource } from './pods/pods-file.js';
-import type { PodSource } from './pods/pod-source.js';
-// The Kubernetes client is loaded only when the agent talks to Kubernetes (it costs ~80 MiB of RSS).
+import { PodsFileError, PodsFileSource } from './pod-info/pods-file.js';
+import type { PodSource } from './pod-info/source.js';
+// The Kubernetes access (agent/kube: node:https and zod, no client library) is loaded only when the agent talks to Kubernetes.
 import type { KubeEventRecorder } from './kube/events.js';
 import { AgentMetrics } from './observability/metrics.js';
 
@@ -31,7 +31,15 @@ async function main(): Promise<void> {
   let deps: AgentDeps;
   let events: KubeEventRecorder | undefined;
   if (cfg.podsFile) {
-    pods = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
+    try {
+      pods = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
+    } catch (e) {
+      if (e instanceof PodsFileError) {
+        process.stderr.write(`vpp-cni-agent: invalid configuration: ${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
     deps = { pods, metrics };
   } else {
     const { KubeConfigError, loadKubeConfig } = await import('./kube/client.js');

@@ -16,10 +16,9 @@ import { NodeResources } from '../agent/pod/node-resources.js';
 import { PodNetwork } from '../agent/pod/pod-network.js';
 import { ANN } from '../agent/pod/annotations.js';
 import type { AttachRequest } from '../agent/pod/attachment.js';
+import { benchArgs, positiveInt } from './args.js';
 
-const args = process.argv.slice(2);
-const podsArg = args.indexOf('--pods');
-const PODS = podsArg >= 0 ? Number(args[podsArg + 1]) : 100;
+const PODS = positiveInt('bench:pod', 'pods', benchArgs('bench:pod', process.argv.slice(2), { pods: '100' }).pods);
 
 type Mode = 'tun' | 'veth';
 const PBL = { [ANN.extraMemifPorts]: 'tcp:4444-20000,udp:4444-20000' };

@@ -23,10 +23,9 @@ import { VppClient } from '../vpp-api/client/index.js';
 import { ANN } from '../agent/pod/annotations.js';
 import { AgentClient } from '../cni-plugin/agent-client.js';
 import type { AttachmentMsg } from '../contract/types.js';
+import { benchArgs, positiveInts } from './args.js';
 
-const args = process.argv.slice(2);
-const podsArg = args.indexOf('--pods');
-const SIZES = (podsArg >= 0 ? args[podsArg + 1]! : '50,250').split(',').map(Number);
+const SIZES = positiveInts('bench:restart', 'pods', benchArgs('bench:restart', process.argv.slice(2), { pods: '50,250' }).pods);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const KINDS: [Record<string, string>, string][] = [
@@ -153,7 +152,7 @@ async function main(): Promise<void> {
       agent = cold.agent;
       const idleRss = rssMiB(agent.proc.pid!);
       for (const a of attachments) {
-        const r = await cni.add({ attachment: a.att, ips: [{ address: a.ip, gateway: '' }], routes: [{ dst: '0.0.0.0/0', gw: '' }], network_name: 'bench' });
+        const r = await cni.add({ attachment: a.att, ips: [{ address: a.ip }], routes: [{ dst: '0.0.0.0/0' }], network_name: 'bench', annotations: null });
         if (r.error) throw new Error(`ADD failed: ${r.error.msg}`);
       }
 

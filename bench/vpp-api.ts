@@ -5,7 +5,14 @@
 import { runApiBench, parseBenchArgs } from '../ctl/api-bench.js';
 
 const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) };
-runApiBench(parseBenchArgs(process.argv.slice(2), undefined), io).then(
+let opts;
+try {
+  opts = parseBenchArgs(process.argv.slice(2), undefined);
+} catch (e) {
+  console.error(`bench:vpp-api: ${(e as Error).message}`);
+  process.exit(2);
+}
+runApiBench(opts, io).then(
   (code) => (process.exitCode = code),
   (e: unknown) => {
     console.error(`bench:vpp-api: ${(e as Error).message}`);

@@ -1,33 +1,26 @@
 /**
  * The node agent over gRPC on its unix socket (contract/cni-backend.proto), spoken with node:http2 and
- * the contract's hand-written wire codec (contract/wire.ts): no gRPC or protobuf runtime to load. Every call has a deadline (timeoutSeconds). The agent's own
- * errors come inside the reply and pass through unchanged; transport failures become CNI errors:
+ * the contract's codec (contract/wire.ts with the tables generated from the proto): no gRPC or protobuf
+ * runtime to load. Every call has a deadline (timeoutSeconds). The agent's own errors come inside the reply
+ * and pass through unchanged; transport failures become CNI errors:
  *
  *   socket missing, connection refused, UNAVAILABLE, or no connection before the deadline
  *       → AgentUnreachableError, code 11, saying where the agent should be and what to check
  *   connected but no answer before the deadline → 11 "did not answer ... within Ns"
+ *   RESOURCE_EXHAUSTED (the request is above the agent's size bound) → 7
  *   anything else (UNIMPLEMENTED: plugin and agent of different releases, ...) → 999 naming the status
  *
- * Replies are validated (zod) before use: the socket is a trust boundary in both directions.
+ * Replies are validated with the zod schemas generated from the proto before use: the socket is a trust
+ * boundary in both directions.
  */
-import { z } from 'zod';
-import type {
-  AddReplyMsg,
-  AddRequestMsg,
-  CheckReplyMsg,
-  CheckRequestMsg,
-  CniErrorMsg,
-  DelReplyMsg,
-  DelRequestMsg,
-  GcReplyMsg,
-  GcRequestMsg,
-  StatusReplyMsg,
-} from '../contract/types.js';
+import type { AddReplyMsg, AddRequestMsg, CheckReplyMsg, CheckRequestMsg, CniErrorMsg, DelReplyMsg, DelRequestMsg, GcReplyMsg, GcRequestMsg, MethodName, MethodTypes, StatusReplyMsg } from '../contract/types.js';
+import { METHODS, SERVICE } from '../contract/generated/cni-backend.js';
+import { REPLY_SCHEMAS } from '../contract/generated/cni-backend-zod.js';
 import { CNI_CODES, CniError } from './errors.js';
-import { METHODS, decode, encode } from '../contract/wire.js';
+import { decode, encode } from '../contract/wire.js';
 import { GRPC_STATUS, GrpcCallError, statusName, unaryCall } from './grpc-unary.js';
 
-export const AGENT_SERVICE = 'vppcni.v1.CniBackend';
+export const AGENT_SERVICE = SERVICE;
 
 /** The agent could not be reached at all (STATUS reports it as 50, the other commands as 11). */
 export class AgentUnreachableError extends CniError {
@@ -39,30 +32,11 @@ export class AgentUnreachableError extends CniError {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Reply validation
-
-const u32 = z.number().int().nonnegative();
-const errorMsg = z.object({ code: u32, msg: z.string(), details: z.string() }).nullable();
-const resultMsg = z.object({
-  interfaces: z.array(z.object({ name: z.string(), mac: z.string(), mtu: u32, sandbox: z.string(), socket_path: z.string() })),
-  ips: z.array(z.object({ address: z.string(), gateway: z.string(), interface: z.number().int() })),
-  routes: z.array(z.object({ dst: z.string(), gw: z.string() })),
-});
-const replySchemas = {
-  Add: z.object({ result: resultMsg.nullable(), error: errorMsg }),
-  Del: z.object({ error: errorMsg }),
-  Check: z.object({ error: errorMsg }),
-  Gc: z.object({ error: errorMsg, removed: u32 }),
-  Status: z.object({ error: errorMsg }),
-} as const;
-type Method = keyof typeof replySchemas;
-
 /** Runs every reply schema once (start-up snapshot warm-up: zod compiles its validators on first use). */
 export function warmReplySchemas(addReply: unknown): void {
-  replySchemas.Add.safeParse(addReply);
-  for (const m of ['Del', 'Check', 'Status'] as const) replySchemas[m].safeParse({ error: null });
-  replySchemas.Gc.safeParse({ error: null, removed: 0 });
+  REPLY_SCHEMAS.Add.safeParse(addReply);
+  for (const m of ['Del', 'Check', 'Status'] as const) REPLY_SCHEMAS[m].safeParse({ error: null });
+  REPLY_SCHEMAS.Gc.safeParse({ error: null, removed: 0 });
 }
 
 /** The CNI error an agent reply carries, if any (a set error with code 0 is the agent's bug: 999). */
@@ -96,7 +70,7 @@ export class AgentClient {
   }
 
   /** One unary call with the deadline; resolves with the validated reply or rejects with a CniError. */
-  private async call<R>(method: Method, request: object): Promise<R> {
+  private async call<M extends MethodName>(method: M, request: MethodTypes[M][0]): Promise<MethodTypes[M][1]> {
     const [reqSchema, replySchema] = METHODS[method];
     const timeoutMs = this.opts.timeoutSeconds * 1000;
     let raw: Buffer;
@@ -111,12 +85,12 @@ export class AgentClient {
     } catch (e) {
       throw new CniError(CNI_CODES.internal, `vpp-cni agent answered ${method} with a malformed reply`, (e as Error).message);
     }
-    const r = replySchemas[method].safeParse(value);
+    const r = REPLY_SCHEMAS[method].safeParse(value);
     if (!r.success) {
       const issue = r.error.issues[0];
       throw new CniError(CNI_CODES.internal, `vpp-cni agent answered ${method} with a malformed reply`, issue ? `${issue.path.join('.')}: ${issue.message}` : '');
     }
-    return r.data as R;
+    return r.data as MethodTypes[M][1];
   }
 
   private classify(method: string, err: GrpcCallError): CniError {
@@ -126,6 +100,8 @@ export class AgentClient {
       return new CniError(CNI_CODES.tryAgainLater, `vpp-cni agent on ${this.opts.socketPath} did not answer ${method} within ${this.opts.timeoutSeconds}s`);
     }
     if (err.status === GRPC_STATUS.UNAVAILABLE) return this.unreachable(err.details);
+    // the agent bounds request sizes: what the runtime handed us is too large (e.g. a huge GC list)
+    if (err.status === GRPC_STATUS.RESOURCE_EXHAUSTED) return new CniError(CNI_CODES.invalidNetworkConfig, `vpp-cni agent refused ${method}: the request is larger than it accepts`, err.details);
     return new CniError(CNI_CODES.internal, `vpp-cni agent call ${method} failed: ${statusName(err.status)}: ${err.details}`);
   }
 

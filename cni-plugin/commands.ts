@@ -2,11 +2,12 @@
  * The commands, once the skel has checked environment and configuration frame. Loaded lazily by the skel
  * (this module brings zod; the agent client brings node:http2 on first call).
  *
- *   ADD     IPAM ADD → agent Add → result in the configuration's version. Anything failing after the
- *           address was allocated (agent error, agent unreachable, timeout, bad reply) releases it with
- *           IPAM DEL, then the original error is reported.
+ *   ADD     IPAM ADD → agent Add (the IPAM's ips and routes, the network name, the pod annotations the
+ *           runtime passed) → result: the agent's interfaces, the IPAM's ips and routes, in the
+ *           configuration's version. Anything failing after the address was allocated (agent error, agent
+ *           unreachable, timeout, bad reply) releases it with IPAM DEL, then the original error is reported.
  *   DEL     agent Del (an unknown container or a vanished namespace is not an error), then IPAM DEL.
- *   CHECK   needs prevResult; IPAM CHECK, then agent Check.
+ *   CHECK   needs prevResult; IPAM CHECK with it, then agent Check (the agent checks its own record).
  *   GC      agent Gc with the attachments still valid; IPAM GC when the delegate speaks 1.1.0.
  *   STATUS  agent Status (unreachable → 50); IPAM STATUS when the delegate speaks 1.1.0.
  */
@@ -15,8 +16,8 @@ import { AgentUnreachableError, replyError, withAgent } from './agent-client.js'
 import type { CommandContext } from './context.js';
 import { CNI_CODES, CniError, toCniError } from './errors.js';
 import { DelegateTimeoutError, IpamDelegate } from './ipam.js';
-import { parseNetConf, validAttachments, type NetConf } from './netconf.js';
-import { buildAddResult, formatResult, ipsToMsg, parseResult, resultToMsg, routesToMsg, type CniDns, type CniResult } from './result.js';
+import { parseNetConf, runtimeAnnotations, validAttachments, type NetConf } from './netconf.js';
+import { buildAddResult, formatResult, parseResult, type CniDns, type CniResult } from './result.js';
 
 export async function runCommand(ctx: CommandContext): Promise<unknown> {
   const conf = parseNetConf(ctx.config, ctx.command);
@@ -88,6 +89,7 @@ function phase(ctx: CommandContext, name: string): void {
 }
 
 async function cmdAdd(ctx: CommandContext, conf: NetConf): Promise<unknown> {
+  const annotations = runtimeAnnotations(conf);
   phase(ctx, 'netconf parsed');
   const ipam = await openIpam(ctx, conf);
   phase(ctx, 'ipam version known');
@@ -102,13 +104,19 @@ async function cmdAdd(ctx: CommandContext, conf: NetConf): Promise<unknown> {
   }
   try {
     const reply = await withAgent(agentOpts(conf), (agent) =>
-      agent.add({ attachment: attachmentOf(ctx), ips: ipsToMsg(allocated.ips), routes: routesToMsg(allocated.routes), network_name: conf.name }),
+      agent.add({
+        attachment: attachmentOf(ctx),
+        ips: allocated.ips ?? [],
+        routes: allocated.routes ?? [],
+        network_name: conf.name,
+        annotations: annotations ? { entries: annotations } : null,
+      }),
     );
     phase(ctx, 'agent add done');
     const err = replyError('Add', reply.error);
     if (err) throw err;
-    if (!reply.result) throw new CniError(CNI_CODES.internal, 'vpp-cni agent answered Add with neither a result nor an error');
-    const result = buildAddResult(reply.result, allocated, confDns(conf), ctx.ifName, ctx.cniVersion);
+    if (reply.interfaces.length === 0) throw new CniError(CNI_CODES.internal, 'vpp-cni agent answered Add with neither interfaces nor an error');
+    const result = buildAddResult(reply.interfaces, allocated, confDns(conf), ctx.ifName, ctx.cniVersion);
     return formatResult(result, ctx.cniVersion);
   } catch (e) {
     const err = toCniError(e);
@@ -143,7 +151,7 @@ async function cmdCheck(ctx: CommandContext, conf: NetConf): Promise<undefined> 
   const prev = parseResult(conf.prevResult, ctx.cniVersion, 'prevResult');
   const ipam = await openIpam(ctx, conf);
   await ipam.check(prev);
-  const reply = await withAgent(agentOpts(conf), (agent) => agent.check({ attachment: attachmentOf(ctx), prev_result: resultToMsg(prev) }));
+  const reply = await withAgent(agentOpts(conf), (agent) => agent.check({ attachment: attachmentOf(ctx) }));
   const err = replyError('Check', reply.error);
   if (err) throw err;
   return undefined;

@@ -1,12 +1,18 @@
 /**
  * The IPAM delegate: the executable named by ipam.type, found in CNI_PATH, run with our environment
  * (CNI_COMMAND replaced) and our configuration on stdin (cniVersion replaced by the newest version the
- * delegate and we both speak, asked with CNI_COMMAND=VERSION first; a prevResult converted to it).
- * Every run is bounded: past the timeout the delegate is killed. Its error JSON passes through with its
- * own code, the msg prefixed with "ipam <type>: ".
+ * delegate and we both speak; a prevResult converted to it). Every run is bounded: past the timeout the
+ * delegate is killed. Its error JSON passes through with its own code, the msg prefixed with "ipam <type>: ".
+ *
+ * The versions a delegate speaks are asked with CNI_COMMAND=VERSION once per delegate binary, not once per
+ * pod: the answer is kept in a small file per delegate path under a root-only directory (default
+ * /run/vpp-cni/ipam-versions: tmpfs, gone at reboot), valid only while the binary's device, inode, size,
+ * mtime and ctime are the ones it was asked with — replacing or rewriting the binary asks again. A cache
+ * that is missing, unreadable, malformed, stale, or in a directory another user could write is ignored.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Env, TextSink } from './context.js';
 import { CNI_CODES, CniError, toCniError } from './errors.js';
@@ -124,6 +130,92 @@ export function execPlugin(req: ExecRequest): Promise<string> {
   });
 }
 
+/** Where the versions of delegates are kept unless VPPCNI_IPAM_CACHE_DIR (tests) says otherwise. */
+export const DEFAULT_VERSION_CACHE_DIR = '/run/vpp-cni/ipam-versions';
+
+/** What one cache file holds: the binary's identity when it was asked, and its answer. */
+interface VersionCacheEntry {
+  path: string;
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  supportedVersions: string[];
+}
+
+function isEntry(o: unknown): o is VersionCacheEntry {
+  if (typeof o !== 'object' || o === null) return false;
+  const e = o as Record<string, unknown>;
+  return (
+    typeof e['path'] === 'string' &&
+    ['dev', 'ino', 'size', 'mtimeMs', 'ctimeMs'].every((k) => typeof e[k] === 'number') &&
+    Array.isArray(e['supportedVersions']) &&
+    e['supportedVersions'].length <= 64 &&
+    e['supportedVersions'].every((v) => typeof v === 'string' && v.length <= 16)
+  );
+}
+
+/**
+ * The per-binary cache of VERSION answers (a plain shape check rather than zod: this runs on every ADD and
+ * zod is not otherwise needed before the agent call).
+ */
+export class VersionCache {
+  constructor(readonly dir: string) {}
+
+  static fromEnv(env: Env): VersionCache {
+    return new VersionCache(env['VPPCNI_IPAM_CACHE_DIR'] || DEFAULT_VERSION_CACHE_DIR);
+  }
+
+  private file(path: string): string {
+    return join(this.dir, `${createHash('sha256').update(path).digest('hex').slice(0, 32)}.json`);
+  }
+
+  /** Only a directory of ours that nobody else can write is trusted. */
+  private trusted(): boolean {
+    try {
+      const st = statSync(this.dir);
+      return st.isDirectory() && st.uid === (process.getuid?.() ?? -1) && (st.mode & 0o022) === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private static same(e: VersionCacheEntry, path: string, st: Stats): boolean {
+    return e.path === path && e.dev === st.dev && e.ino === st.ino && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs;
+  }
+
+  get(path: string): string[] | undefined {
+    try {
+      if (!this.trusted()) return undefined;
+      const text = readFileSync(this.file(path), 'utf8');
+      if (text.length > 4096) return undefined;
+      const e: unknown = JSON.parse(text);
+      if (!isEntry(e) || !VersionCache.same(e, path, statSync(path))) return undefined;
+      return e.supportedVersions;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Best effort: a failure to write only means the next run asks again. */
+  put(path: string, statBefore: Stats, supportedVersions: readonly string[]): void {
+    try {
+      // the binary must not have changed while it was asked
+      if (!VersionCache.same({ path, dev: statBefore.dev, ino: statBefore.ino, size: statBefore.size, mtimeMs: statBefore.mtimeMs, ctimeMs: statBefore.ctimeMs, supportedVersions: [] }, path, statSync(path))) return;
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      if (!this.trusted()) return;
+      const e: VersionCacheEntry = { path, dev: statBefore.dev, ino: statBefore.ino, size: statBefore.size, mtimeMs: statBefore.mtimeMs, ctimeMs: statBefore.ctimeMs, supportedVersions: [...supportedVersions] };
+      const f = this.file(path);
+      const tmp = `${f}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(e), { mode: 0o600 });
+      renameSync(tmp, f);
+    } catch {
+      // not cached
+    }
+  }
+}
+
 export interface DelegateOptions {
   type: string;
   cniPath: readonly string[];
@@ -134,6 +226,8 @@ export interface DelegateOptions {
   cniVersion: string;
   timeoutMs: number;
   stderr: TextSink;
+  /** Where VERSION answers are kept (default: VersionCache.fromEnv(env)); null: ask every time. */
+  versionCache?: VersionCache | null;
 }
 
 /** The highest version both sides speak, or undefined. */
@@ -157,10 +251,28 @@ export class IpamDelegate {
     return `ipam ${this.type}`;
   }
 
-  /** Finds the delegate and asks it which versions it speaks. */
+  /** Finds the delegate and learns which versions it speaks (from the cache, else by asking it). */
   static async open(opts: DelegateOptions): Promise<IpamDelegate> {
     const path = findPlugin(opts.type, opts.cniPath);
     const label = `ipam ${opts.type}`;
+    const cache = opts.versionCache === undefined ? VersionCache.fromEnv(opts.env) : opts.versionCache;
+    const cached = cache?.get(path);
+    const supported = cached ?? (await IpamDelegate.askVersions(path, label, opts, cache));
+    const version = chooseVersion(supported);
+    if (!version) {
+      throw new CniError(CNI_CODES.incompatibleVersion, `${label}: no CNI version in common`, `it supports ${quotedList(supported)}, vpp-cni speaks ${quotedList(DELEGATE_VERSIONS)}`);
+    }
+    return new IpamDelegate(opts.type, path, supported, version, opts);
+  }
+
+  /** CNI_COMMAND=VERSION; the answer is cached when the binary did not change meanwhile. */
+  private static async askVersions(path: string, label: string, opts: DelegateOptions, cache: VersionCache | null): Promise<string[]> {
+    let before: Stats | undefined;
+    try {
+      before = statSync(path);
+    } catch {
+      before = undefined;
+    }
     const out = await execPlugin({
       path,
       label,
@@ -178,11 +290,8 @@ export class IpamDelegate {
       supported = undefined;
     }
     if (!supported) throw new CniError(CNI_CODES.internal, `${label}: VERSION did not print {"supportedVersions": [...]}`, tail(out));
-    const version = chooseVersion(supported);
-    if (!version) {
-      throw new CniError(CNI_CODES.incompatibleVersion, `${label}: no CNI version in common`, `it supports ${quotedList(supported)}, vpp-cni speaks ${quotedList(DELEGATE_VERSIONS)}`);
-    }
-    return new IpamDelegate(opts.type, path, supported, version, opts);
+    if (cache && before) cache.put(path, before, supported);
+    return supported;
   }
 
   supports(version: string): boolean {

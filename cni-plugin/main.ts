@@ -9,33 +9,49 @@ import { CNI_CODES } from './errors.js';
 import { dispatch } from './skel.js';
 import { CURRENT_VERSION } from './version.js';
 
-/** Bounds the wait for the runtime's configuration (it writes it whole and closes stdin). */
-const STDIN_TIMEOUT_MS = 30_000;
-const MAX_STDIN_BYTES = 4 * 1024 * 1024;
+/**
+ * Bounds the wait for the runtime's configuration (it writes it whole and closes stdin). Whatever fd 0 is
+ * (pipe, socket, file, tty), no end of input within this time is error 5; VPPCNI_STDIN_TIMEOUT_MS may only
+ * shorten it (tests).
+ */
+export const STDIN_TIMEOUT_MS = 30_000;
+/** A network configuration larger than this is refused (error 5) without reading the rest. */
+export const MAX_STDIN_BYTES = 4 * 1024 * 1024;
+
+export function stdinTimeoutMs(env: Readonly<Record<string, string | undefined>>): number {
+  const v = Number(env['VPPCNI_STDIN_TIMEOUT_MS']);
+  return Number.isInteger(v) && v > 0 && v < STDIN_TIMEOUT_MS ? v : STDIN_TIMEOUT_MS;
+}
 
 /**
- * stdin read straight from fd 0 (no stream object: creating process.stdin costs milliseconds on every
- * pod); a runtime writes the configuration whole and closes the pipe.
+ * stdin that cannot block (a regular file, a character device such as /dev/null) read straight from fd 0,
+ * with no stream object. A pipe or socket is never read this way: a blocking read of a pipe nobody closes
+ * would park a worker thread that Node joins at exit, so no timer could end the process. A non-blocking fd
+ * (EAGAIN) is polled until the deadline.
  */
-function readProcessStdin(): Promise<Buffer> {
+function readProcessStdin(timeoutMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const fd = 0;
+    let settled = false;
     const buf = Buffer.allocUnsafe(65536);
-    const started = Date.now();
+    const finish = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      f();
+    };
+    const timer = setTimeout(() => finish(() => reject(new Error(`no end of input within ${timeoutMs / 1000}s`))), timeoutMs);
     const step = (): void => {
-      fs.read(fd, buf, 0, buf.length, null, (err, n) => {
+      fs.read(0, buf, 0, buf.length, null, (err, n) => {
+        if (settled) return;
         if (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-            if (Date.now() - started > STDIN_TIMEOUT_MS) return reject(new Error(`no end of input within ${STDIN_TIMEOUT_MS / 1000}s`));
-            return void setTimeout(step, 2);
-          }
-          return reject(err);
+          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return void setTimeout(step, 2);
+          return finish(() => reject(err));
         }
-        if (n === 0) return resolve(Buffer.concat(chunks, size));
+        if (n === 0) return finish(() => resolve(Buffer.concat(chunks, size)));
         size += n;
-        if (size > MAX_STDIN_BYTES) return reject(new Error(`more than ${MAX_STDIN_BYTES} bytes`));
+        if (size > MAX_STDIN_BYTES) return finish(() => reject(new Error(`network configuration larger than ${MAX_STDIN_BYTES} bytes`)));
         chunks.push(Buffer.from(buf.subarray(0, n)));
         step();
       });
@@ -44,8 +60,11 @@ function readProcessStdin(): Promise<Buffer> {
   });
 }
 
-/** The stream-based reader, kept for stdin that is a TTY (a person running the plugin by hand). */
-function readProcessStdinStream(): Promise<Buffer> {
+/**
+ * The stream reader, for a pipe, a socket or a TTY: the runtime's event loop waits on the fd (epoll), so
+ * the timer ends the wait whether or not the writer ever closes.
+ */
+function readProcessStdinStream(timeoutMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -56,15 +75,27 @@ function readProcessStdinStream(): Promise<Buffer> {
       stdin.pause();
       f();
     };
-    const timer = setTimeout(() => done(() => reject(new Error(`no end of input within ${STDIN_TIMEOUT_MS / 1000}s`))), STDIN_TIMEOUT_MS);
+    const timer = setTimeout(() => done(() => reject(new Error(`no end of input within ${timeoutMs / 1000}s`))), timeoutMs);
     stdin.on('data', (d: Buffer) => {
       size += d.length;
-      if (size > MAX_STDIN_BYTES) done(() => reject(new Error(`more than ${MAX_STDIN_BYTES} bytes`)));
+      if (size > MAX_STDIN_BYTES) done(() => reject(new Error(`network configuration larger than ${MAX_STDIN_BYTES} bytes`)));
       else chunks.push(d);
     });
     stdin.on('end', () => done(() => resolve(Buffer.concat(chunks))));
     stdin.on('error', (e) => done(() => reject(e)));
   });
+}
+
+/** fd 0, bounded in time and size whatever kind of fd it is. */
+function readStdin(timeoutMs: number): Promise<Buffer> {
+  let direct = false;
+  try {
+    const st = fs.fstatSync(0);
+    direct = st.isFile() || (st.isCharacterDevice() && !isatty(0));
+  } catch {
+    direct = false; // no fd 0 at all: the stream reports it
+  }
+  return direct ? readProcessStdin(timeoutMs) : readProcessStdinStream(timeoutMs);
 }
 
 function flush(stream: NodeJS.WriteStream): Promise<void> {
@@ -94,7 +125,7 @@ export async function runPlugin(): Promise<void> {
   process.on('unhandledRejection', fatal);
   const code = await dispatch({
     env: process.env,
-    stdin: isatty(0) ? readProcessStdinStream : readProcessStdin,
+    stdin: () => readStdin(stdinTimeoutMs(process.env)),
     stdout: process.stdout,
     stderr: process.stderr,
   });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_AGENT_SOCKET } from '../contract/proto.js';
+import { AnnotationsSchema } from '../contract/generated/cni-backend-zod.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { SUPPORTED_VERSIONS } from './version.js';
 import type { ActionCommand } from './context.js';
@@ -108,4 +109,29 @@ export function validAttachments(conf: NetConf): AttachmentRef[] {
     throw new CniError(CNI_CODES.invalidNetworkConfig, 'invalid network configuration: cni.dev/valid-attachments: required for GC');
   }
   return list.map((a) => ({ containerID: a.containerID, ifname: a.ifname }));
+}
+
+/** The runtimeConfig key under which containerd and CRI-O pass all of the pod's annotations. */
+export const POD_ANNOTATIONS_CAPABILITY = 'io.kubernetes.cri.pod-annotations';
+/** Kubernetes' own bound on all of a pod's annotations together (keys and values, in bytes). */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+const podAnnotationsSchema = AnnotationsSchema.shape.entries.refine(
+  (m) => Object.entries(m).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0) <= MAX_ANNOTATIONS_BYTES,
+  { error: `more than ${MAX_ANNOTATIONS_BYTES} bytes (the Kubernetes limit)` },
+);
+
+/**
+ * The pod's annotations the runtime passed (the conflist declares the capability), or undefined when it
+ * passed none: the agent then looks the pod up itself. Checked at ADD only (DEL must not fail on them).
+ */
+export function runtimeAnnotations(conf: NetConf): Record<string, string> | undefined {
+  const raw = conf.runtimeConfig?.[POD_ANNOTATIONS_CAPABILITY];
+  if (raw === undefined) return undefined;
+  const r = podAnnotationsSchema.safeParse(raw);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `runtimeConfig["${POD_ANNOTATIONS_CAPABILITY}"]${i.path.map((p) => `[${JSON.stringify(String(p))}]`).join('')}: ${i.message}`);
+    throw new CniError(CNI_CODES.invalidNetworkConfig, `invalid network configuration: ${issues[0]}`, issues.length > 1 ? issues.join('; ') : '');
+  }
+  return r.data;
 }

@@ -7,11 +7,11 @@
  *   1.0.0         interfaces {name, mac, sandbox}; ips {address, gateway, interface}; routes {dst, gw}
  *   0.3.x, 0.4.0  as 1.0.0, and every ip has "version": "4" or "6"
  *
- * Also converts between this form and the contract's Result message (the agent's answer, CHECK's prevResult).
+ * ADD's result joins the agent's interfaces and the IPAM's addresses and routes.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { IpConfigMsg, ResultMsg, RouteMsg } from '../contract/types.js';
+import type { InterfaceMsg } from '../contract/types.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { atLeast } from './version.js';
 
@@ -204,53 +204,19 @@ export function formatResult(res: CniResult, version: string): Record<string, un
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The contract's messages
-
-/** The agent's Result message in the internal form (proto3 zero values are "unset"). */
-export function resultFromMsg(msg: ResultMsg, cniVersion: string): CniResult {
-  const out: CniResult = { cniVersion };
-  out.interfaces = msg.interfaces.map((i) =>
-    definedOnly({ name: i.name, mac: i.mac || undefined, mtu: i.mtu || undefined, sandbox: i.sandbox || undefined, socketPath: i.socket_path || undefined }),
-  );
-  out.ips = msg.ips.map((x) => definedOnly({ address: x.address, gateway: x.gateway || undefined, interface: x.interface >= 0 ? x.interface : undefined }));
-  out.routes = msg.routes.map((r) => definedOnly({ dst: r.dst, gw: r.gw || undefined }));
-  return out;
-}
-
-/** The internal form as the contract's Result message (an ip without an interface gets index -1). */
-export function resultToMsg(res: CniResult): ResultMsg {
-  return {
-    interfaces: (res.interfaces ?? []).map((i) => ({ name: i.name, mac: i.mac ?? '', mtu: i.mtu ?? 0, sandbox: i.sandbox ?? '', socket_path: i.socketPath ?? '' })),
-    ips: (res.ips ?? []).map((x) => ({ address: x.address, gateway: x.gateway ?? '', interface: x.interface ?? -1 })),
-    routes: routesToMsg(res.routes),
-  };
-}
-
-export function ipsToMsg(ips: CniIpConfig[] | undefined): IpConfigMsg[] {
-  return (ips ?? []).map((x) => ({ address: x.address, gateway: x.gateway ?? '' }));
-}
-
-export function routesToMsg(routes: CniRoute[] | undefined): RouteMsg[] {
-  return (routes ?? []).map((r) => ({ dst: r.dst, gw: r.gw ?? '' }));
-}
+// ADD's result
 
 /**
- * ADD's result: the agent's interfaces; the agent's ips and routes, or else the IPAM's (ips then point
- * at the container-side interface); DNS from the IPAM, or else from the configuration.
+ * ADD's result: the agent's interfaces (what it made), the IPAM's ips on the pod's interface and the
+ * IPAM's routes, DNS from the IPAM, or else from the configuration. The IPAM's gateway is not reported: a
+ * vpp-cni pod routes through its device (VPP is the next hop), no gateway address is configured in it.
  */
-export function buildAddResult(agent: ResultMsg, ipam: CniResult, confDns: CniDns | undefined, ifName: string, cniVersion: string): CniResult {
-  const fromAgent = resultFromMsg(agent, cniVersion);
-  const interfaces = fromAgent.interfaces ?? [];
+export function buildAddResult(agent: readonly InterfaceMsg[], ipam: CniResult, confDns: CniDns | undefined, ifName: string, cniVersion: string): CniResult {
+  const interfaces = agent.map((i) => definedOnly({ name: i.name, mac: i.mac, mtu: i.mtu, sandbox: i.sandbox || undefined, socketPath: i.socket_path }));
   let podIdx = interfaces.findIndex((i) => i.name === ifName && i.sandbox);
   if (podIdx < 0) podIdx = interfaces.findIndex((i) => i.sandbox);
-  const ips = fromAgent.ips?.length ? fromAgent.ips : (ipam.ips ?? []).map((x) => definedOnly({ ...x, interface: podIdx >= 0 ? podIdx : undefined }));
-  const routes = fromAgent.routes?.length ? fromAgent.routes : (ipam.routes ?? []);
-  for (const [i, x] of ips.entries()) {
-    if (x.interface !== undefined && x.interface >= interfaces.length) {
-      throw new CniError(CNI_CODES.internal, `vpp-cni agent answered Add with ips[${i}].interface ${x.interface} but ${interfaces.length} interfaces`);
-    }
-  }
-  const out: CniResult = { cniVersion, interfaces, ips, routes };
+  const ips = (ipam.ips ?? []).map((x) => definedOnly({ address: x.address, interface: podIdx >= 0 ? podIdx : undefined }));
+  const out: CniResult = { cniVersion, interfaces, ips, routes: ipam.routes ?? [] };
   const dns = !isEmptyDns(ipam.dns) ? ipam.dns : !isEmptyDns(confDns) ? confDns : undefined;
   if (dns) out.dns = dns;
   return out;

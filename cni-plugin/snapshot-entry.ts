@@ -10,7 +10,8 @@ import './commands.js';
 import { parseNetConf } from './netconf.js';
 import { buildAddResult, formatResult, parseResult } from './result.js';
 import { warmReplySchemas } from './agent-client.js';
-import { AddReply, AddRequest, decode, encode } from '../contract/wire.js';
+import { decode, encode } from '../contract/wire.js';
+import { AddReply, AddRequest } from '../contract/generated/cni-backend.js';
 
 function warmUp(): void {
   const conf = {
@@ -24,10 +25,10 @@ function warmUp(): void {
   parseNetConf(conf, 'ADD');
   parseNetConf(conf, 'DEL');
   const ipam = parseResult({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1' }], routes: [{ dst: '0.0.0.0/0' }], dns: {} }, '1.0.0', 'ipam');
-  const msg = { interfaces: [{ name: 'eth0', mac: '', mtu: 1450, sandbox: '/x', socket_path: '' }], ips: [{ address: '10.0.0.2/24', gateway: '', interface: 0 }], routes: [{ dst: '0.0.0.0/0', gw: '' }] };
-  for (const v of ['1.1.0', '1.0.0', '0.4.0']) formatResult(buildAddResult(msg, ipam, undefined, 'eth0', v), v);
-  decode(AddRequest, encode(AddRequest, { attachment: { container_id: 'c', if_name: 'eth0', netns: '/x', pod: { namespace: 'n', name: 'p', uid: '' } }, ips: [], routes: [], network_name: '' }));
-  warmReplySchemas(decode(AddReply, encode(AddReply, { result: msg, error: null })));
+  const msg = { interfaces: [{ name: 'eth0', mtu: 1450, sandbox: '/x' }], error: null };
+  for (const v of ['1.1.0', '1.0.0', '0.4.0']) formatResult(buildAddResult(msg.interfaces, ipam, undefined, 'eth0', v), v);
+  decode(AddRequest, encode(AddRequest, { attachment: { container_id: 'c', if_name: 'eth0', netns: '/x', pod: { namespace: 'n', name: 'p', uid: '' } }, ips: [], routes: [], network_name: '', annotations: { entries: { a: 'b' } } }));
+  warmReplySchemas(decode(AddReply, encode(AddReply, msg)));
 }
 
 warmUp();

@@ -1,48 +1,21 @@
 /**
- * Protocol Buffers wire encoding of the contract's messages, written out from cni-backend.proto so the
- * plugin needs no protobuf runtime (a plugin process starts for every pod: every millisecond of module
- * loading counts). Decoded values have the shape @grpc/proto-loader gives with `defaults: true`:
- * every scalar present ('' / 0), repeated fields as arrays, unset messages as null.
+ * Protocol Buffers wire encoding of the contract's messages, driven by the tables generated from
+ * cni-backend.proto (contract/generated/cni-backend.ts), so the plugin needs no protobuf runtime (a plugin
+ * process starts for every pod: every millisecond of module loading counts) and the agent's server parses
+ * exactly what the plugin writes. Decoded values have the shape @grpc/proto-loader gives with
+ * `defaults: true`: single scalars present ('' / 0), `optional` scalars absent (undefined) when unset,
+ * repeated fields as arrays, maps as objects, unset messages as null.
  * A test checks this codec against protobufjs reading cni-backend.proto, both ways.
  */
 
-type Kind = 'string' | 'uint32' | 'int32' | 'message';
-/** [field number, name, kind, message schema (for 'message'), repeated] */
-type Field = readonly [number, string, Kind, Schema?, boolean?];
+export type Kind = 'string' | 'uint32' | 'int32' | 'message';
+export type Label = 'single' | 'optional' | 'repeated' | 'map';
+/** [field number, name, kind, label, message schema (kind 'message')]; a 'map' is map<string, string>. */
+export type Field = readonly [number, string, Kind, Label, Schema?];
 export interface Schema {
   readonly name: string;
   readonly fields: readonly Field[];
 }
-
-const s = (name: string, fields: readonly Field[]): Schema => ({ name, fields });
-
-export const PodRef = s('PodRef', [[1, 'namespace', 'string'], [2, 'name', 'string'], [3, 'uid', 'string']]);
-export const Attachment = s('Attachment', [[1, 'container_id', 'string'], [2, 'if_name', 'string'], [3, 'netns', 'string'], [4, 'pod', 'message', PodRef]]);
-export const IpConfig = s('IpConfig', [[1, 'address', 'string'], [2, 'gateway', 'string']]);
-export const Route = s('Route', [[1, 'dst', 'string'], [2, 'gw', 'string']]);
-export const Interface = s('Interface', [[1, 'name', 'string'], [2, 'mac', 'string'], [3, 'mtu', 'uint32'], [4, 'sandbox', 'string'], [5, 'socket_path', 'string']]);
-export const ResultIp = s('ResultIp', [[1, 'address', 'string'], [2, 'gateway', 'string'], [3, 'interface', 'int32']]);
-export const Result = s('Result', [[1, 'interfaces', 'message', Interface, true], [2, 'ips', 'message', ResultIp, true], [3, 'routes', 'message', Route, true]]);
-export const CniError = s('CniError', [[1, 'code', 'uint32'], [2, 'msg', 'string'], [3, 'details', 'string']]);
-export const AddRequest = s('AddRequest', [[1, 'attachment', 'message', Attachment], [2, 'ips', 'message', IpConfig, true], [3, 'routes', 'message', Route, true], [4, 'network_name', 'string']]);
-export const AddReply = s('AddReply', [[1, 'result', 'message', Result], [2, 'error', 'message', CniError]]);
-export const DelRequest = s('DelRequest', [[1, 'attachment', 'message', Attachment]]);
-export const DelReply = s('DelReply', [[1, 'error', 'message', CniError]]);
-export const CheckRequest = s('CheckRequest', [[1, 'attachment', 'message', Attachment], [2, 'prev_result', 'message', Result]]);
-export const CheckReply = s('CheckReply', [[1, 'error', 'message', CniError]]);
-export const GcRequest = s('GcRequest', [[1, 'valid', 'message', Attachment, true], [2, 'network_name', 'string']]);
-export const GcReply = s('GcReply', [[1, 'error', 'message', CniError], [2, 'removed', 'uint32']]);
-export const StatusRequest = s('StatusRequest', []);
-export const StatusReply = s('StatusReply', [[1, 'error', 'message', CniError]]);
-
-/** Request and reply schema of each RPC of vppcni.v1.CniBackend. */
-export const METHODS = {
-  Add: [AddRequest, AddReply],
-  Del: [DelRequest, DelReply],
-  Check: [CheckRequest, CheckReply],
-  Gc: [GcRequest, GcReply],
-  Status: [StatusRequest, StatusReply],
-} as const;
 
 export class WireError extends Error {
   override readonly name = 'WireError';
@@ -68,36 +41,46 @@ class Writer {
     } while (x !== 0n);
     this.push(Buffer.from(bytes));
   }
+  bytes(num: number, b: Buffer): void {
+    this.varint((num << 3) | 2);
+    this.varint(b.length);
+    this.push(b);
+  }
   finish(): Buffer {
     return Buffer.concat(this.parts, this.len);
   }
 }
 
 function writeMessage(w: Writer, schema: Schema, v: Record<string, unknown>): void {
-  for (const [num, name, kind, sub, repeated] of schema.fields) {
+  for (const [num, name, kind, label, sub] of schema.fields) {
     const val = v[name];
     if (val === undefined || val === null) continue;
-    const items = repeated ? (val as unknown[]) : [val];
+    if (label === 'map') {
+      for (const [k, x] of Object.entries(val as Record<string, unknown>)) {
+        const entry = new Writer();
+        entry.bytes(1, Buffer.from(k, 'utf8'));
+        entry.bytes(2, Buffer.from(String(x), 'utf8'));
+        w.bytes(num, entry.finish());
+      }
+      continue;
+    }
+    const items = label === 'repeated' ? (val as unknown[]) : [val];
+    // proto3: a single scalar equal to its default is not written; an `optional` one is (presence)
+    const skipDefault = label === 'single';
     for (const item of items) {
       if (kind === 'string') {
         const str = String(item);
-        if (str === '' && !repeated) continue;
-        const b = Buffer.from(str, 'utf8');
-        w.varint((num << 3) | 2);
-        w.varint(b.length);
-        w.push(b);
+        if (str === '' && skipDefault) continue;
+        w.bytes(num, Buffer.from(str, 'utf8'));
       } else if (kind === 'uint32' || kind === 'int32') {
         const n = Number(item);
-        if (n === 0 && !repeated) continue;
+        if (n === 0 && skipDefault) continue;
         w.varint(num << 3);
         w.varint(kind === 'int32' ? BigInt(Math.trunc(n)) : BigInt(n >>> 0));
       } else {
         const inner = new Writer();
         writeMessage(inner, sub!, item as Record<string, unknown>);
-        const b = inner.finish();
-        w.varint((num << 3) | 2);
-        w.varint(b.length);
-        w.push(b);
+        w.bytes(num, inner.finish());
       }
     }
   }
@@ -126,11 +109,27 @@ function readVarint(b: Buffer, pos: { p: number }): bigint {
 
 function defaults(schema: Schema): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const [, name, kind, , repeated] of schema.fields) o[name] = repeated ? [] : kind === 'string' ? '' : kind === 'message' ? null : 0;
+  for (const [, name, kind, label] of schema.fields) {
+    if (label === 'optional') continue;
+    o[name] = label === 'repeated' ? [] : label === 'map' ? {} : kind === 'string' ? '' : kind === 'message' ? null : 0;
+  }
   return o;
 }
 
-export function decode(schema: Schema, b: Buffer): Record<string, unknown> {
+/** One map entry (key 1, value 2; either may be left out, meaning ""). */
+function decodeEntry(where: string, b: Buffer): [string, string] {
+  const e = decodeFields(MAP_ENTRY, b, where);
+  return [e['key'] as string, e['value'] as string];
+}
+const MAP_ENTRY: Schema = {
+  name: 'map entry',
+  fields: [
+    [1, 'key', 'string', 'single'],
+    [2, 'value', 'string', 'single'],
+  ],
+};
+
+function decodeFields(schema: Schema, b: Buffer, where: string): Record<string, unknown> {
   const o = defaults(schema);
   const pos = { p: 0 };
   while (pos.p < b.length) {
@@ -142,31 +141,42 @@ export function decode(schema: Schema, b: Buffer): Record<string, unknown> {
     if (wt === 0) raw = readVarint(b, pos);
     else if (wt === 2) {
       const len = Number(readVarint(b, pos));
-      if (pos.p + len > b.length) throw new WireError(`${schema.name}: field ${num} runs past the end`);
+      if (pos.p + len > b.length) throw new WireError(`${where}: field ${num} runs past the end`);
       raw = b.subarray(pos.p, pos.p + len);
       pos.p += len;
-    } else if (wt === 1) {
-      pos.p += 8;
+    } else if (wt === 1 || wt === 5) {
+      pos.p += wt === 1 ? 8 : 4;
+      if (pos.p > b.length) throw new WireError(`${where}: field ${num} runs past the end`);
       continue;
-    } else if (wt === 5) {
-      pos.p += 4;
-      continue;
-    } else throw new WireError(`${schema.name}: unsupported wire type ${wt}`);
+    } else throw new WireError(`${where}: unsupported wire type ${wt}`);
     if (!f) continue; // unknown field: skipped, as protobuf readers do
-    const [, name, kind, sub, repeated] = f;
+    const [, name, kind, label, sub] = f;
+    const path = `${where}.${name}`;
+    if (label === 'map') {
+      if (typeof raw === 'bigint') throw new WireError(`${path}: expected a map entry`);
+      const [k, v] = decodeEntry(path, raw);
+      // defineProperty: a key such as "__proto__" stays a plain own property
+      Object.defineProperty(o[name], k, { value: v, enumerable: true, writable: true, configurable: true });
+      continue;
+    }
     let val: unknown;
     if (kind === 'string') {
-      if (typeof raw === 'bigint') throw new WireError(`${schema.name}.${name}: expected a string`);
+      if (typeof raw === 'bigint') throw new WireError(`${path}: expected a string`);
       val = raw.toString('utf8');
     } else if (kind === 'uint32' || kind === 'int32') {
-      if (typeof raw !== 'bigint') throw new WireError(`${schema.name}.${name}: expected a number`);
+      if (typeof raw !== 'bigint') throw new WireError(`${path}: expected a number`);
       val = kind === 'int32' ? Number(BigInt.asIntN(32, raw)) : Number(BigInt.asUintN(32, raw));
     } else {
-      if (typeof raw === 'bigint') throw new WireError(`${schema.name}.${name}: expected a message`);
-      val = decode(sub!, raw);
+      if (typeof raw === 'bigint') throw new WireError(`${path}: expected a message`);
+      val = decodeFields(sub!, raw, path);
     }
-    if (repeated) (o[name] as unknown[]).push(val);
+    if (label === 'repeated') (o[name] as unknown[]).push(val);
     else o[name] = val;
   }
   return o;
+}
+
+/** Decodes one message; a WireError names the field (`AddRequest.attachment.pod: ...`). */
+export function decode(schema: Schema, b: Buffer): Record<string, unknown> {
+  return decodeFields(schema, b, schema.name);
 }

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allModules } from '../vpp-api/generated/index.js';
@@ -26,27 +27,34 @@ export interface BenchOptions {
 }
 
 export function parseBenchArgs(args: string[], socketPath: string | undefined): BenchOptions {
-  const o: BenchOptions = { socketPath, syncRequests: 20_000, pipelinedRequests: 100_000, window: 128, warmup: 2_000 };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const v = args[i + 1];
-    const num = (): number => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`${a} needs a positive integer`);
-      i++;
-      return n;
-    };
-    if (a === '--requests') o.pipelinedRequests = num();
-    else if (a === '--sync') o.syncRequests = num();
-    else if (a === '--window') o.window = num();
-    else if (a === '--warmup') o.warmup = num();
-    else if (a === '--socket') {
-      if (!v) throw new Error('--socket needs a path');
-      o.socketPath = v;
-      i++;
-    } else throw new Error(`unknown bench option ${a}`);
-  }
-  return o;
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      requests: { type: 'string' },
+      sync: { type: 'string' },
+      window: { type: 'string' },
+      warmup: { type: 'string' },
+      socket: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
+  const num = (name: keyof typeof values, dflt: number): number => {
+    const v = values[name];
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} needs a positive integer, not "${v}"`);
+    return n;
+  };
+  if (values.socket === '') throw new Error('--socket needs a path');
+  return {
+    socketPath: values.socket ?? socketPath,
+    syncRequests: num('sync', 20_000),
+    pipelinedRequests: num('requests', 100_000),
+    window: num('window', 128),
+    warmup: num('warmup', 2_000),
+  };
 }
 
 /** CPU seconds (user + system) used so far by a process, from /proc. */

@@ -6,30 +6,28 @@
  *   check [--all]           CRC compatibility report
  *   bench [...]             control_ping benchmark (see api-bench.ts)
  */
+import { parseArgs } from 'node:util';
 import type { MessageDef } from '../vpp-api/codec/types.js';
 import { VppEncodeError } from '../vpp-api/codec/errors.js';
 import { allModules } from '../vpp-api/generated/index.js';
 import {
+  TransportError,
   VppApiError,
   VppClient,
   VppCompatibilityError,
   VppConnectError,
+  VppDecodeError,
+  VppDisconnectedError,
+  VppProtocolError,
   VppTimeoutError,
   VppUnknownMessageError,
 } from '../vpp-api/client/index.js';
 import { JsonInputError, TypeRegistry, toJson } from './json.js';
 import { runApiBench, parseBenchArgs } from './api-bench.js';
 import type { Io } from './io.js';
+import { EXIT } from './exit-codes.js';
 
-export const EXIT = {
-  ok: 0,
-  /** VPP answered with a negative retval. */
-  vppError: 1,
-  usage: 2,
-  connect: 3,
-  incompatible: 4,
-  timeout: 5,
-} as const;
+export { EXIT };
 
 export type { Io };
 
@@ -47,7 +45,20 @@ export const API_USAGE = `usage: vpp-cnictl api <command> [--socket PATH] [--tim
   check [--all]           report messages missing or with another CRC in the running VPP
   bench [--requests N] [--window W] [--sync N]   control_ping benchmark (starts a simulator without --socket)
 JSON uses VPP's field names; enums as numbers or names; addresses, prefixes and MACs as strings.
-Exit codes: 0 ok, 1 VPP returned an error, 2 usage or bad input, 3 cannot connect, 4 API mismatch, 5 timeout.`;
+Exit codes: 0 ok, 1 VPP returned an error, 2 usage or bad input, 3 cannot connect or connection lost,
+4 API mismatch, 5 timeout, 6 bad answer from VPP (unreadable frame or message), 7 internal error.`;
+
+/** parseArgs for a subcommand: its errors are usage errors. */
+function parseSub(what: string, args: string[], options: Record<string, { type: 'boolean' | 'string' }>, maxPositionals: number): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  let r;
+  try {
+    r = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
+  }
+  if (r.positionals.length > maxPositionals) throw new UsageError(`${what}: unexpected argument "${r.positionals[maxPositionals]}"`);
+  return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+}
 
 function findMessage(name: string): MessageDef {
   for (const m of allModules) for (const d of m.messages) if (d.name === name) return d;
@@ -73,11 +84,17 @@ export async function runApiCommand(args: string[], opts: ApiCommandOptions, io:
     return sub ? EXIT.ok : EXIT.usage;
   }
   if (sub === 'bench') {
+    let bench;
     try {
-      return await runApiBench(parseBenchArgs(rest, opts.socketPath || undefined), io);
+      bench = parseBenchArgs(rest, opts.socketPath || undefined);
     } catch (e) {
       io.err(`vpp-cnictl api bench: ${(e as Error).message}`);
       return EXIT.usage;
+    }
+    try {
+      return await runApiBench(bench, io);
+    } catch (e) {
+      return reportError(e, io);
     }
   }
   const registry = new TypeRegistry(allModules);
@@ -85,18 +102,25 @@ export async function runApiCommand(args: string[], opts: ApiCommandOptions, io:
   try {
     let def: MessageDef | undefined;
     let input: unknown;
+    let all = false;
+    let cliCommand = '';
     if (sub === 'call' || sub === 'dump') {
-      if (!rest[0]) throw new UsageError(`api ${sub}: missing message name`);
-      def = findMessage(rest[0]);
+      const { positionals } = parseSub(`api ${sub}`, rest, {}, 2);
+      if (!positionals[0]) throw new UsageError(`api ${sub}: missing message name`);
+      def = findMessage(positionals[0]);
       const d = def as MessageDef & { stream?: string; reply?: MessageDef };
       if (sub === 'call' && (d.kind !== 'request' || d.stream || !d.reply)) {
         throw new UsageError(`${def.name} is not a request with a single reply${d.stream ? ` (use: api dump ${def.name})` : ''}`);
       }
       if (sub === 'dump' && !d.stream) throw new UsageError(`${def.name} is not a dump or stream (use: api call ${def.name})`);
-      input = registry.messageFromJson(def, parseJsonArg(rest[1], def.name));
+      input = registry.messageFromJson(def, parseJsonArg(positionals[1], def.name));
     } else if (sub === 'cli') {
+      // The CLI command is VPP's text, taken as it is (it may hold words that look like options).
       if (rest.length === 0) throw new UsageError('api cli: missing command');
-    } else if (sub !== 'check') {
+      cliCommand = rest.join(' ');
+    } else if (sub === 'check') {
+      all = parseSub('api check', rest, { all: { type: 'boolean' } }, 0).values.all === true;
+    } else {
       throw new UsageError(`unknown api command "${sub}"`);
     }
     client = new VppClient({
@@ -127,13 +151,12 @@ export async function runApiCommand(args: string[], opts: ApiCommandOptions, io:
         break;
       }
       case 'cli': {
-        const text = await client.cli(rest.join(' '));
+        const text = await client.cli(cliCommand);
         io.out(text.replace(/\n$/, ''));
         break;
       }
       case 'check': {
         const r = client.compatibility();
-        const all = rest.includes('--all');
         io.out(`connected to ${opts.socketPath}: ${r.compatible.length} compatible, ${r.incompatible.length} with another CRC, ${r.missing.length} missing`);
         for (const x of r.incompatible) io.out(`crc-mismatch ${x.name}: VPP has ${x.found.join(', ')}, built for ${x.expected}`);
         if (all) for (const x of r.missing) io.out(`missing ${x.name} (${x.expected})`);
@@ -149,31 +172,30 @@ export async function runApiCommand(args: string[], opts: ApiCommandOptions, io:
   }
 }
 
-function reportError(e: unknown, io: Io): number {
-  const msg = (e as Error).message ?? String(e);
-  if (e instanceof UsageError || e instanceof JsonInputError || e instanceof VppEncodeError) {
-    io.err(`vpp-cnictl: ${msg}`);
-    return EXIT.usage;
+/** True when `e` or one of its causes is an unreadable answer from VPP. */
+function isBadAnswer(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = (c as { cause?: unknown }).cause, depth++) {
+    if (c instanceof VppProtocolError || c instanceof VppDecodeError) return true;
+    if (c instanceof TransportError && c.code === 'EPROTO') return true;
   }
-  if (e instanceof VppConnectError) {
-    io.err(`vpp-cnictl: ${msg}`);
-    return EXIT.connect;
-  }
-  if (e instanceof VppUnknownMessageError || e instanceof VppCompatibilityError) {
-    io.err(`vpp-cnictl: ${msg}`);
-    return EXIT.incompatible;
-  }
+  return false;
+}
+
+/** Maps an error to its exit code (see exit-codes.ts) and prints one line. */
+export function reportError(e: unknown, io: Io): number {
+  const msg = e instanceof Error ? e.message : String(e);
+  io.err(`vpp-cnictl: ${msg}`);
+  if (e instanceof UsageError || e instanceof JsonInputError || e instanceof VppEncodeError) return EXIT.usage;
   if (e instanceof VppApiError) {
-    io.err(`vpp-cnictl: ${msg}`);
     // The reply only when it says more than its retval (VPP sometimes returns the existing object's index).
     const rest = e.reply && typeof e.reply === 'object' ? Object.entries(e.reply).filter(([k]) => k !== 'retval') : [];
     if (rest.length > 0) io.out(JSON.stringify(toJson(e.reply)));
-    return EXIT.vppError;
+    return EXIT.refused;
   }
-  if (e instanceof VppTimeoutError) {
-    io.err(`vpp-cnictl: ${msg}`);
-    return EXIT.timeout;
-  }
-  io.err(`vpp-cnictl: ${msg}`);
-  return EXIT.vppError;
+  if (e instanceof VppUnknownMessageError || e instanceof VppCompatibilityError) return EXIT.incompatible;
+  if (e instanceof VppTimeoutError) return EXIT.timeout;
+  // Before the connection errors: a connection dropped because VPP's stream was unreadable is a bad answer.
+  if (isBadAnswer(e)) return EXIT.badAnswer;
+  if (e instanceof VppConnectError || e instanceof VppDisconnectedError) return EXIT.connect;
+  return EXIT.internal;
 }

@@ -4,18 +4,22 @@
  * the agent's auto mode gives pods veth pairs with af_packet interfaces) or uses `--vpp-socket PATH`, starts the agent with a pods file standing in for the
  * Kubernetes API, creates network namespaces as pods and runs the real plugin binary in them exactly as a
  * container runtime does (ADD, then DEL), showing each pod's CNI result, VPP state and Linux state. At the
- * end everything is removed again and the demo checks that nothing is left. Needs root.
+ * end everything is removed again and the demo checks that nothing is left. Needs root. On a fresh Debian
+ * machine it first installs what is missing (iproute2, util-linux, containernetworking-plugins) with apt-get,
+ * saying so (`--no-install`: stop with the apt-get line instead).
  *
- *   npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs]
+ *   npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs] [--no-install]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { CNI_CODES } from '../contract/types.js';
 import { formatEvent, LogTail } from './demo/agent-log.js';
-import { failureOf, Service, waitFor } from './demo/exec.js';
+import { aptInstall, DEMO_NEEDS, missingNeeds, packagesFor, type Runner } from './demo/debian.js';
+import { failureOf, runCommand, Service, waitFor } from './demo/exec.js';
 import { haveCommand, listNetns, NetnsSet, podLinuxState, vethHostEnds, type Netns } from './demo/linux.js';
 import { allocatedAddresses, buildPlugin, CNI_PATH, findHostLocal, netconf, pluginBinary, pluginEnv, pluginStale, runPlugin, type NetworkDef, type PluginCall, type PluginOutput } from './demo/plugin.js';
 import { cniArgs, DEMO_PODS, MEMIF_NET, PRIMARY_NET, podsYaml, type DemoAttachment, type DemoPod } from './demo/pods.js';
@@ -33,14 +37,17 @@ const AGENT_MAIN = join(scriptsRoot, `agent/main${ext}`);
 const FEATURE_GATES = '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}';
 const START_TIMEOUT_MS = 30_000;
 
-const USAGE = `usage: npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs]
+const USAGE = `usage: npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs] [--no-install]
   --vpp-socket PATH   use this running VPP instead of starting the simulator
+  --no-install        do not install missing Debian packages (iproute2, util-linux, containernetworking-plugins): stop instead
   --no-vhost-net      the simulator refuses taps as VPP does without /dev/vhost-net: pods get veth + af_packet
   --keep-logs         keep the agent and simulator logs after the demo (they are kept anyway on failure)`;
 
 interface Options {
   vppSocket?: string;
   keepLogs: boolean;
+  /** Stop instead of installing missing Debian packages. */
+  noInstall?: boolean;
   /** Simulate a node without /dev/vhost-net (only with the simulator). */
   noVhostNet?: boolean;
 }
@@ -54,18 +61,29 @@ function shownCommand(args: readonly string[]): string[] {
   return process.execArgv.some((a) => a.includes('tsx')) ? ['npx', 'tsx', ...rest] : ['node', ...rest];
 }
 
-function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { keepLogs: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--vpp-socket' || a.startsWith('--vpp-socket=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!v) throw new UsageError('--vpp-socket needs a path');
-      o.vppSocket = resolve(v);
-    } else if (a === '--keep-logs') o.keepLogs = true;
-    else if (a === '--no-vhost-net') o.noVhostNet = true;
-    else if (a === '--help' || a === '-h') throw new UsageError('');
-    else throw new UsageError(`unknown argument ${a}`);
+function parseOptions(argv: readonly string[]): Options {
+  let r;
+  try {
+    r = parseArgs({
+      args: [...argv],
+      options: { 'vpp-socket': { type: 'string' }, 'keep-logs': { type: 'boolean' }, 'no-vhost-net': { type: 'boolean' }, 'no-install': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const m = /'([^' ]+)/.exec(err.message);
+    throw new UsageError(err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && m ? `unknown argument ${m[1]}` : err.message);
+  }
+  const { values, positionals } = r;
+  if (positionals.length > 0) throw new UsageError(`unknown argument ${positionals[0]}`);
+  if (values.help) throw new UsageError('');
+  const o: Options = { keepLogs: values['keep-logs'] === true };
+  if (values['no-vhost-net']) o.noVhostNet = true;
+  if (values['no-install']) o.noInstall = true;
+  if (values['vpp-socket'] !== undefined) {
+    if (!values['vpp-socket']) throw new UsageError('--vpp-socket needs a path');
+    o.vppSocket = resolve(values['vpp-socket']);
   }
   if (o.noVhostNet && o.vppSocket) throw new UsageError('--no-vhost-net sets up the simulator; a running VPP (--vpp-socket) has /dev/vhost-net or not by itself');
   return o;
@@ -460,12 +478,21 @@ class Demo {
 
 async function preflight(p: Printer, opts: Options): Promise<string | undefined> {
   p.header('prerequisites');
-  for (const [cmd, args, pkg] of [
-    ['ip', ['-V'], 'iproute2'],
-    ['ss', ['-V'], 'iproute2'],
-    ['nsenter', ['--version'], 'util-linux'],
-  ] as const) {
-    if (!(await haveCommand(cmd, args))) return `${cmd} not found: apt-get install ${pkg}`;
+  const run: Runner = (cmd, args, o) => runCommand(cmd, args, o);
+  const missing = await missingNeeds(DEMO_NEEDS, run);
+  if (missing.length) {
+    const pkgs = packagesFor(missing);
+    const hint = `apt-get install ${pkgs.join(' ')}`;
+    p.line(`   missing: ${missing.map((m) => m.what).join('; ')}`);
+    if (opts.noInstall) return `missing ${missing.map((m) => m.what).join(', ')}: ${hint} (or run without --no-install)`;
+    if (!(await haveCommand('apt-get', ['--version']))) return `missing ${missing.map((m) => m.what).join(', ')} and no apt-get to install ${pkgs.join(' ')} with`;
+    p.line(`   installing from Debian: ${pkgs.join(' ')} (apt-get update, then apt-get install; --no-install to refuse)`);
+    const r = await aptInstall(pkgs, run);
+    for (const c of r.commands) p.line(`   │ ${c}`);
+    if (!r.ok) return `${r.error ?? 'apt-get failed'}; install them yourself: ${hint}`;
+    const still = await missingNeeds(DEMO_NEEDS, run);
+    if (still.length) return `still missing after apt-get: ${still.map((m) => m.what).join(', ')}`;
+    p.line(`   installed ${pkgs.join(' ')}`);
   }
   const hostLocal = findHostLocal();
   if (!hostLocal) return `host-local (the IPAM plugin) is not in ${CNI_PATH}: apt-get install containernetworking-plugins`;
@@ -490,7 +517,7 @@ async function preflight(p: Printer, opts: Options): Promise<string | undefined>
 async function main(argv: readonly string[]): Promise<number> {
   let opts: Options;
   try {
-    opts = parseArgs(argv);
+    opts = parseOptions(argv);
   } catch (e) {
     if (e instanceof UsageError && e.message) console.error(`demo: ${e.message}`);
     console.error(USAGE);

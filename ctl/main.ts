@@ -5,7 +5,9 @@
  *   vpp-cnictl pods        the node's pods as the local agent holds them
  *   vpp-cnictl pod NS/NAME one pod: VPP objects, Linux side, last errors
  */
-import { runApiCommand, API_USAGE, EXIT, type Io } from './api-command.js';
+import { parseArgs } from 'node:util';
+import { runApiCommand, API_USAGE, type Io } from './api-command.js';
+import { EXIT } from './exit-codes.js';
 import { runPodsCommand, PODS_USAGE } from './pods-command.js';
 import { DEFAULT_CTL_SOCKET } from '../contract/ctl-api.js';
 
@@ -15,26 +17,43 @@ const USAGE = `usage: vpp-cnictl <command> ...
   pod <ns>/<name>  one pod: VPP objects and state, Linux side in its netns, last errors (vpp-cnictl pods --help)
 Global options: --socket PATH (VPP API socket; default $VPPCNI_VPP_API_SOCKET or /run/vpp/api.sock), --timeout MS (default 5000)`;
 
-/** Pulls `--name value` out of args. */
-function takeOption(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  args.splice(i, v === undefined ? 1 : 2);
-  if (v === undefined) throw new Error(`${name} needs a value`);
-  return v;
+/**
+ * Takes the global options (--socket, --timeout) from anywhere on the line and returns the rest in order,
+ * for the subcommand to parse with its own options.
+ */
+function globalOptions(argv: string[]): { socket: string | undefined; timeout: string | undefined; rest: string[] } {
+  const { values, tokens } = parseArgs({
+    args: argv,
+    options: { socket: { type: 'string' }, timeout: { type: 'string' } },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const rest: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'positional') rest.push(t.value);
+    else if (t.kind === 'option-terminator') rest.push('--');
+    else if (t.name !== 'socket' && t.name !== 'timeout') rest.push(t.inlineValue ? `${t.rawName}=${t.value ?? ''}` : t.rawName);
+  }
+  for (const name of ['socket', 'timeout'] as const) {
+    const v = values[name];
+    if (v === true || v === '') throw new Error(`--${name} needs a value`);
+  }
+  return { socket: values.socket as string | undefined, timeout: values.timeout as string | undefined, rest };
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const args = [...argv];
+  let args: string[];
   let socketPath: string;
   let timeoutMs: number;
   let explicitSocket: string | undefined;
   let explicitTimeout = false;
   try {
-    explicitSocket = takeOption(args, '--socket');
-    socketPath = explicitSocket ?? process.env.VPPCNI_VPP_API_SOCKET ?? '/run/vpp/api.sock';
-    const t = takeOption(args, '--timeout');
+    const g = globalOptions(argv);
+    args = g.rest;
+    explicitSocket = g.socket;
+    socketPath = explicitSocket ?? (process.env.VPPCNI_VPP_API_SOCKET || '/run/vpp/api.sock');
+    const t = g.timeout;
     explicitTimeout = t !== undefined;
     timeoutMs = t === undefined ? 5000 : Number(t);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new Error(`--timeout: "${t}" is not a positive number of milliseconds`);
@@ -75,7 +94,8 @@ main(process.argv.slice(2), io).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    io.err(`vpp-cnictl: ${(e as Error).message}`);
-    process.exitCode = 1;
+    // Every command maps its own errors; reaching here is a bug.
+    io.err(`vpp-cnictl: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = EXIT.internal;
   },
 );

@@ -15,9 +15,20 @@ import {
   type CtlPodError,
   type CtlPodList,
 } from '../contract/ctl-api.js';
+import { parseArgs } from 'node:util';
 import type { Io } from './io.js';
+import { EXIT } from './exit-codes.js';
 
-export const PODS_EXIT = { ok: 0, notFound: 1, usage: 2, connect: 3, malformed: 4, timeout: 5 } as const;
+/** vpp-cnictl's one exit-code table (exit-codes.ts), under the names these commands use. */
+export const PODS_EXIT = {
+  ok: EXIT.ok,
+  notFound: EXIT.refused,
+  usage: EXIT.usage,
+  connect: EXIT.connect,
+  malformed: EXIT.badAnswer,
+  timeout: EXIT.timeout,
+  internal: EXIT.internal,
+} as const;
 
 export const PODS_USAGE = `usage: vpp-cnictl pods [-o text|json] [--agent-socket PATH]
        vpp-cnictl pod <namespace>/<name> [-o text|json] [--agent-socket PATH]
@@ -25,8 +36,8 @@ export const PODS_USAGE = `usage: vpp-cnictl pods [-o text|json] [--agent-socket
           memif sockets as the pod sees them, PBL ports, VCL, last error
   pod     one pod: VPP objects with their state, the Linux side in its netns, its last errors
 The agent serves this on a root-only socket: --agent-socket, else $VPPCNI_CTL_SOCKET, else ${DEFAULT_CTL_SOCKET}.
-Exit codes: 0 ok, 1 pod not known to the agent, 2 usage, 3 cannot reach the agent, 4 answer not understood
-(agent of another release), 5 timeout.`;
+Exit codes: 0 ok, 1 pod not known to the agent, 2 usage, 3 cannot reach the agent, 5 timeout,
+6 answer not understood (agent of another release), 7 internal error.`;
 
 export interface PodsCommandOptions {
   agentSocket: string;
@@ -297,36 +308,26 @@ export function formatPodDetail(d: CtlPodDetail): string[] {
   return out;
 }
 
-function takeFlag(args: string[], names: string[]): string | undefined {
-  for (const n of names) {
-    const i = args.findIndex((a) => a === n || a.startsWith(`${n}=`));
-    if (i < 0) continue;
-    const a = args[i]!;
-    if (a.includes('=')) {
-      args.splice(i, 1);
-      return a.slice(a.indexOf('=') + 1);
-    }
-    const v = args[i + 1];
-    if (v === undefined) throw new Error(`${n} needs a value`);
-    args.splice(i, 2);
-    return v;
-  }
-  return undefined;
-}
-
 /** `cmd` is `pods` or `pod`; `argv` what follows it. */
 export async function runPodsCommand(cmd: 'pods' | 'pod', argv: string[], opts: PodsCommandOptions, io: Io): Promise<number> {
-  const args = [...argv];
   let output: string;
   let socket: string;
+  let args: string[];
   try {
-    if (args.includes('--help') || args.includes('-h')) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { output: { type: 'string', short: 'o' }, 'agent-socket': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (values.help) {
       io.out(PODS_USAGE);
       return PODS_EXIT.ok;
     }
-    output = takeFlag(args, ['-o', '--output']) ?? 'text';
+    args = positionals;
+    output = values.output ?? 'text';
     if (output !== 'text' && output !== 'json') throw new Error(`-o: "${output}" is not text or json`);
-    socket = takeFlag(args, ['--agent-socket']) ?? opts.agentSocket;
+    socket = values['agent-socket'] || opts.agentSocket;
     if (cmd === 'pods' && args.length > 0) throw new Error(`pods takes no arguments (got ${args.join(' ')})`);
     if (cmd === 'pod' && (args.length !== 1 || !/^[^/\s]+\/[^/\s]+$/.test(args[0]!))) throw new Error('pod needs one <namespace>/<name> argument');
   } catch (e) {
@@ -352,6 +353,8 @@ export async function runPodsCommand(cmd: 'pods' | 'pod', argv: string[], opts: 
     if (e instanceof CtlMalformedError) return PODS_EXIT.malformed;
     if (e instanceof CtlHttpError && e.status === 404) return PODS_EXIT.notFound;
     if (e instanceof CtlHttpError && e.status === 400) return PODS_EXIT.usage;
-    return PODS_EXIT.connect;
+    // Another status: the agent answered, with a failure of its own.
+    if (e instanceof CtlHttpError) return PODS_EXIT.notFound;
+    return PODS_EXIT.internal;
   }
 }

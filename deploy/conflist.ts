@@ -1,6 +1,7 @@
 /**
  * The network configuration list the install step writes for the container runtime: vpp-cni first (its
- * agent socket, timeout, optional MTU and an IPAM block), then optionally the standard portmap plugin.
+ * agent socket, timeout, optional MTU, an IPAM block and the runtime capabilities it honours), then
+ * optionally the standard portmap plugin.
  * The IPAM block is either given whole or made from the node's pod CIDRs (host-local, one range set per
  * CIDR). Validated with zod before anything is written. Also: which other configurations in the directory
  * a runtime would pick before ours.
@@ -14,7 +15,20 @@ import { UsageError } from './atomic-file.js';
 
 export const CNI_VERSIONS = ['0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof CNI_VERSIONS)[number];
-export const DEFAULT_CNI_VERSION: CniVersion = '1.1.0';
+/**
+ * The conflist's default version: the newest that containerd 1.6/1.7 (libcni 1.1: results up to 1.0.0) and
+ * CRI-O take. A 1.1.0 conflist makes those runtimes refuse every result ("unsupported CNI result version");
+ * only runtimes built with libcni 1.2 or later (containerd 2.x) accept it.
+ */
+export const DEFAULT_CNI_VERSION: CniVersion = '1.0.0';
+/** Runtimes known to take a 1.1.0 conflist (for messages and docs). */
+export const CNI_1_1_RUNTIMES = 'containerd 2.0 or later (libcni 1.2+)';
+/**
+ * Runtime capabilities vpp-cni declares: containerd and CRI-O then put the pod's annotations into the
+ * netconf's runtimeConfig. Not declared: portMappings (vpp-cni does not do host ports; chain portmap with
+ * --also-portmap) and bandwidth (not supported).
+ */
+export const VPP_CAPABILITIES = { 'io.kubernetes.cri.pod-annotations': true } as const;
 export const PLUGIN_TYPE = 'vpp-cni';
 export const DEFAULT_AGENT_SOCKET = '/var/run/vpp-cni/agent.sock';
 export const DEFAULT_TIMEOUT_SECONDS = 60;
@@ -60,6 +74,7 @@ const vppPluginSchema = z.strictObject({
   agentSocket: agentSocketSchema,
   timeoutSeconds: z.number().positive().max(MAX_TIMEOUT_SECONDS),
   mtu: mtuSchema.optional(),
+  capabilities: z.strictObject({ 'io.kubernetes.cri.pod-annotations': z.literal(true) }),
   ipam: ipamSchema,
 });
 
@@ -225,6 +240,7 @@ function issueLine(e: z.ZodError): string {
 export function buildConflist(opts: ConflistOptions, podCidrs?: readonly string[]): Conflist {
   const plugin: Record<string, unknown> = { type: PLUGIN_TYPE, agentSocket: opts.agentSocket, timeoutSeconds: opts.timeoutSeconds };
   if (opts.mtu !== undefined) plugin['mtu'] = opts.mtu;
+  plugin['capabilities'] = { ...VPP_CAPABILITIES };
   plugin['ipam'] = resolveIpam(opts, podCidrs ?? opts.podCidrs);
   const plugins: Record<string, unknown>[] = [plugin];
   if (opts.alsoPortmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });

@@ -12,6 +12,7 @@ import { NodeLookupError, readNodePodCidrs } from './node-pod-cidrs.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import {
   EXIT_FAILURE,
@@ -27,6 +28,7 @@ import {
   replaceFileWithCopy,
 } from './atomic-file.js';
 import {
+  CNI_1_1_RUNTIMES,
   CNI_VERSIONS,
   DEFAULT_AGENT_SOCKET,
   DEFAULT_CNI_VERSION,
@@ -92,7 +94,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'mtu', flag: '--mtu', env: 'VPPCNI_POD_MTU', doc: 'pod interface MTU written to the conflist (optional)' },
   { key: 'ipam', flag: '--ipam-json', env: 'VPPCNI_IPAM', doc: 'the IPAM block as JSON (overrides --pod-cidrs)' },
   { key: 'podCidrs', flag: '--pod-cidrs', env: 'VPPCNI_POD_CIDRS', doc: 'comma-separated pod CIDRs (one IPv4, one IPv6) for host-local' },
-  { key: 'cniVersion', flag: '--cni-version', env: 'VPPCNI_CNI_VERSION', default: DEFAULT_CNI_VERSION, doc: CNI_VERSIONS.join(' | ') },
+  { key: 'cniVersion', flag: '--cni-version', env: 'VPPCNI_CNI_VERSION', default: DEFAULT_CNI_VERSION, doc: `${CNI_VERSIONS.join(' | ')}; 1.1.0 only for ${CNI_1_1_RUNTIMES}` },
   { key: 'alsoPortmap', flag: '--also-portmap', boolean: true, doc: 'append the standard portmap plugin (capabilities portMappings)' },
 ];
 
@@ -143,24 +145,26 @@ function issueText(e: z.ZodError): string {
   return `${field}${i.message}`;
 }
 
-/** Reads `--flag value`, `--flag=value` and boolean flags. Unknown or repeated flags are errors. */
+/**
+ * Reads `--flag value`, `--flag=value` and boolean flags with node:util parseArgs (its tokens, so every
+ * error names the flag in our words). Unknown or repeated flags, stray arguments and a value that is
+ * another flag are errors.
+ */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const s of SETTINGS) options[s.flag.slice(2)] = { type: s.boolean ? 'boolean' : 'string' };
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const s = SETTINGS.find((x) => x.flag === flag);
-    if (!s) throw new UsageError(a.startsWith('-') ? `unknown flag ${flag} (see --help)` : `unexpected argument ${shown(a)} (see --help)`);
-    if (out.has(flag)) throw new UsageError(`${flag} given twice`);
-    let v: string | undefined;
-    if (eq > 0 && a.startsWith('--')) v = a.slice(eq + 1);
-    else if (s.boolean) v = 'true';
-    else {
-      v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-    }
-    out.set(flag, v);
+  for (const t of tokens) {
+    if (t.kind === 'positional') throw new UsageError(`unexpected argument ${shown(t.value)} (see --help)`);
+    if (t.kind === 'option-terminator') throw new UsageError('unexpected argument "--" (see --help)');
+    const s = SETTINGS.find((x) => x.flag === t.rawName);
+    if (!s) throw new UsageError(`unknown flag ${t.rawName} (see --help)`);
+    if (out.has(s.flag)) throw new UsageError(`${s.flag} given twice`);
+    let v = t.value;
+    if (v === undefined && s.boolean) v = 'true';
+    if (v === undefined || (!t.inlineValue && v.startsWith('--'))) throw new UsageError(`${s.flag} needs a value`);
+    out.set(s.flag, v);
   }
   return out;
 }
@@ -315,6 +319,9 @@ export function installCni(opts: InstallOptions, io: Io, podCidrs?: readonly str
   const conflist = buildConflist(opts, podCidrs);
   const content = renderConflist(conflist);
   const src = sourceDigest(opts.binSrc);
+  if (opts.cniVersion === '1.1.0') {
+    warn(`warning: cniVersion 1.1.0: only ${CNI_1_1_RUNTIMES} take it; containerd 1.6/1.7 and CRI-O with libcni 1.1 fail every pod (unsupported CNI result version "1.1.0"): use 1.0.0 there`);
+  }
   if (opts.alsoPortmap) {
     const w = checkPortmap(opts.cniBinDir, opts.cniVersion);
     if (w) warn(w);

@@ -6,26 +6,14 @@
  */
 import { CNI_CODES } from '../../contract/types.js';
 import { ANNOTATION_PREFIX, type PortRange } from '../pod/annotations.js';
-import { attachmentKey, describeAttachment, type AttachRequest, type AttachResult, type AttachmentRecord, type PodRef } from '../pod/attachment.js';
+import { attachmentKey, describeAttachment, type AttachRequest, type AttachResult, type PodRef } from '../pod/attachment.js';
+import type { AttachmentRecord, AttachmentStore } from '../pod/record.js';
 import { diffAttachment, formatPortRange, type PblUpdateResult } from '../pod/pbl-update.js';
 import type { PodNetwork } from '../pod/pod-network.js';
-import type { PodInfo, PodSource } from '../pods/pod-source.js';
+import type { PodInfo, PodSource } from '../pod-info/source.js';
 import { classifyPodError, errorLogFields, type PodWarningReason } from '../observability/pod-errors.js';
 import { CniFailure } from './cni-error.js';
 import { KeyedMutex } from './keyed-mutex.js';
-
-export interface AttachmentStore {
-  all(): AttachmentRecord[];
-  get(key: string): AttachmentRecord | undefined;
-  /** Records a committed ADD (durably, when the store is a checkpoint). */
-  put(rec: AttachmentRecord): Promise<void>;
-  /** Forgets a committed DEL. */
-  delete(key: string): Promise<void>;
-  /** Records that an ADD or DEL starts, before its first VPP call (the checkpoint's intents). */
-  begin?(op: 'add' | 'del', req: Pick<AttachRequest, 'containerId' | 'ifName' | 'netns' | 'pod' | 'ips'>): Promise<void>;
-  /** The ADD failed and was rolled back: its intent is dropped. */
-  abandon?(key: string): Promise<void>;
-}
 
 /**
  * The state layer (agent/state): records whose VPP objects are not trusted (agent start before the
@@ -37,24 +25,6 @@ export interface AttachmentStateHooks {
   deleteStale(rec: AttachmentRecord): Promise<void>;
   /** Removes tagged VPP objects that belong to no record and no operation in flight. */
   sweepOrphans(): Promise<unknown>;
-}
-
-export class MemoryStore implements AttachmentStore {
-  private readonly map = new Map<string, AttachmentRecord>();
-  all(): AttachmentRecord[] {
-    return [...this.map.values()];
-  }
-  get(key: string): AttachmentRecord | undefined {
-    return this.map.get(key);
-  }
-  put(rec: AttachmentRecord): Promise<void> {
-    this.map.set(attachmentKey(rec.containerId, rec.ifName), rec);
-    return Promise.resolve();
-  }
-  delete(key: string): Promise<void> {
-    this.map.delete(key);
-    return Promise.resolve();
-  }
 }
 
 export interface ManagerLogger {
@@ -126,6 +96,8 @@ export interface AddInput {
   routes: AttachRequest['routes'];
   /** The CNI network (netconf `name`); kept in the record so that GC touches only its own network. */
   network?: string;
+  /** All of the pod's annotations as the container runtime passed them; absent: asked of the pod source. */
+  annotations?: Readonly<Record<string, string>>;
 }
 
 export interface AttachmentKeyInput {
@@ -229,17 +201,23 @@ export class AttachmentManager {
       const why = this.o.notReady();
       if (why) throw new CniFailure(CNI_CODES.tryAgainLater, `${describeAttachment(input)}: agent not ready: ${why}; try again later`);
       const t0 = Date.now();
-      const pod = await this.o.pods.getPod(input.pod.namespace, input.pod.name, this.o.podLookupTimeoutMs ?? 5000, input.pod.uid);
-      if (!pod && input.pod.name) this.o.log.warn({ ...this.fields(input), step: 'annotations' }, 'pod not known to the pod source: no annotations applied');
-      const req: AttachRequest = { ...input, annotations: pod?.annotations ?? {} };
+      // The runtime's annotations when it passed them (no apiserver on the ADD path), else the pod source's.
+      const annotationSource = input.annotations ? 'runtime' : 'pod source';
+      let annotations = input.annotations;
+      if (!annotations) {
+        const pod = await this.o.pods.getPod(input.pod.namespace, input.pod.name, this.o.podLookupTimeoutMs ?? 5000, input.pod.uid);
+        if (!pod && input.pod.name) this.o.log.warn({ ...this.fields(input), step: 'annotations' }, 'pod not known to the pod source: no annotations applied');
+        annotations = pod?.annotations ?? {};
+      }
+      const req: AttachRequest = { ...input, annotations };
       await this.o.store.begin?.('add', req);
       try {
         const rec = await this.o.network.add(req);
         await this.o.store.put(rec);
-        this.o.log.info({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, kind: rec.kind, memif: rec.objects.memif?.socketName, vcl: !!rec.objects.vcl }, 'pod network added');
+        this.o.log.info({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, annotationSource, kind: rec.kind, memif: rec.objects.memif?.socketName, vcl: !!rec.objects.vcl }, 'pod network added');
         return rec.result;
       } catch (e) {
-        this.o.log.error({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, ...errorLogFields(e) }, 'pod network setup failed');
+        this.o.log.error({ ...this.fields(input), step: 'add', durationMs: Date.now() - t0, annotationSource, ...errorLogFields(e) }, 'pod network setup failed');
         // Rolled back (leftovers of a failed undo carry our tags: the orphan sweep removes them).
         await this.o.store.abandon?.(key).catch((err: unknown) => this.o.log.error({ ...this.fields(input), step: 'add', err: (err as Error).message }, 'checkpoint: dropping the intent failed'));
         throw e;

@@ -5,7 +5,8 @@ import { InvalidAnnotationError } from '../pod/annotations.js';
 import { PodRequestError, DeleteIncompleteError } from '../pod/pod-network.js';
 import { StepError } from '../pod/transaction.js';
 import { NetnsGoneError } from '../linux/netns.js';
-import { VppDisconnectedError, VppTimeoutError } from '../../vpp-api/client/index.js';
+import { PodSourceUnavailableError } from '../pod-info/source.js';
+import { VppDisconnectedError, VppTimeoutError } from '../vpp/api.js';
 
 export class CniFailure extends Error {
   override readonly name = 'CniFailure';
@@ -29,6 +30,7 @@ export function toCniError(e: unknown): CniErrorMsg {
     if (e.retryable) return { code: CNI_CODES.tryAgainLater, msg: `${e.message}${undo} (VPP not reachable; try again later)`, details };
     return { code: CNI_CODES.vppFailure, msg: e.message + undo, details };
   }
+  if (e instanceof PodSourceUnavailableError) return { code: CNI_CODES.tryAgainLater, msg: e.message, details: '' };
   if (e instanceof DeleteIncompleteError) return { code: CNI_CODES.tryAgainLater, msg: e.message, details: '' };
   if (e instanceof VppDisconnectedError || e instanceof VppTimeoutError) {
     return { code: CNI_CODES.tryAgainLater, msg: `VPP not reachable: ${e.message}; try again later`, details: '' };

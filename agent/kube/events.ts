@@ -5,10 +5,9 @@
  * message within the window become a `count` increment (JSON patch) when the window ends; a different
  * message is written as a new Event then (the latest one wins). A full queue drops writes (counted).
  */
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { PodRef } from '../pod/attachment.js';
 import type { PodWarningReason } from '../observability/pod-errors.js';
-import { describeKubeError, statusOf, withTimeout } from './client.js';
+import { describeKubeError, statusOf, type KubeClient } from './client.js';
 
 export const EVENT_COMPONENT = 'vpp-cni-agent';
 const MAX_MESSAGE = 1024;
@@ -21,7 +20,7 @@ export interface PodEventSink {
 export type EventOutcome = 'sent' | 'patched' | 'coalesced' | 'dropped' | 'failed';
 
 export interface KubeEventRecorderOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   nodeName: string;
   log: { debug(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** At most one write per pod and reason per window (default 60 s). */
@@ -51,7 +50,6 @@ function truncate(s: string): string {
 }
 
 export class KubeEventRecorder implements PodEventSink {
-  private readonly core: CoreV1Api;
   private readonly keys = new Map<string, KeyState>();
   private readonly queue: KeyState[] = [];
   private running: Promise<void> | undefined;
@@ -64,7 +62,6 @@ export class KubeEventRecorder implements PodEventSink {
   private readonly now: () => number;
 
   constructor(private readonly o: KubeEventRecorderOptions) {
-    this.core = o.kc.makeApiClient(CoreV1Api);
     this.windowMs = o.windowMs ?? 60_000;
     this.timeoutMs = o.timeoutMs ?? 5_000;
     this.maxQueue = o.maxQueue ?? 100;
@@ -152,17 +149,14 @@ export class KubeEventRecorder implements PodEventSink {
       const sent = st.sent;
       st.unsentRepeats = 0;
       try {
-        await this.core.patchNamespacedEvent(
-          {
-            name: sent.name,
-            namespace: st.pod.namespace,
-            body: [
-              { op: 'add', path: '/count', value: sent.count },
-              { op: 'add', path: '/lastTimestamp', value: now.toISOString() },
-            ],
-          },
-          withTimeout(this.timeoutMs),
-        );
+        await this.o.kc.request('PATCH', `/api/v1/namespaces/${encodeURIComponent(st.pod.namespace)}/events/${encodeURIComponent(sent.name)}`, {
+          body: [
+            { op: 'add', path: '/count', value: sent.count },
+            { op: 'add', path: '/lastTimestamp', value: now.toISOString() },
+          ],
+          contentType: 'application/json-patch+json',
+          timeoutMs: this.timeoutMs,
+        });
         this.o.onOutcome?.(st.reason, 'patched');
         return;
       } catch (e) {
@@ -176,7 +170,7 @@ export class KubeEventRecorder implements PodEventSink {
     if (!p) return;
     st.pending = undefined;
     const name = `${st.pod.name.slice(0, 200)}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(this.seq++ % 1_000_000)).toString(16)}`;
-    const body: CoreV1Event = {
+    const body = {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace: st.pod.namespace },
@@ -185,8 +179,8 @@ export class KubeEventRecorder implements PodEventSink {
       message: p.message,
       type: 'Warning',
       count: p.count,
-      firstTimestamp: now,
-      lastTimestamp: now,
+      firstTimestamp: now.toISOString(),
+      lastTimestamp: now.toISOString(),
       source: { component: EVENT_COMPONENT, host: this.o.nodeName },
       reportingComponent: EVENT_COMPONENT,
       reportingInstance: this.o.nodeName,
@@ -195,7 +189,7 @@ export class KubeEventRecorder implements PodEventSink {
     st.sent = { name, message: p.message, count: p.count };
     st.unsentRepeats = 0;
     try {
-      await this.core.createNamespacedEvent({ namespace: st.pod.namespace, body }, withTimeout(this.timeoutMs));
+      await this.o.kc.request('POST', `/api/v1/namespaces/${encodeURIComponent(st.pod.namespace)}/events`, { body, timeoutMs: this.timeoutMs });
     } catch (e) {
       if (st.sent?.name === name) delete st.sent;
       throw e;

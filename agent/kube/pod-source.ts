@@ -1,27 +1,48 @@
 /**
- * The pods of this node from the Kubernetes API: a client-node informer (list, then watch from the
- * list's resourceVersion) restricted by `fieldSelector=spec.nodeName=<node>`.
+ * The pods of this node from the Kubernetes API: list, then watch from the list's resourceVersion,
+ * restricted by `fieldSelector=spec.nodeName=<node>`, over agent/kube/client.ts (node:https, zod).
+ * Only what the agent reads of a pod is kept (namespace, name, uid, annotations, hostNetwork).
  *
  * Recovery:
- *  - the watch stream ends (apiserver timeout, graceful close): the informer re-watches from its last
- *    resourceVersion by itself;
- *  - 410 Gone (HTTP status or an ERROR event): the informer relists by itself;
- *  - any other failure (apiserver down, refused, reset, 5xx, list failing): the informer stops and
- *    reports an error; we restart it after an exponential backoff with jitter;
+ *  - the watch stream ends (apiserver timeout, graceful close): watch again from the last resourceVersion;
+ *  - 410 Gone (HTTP status or an ERROR event): list again, then watch;
+ *  - any other failure (apiserver down, refused, reset, 5xx, list failing): after an exponential backoff
+ *    with jitter, list again, then watch;
  *  - a watch that stays silent longer than `watchIdleMs` (half-open connection: bookmarks, which we
- *    ask for, normally arrive every minute or so): a fresh informer replaces it.
- * The last synced cache stays usable while a new informer lists.
+ *    ask for, normally arrive every minute or so): it is dropped and a fresh list + watch replaces it.
+ * The last listed cache stays readable while a new list is in flight.
  *
  * At CNI ADD a pod is read from the cache; when the cache has not seen it (or holds an older pod of the
  * same name), from a direct GET bounded by the caller's timeout. Changes of a pod's VPP annotations
  * (cni.projectcalico.org/...) are reported to listeners with the previous values.
  */
-import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Pod, type V1PodList } from '@kubernetes/client-node';
-import { CNI_CODES } from '../../contract/types.js';
-import { CniFailure } from '../cni/cni-error.js';
+import { z } from 'zod';
 import { ANNOTATION_PREFIX } from '../pod/annotations.js';
-import type { PodInfo, PodSource } from '../pods/pod-source.js';
-import { describeKubeError, statusOf, withTimeout } from './client.js';
+import { PodSourceUnavailableError, type PodInfo, type PodSource } from '../pod-info/source.js';
+import { describeKubeError, statusOf, type KubeClient } from './client.js';
+
+/** The fields of a pod the agent reads (everything else is dropped when parsed). */
+export const podSchema = z.object({
+  metadata: z
+    .object({
+      name: z.string().optional(),
+      namespace: z.string().optional(),
+      uid: z.string().optional(),
+      resourceVersion: z.string().optional(),
+      annotations: z.record(z.string(), z.string()).nullish(),
+    })
+    .optional(),
+  spec: z.object({ nodeName: z.string().optional(), hostNetwork: z.boolean().optional() }).nullish(),
+});
+/** A pod as the API gives it (fields the agent does not read may be there too). */
+export type KubePod = z.infer<typeof podSchema> & { spec?: Record<string, unknown> | null };
+
+const podListSchema = z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).optional(), items: z.array(podSchema) });
+const watchEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.enum(['ADDED', 'MODIFIED', 'DELETED']), object: podSchema }),
+  z.object({ type: z.literal('BOOKMARK'), object: z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).optional() }) }),
+  z.object({ type: z.literal('ERROR'), object: z.object({ code: z.number().optional(), message: z.string().optional() }) }),
+]);
 
 export interface KubeLogger {
   debug(obj: object, msg?: string): void;
@@ -39,7 +60,7 @@ export interface PodAnnotationWatch {
 }
 
 export interface KubePodSourceOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   nodeName: string;
   log: KubeLogger;
   /** Counted by reason (metrics). */
@@ -65,7 +86,7 @@ function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
-export function podInfoOf(p: V1Pod): PodInfo {
+export function podInfoOf(p: KubePod): PodInfo {
   const m = p.metadata ?? {};
   const info: PodInfo = { namespace: m.namespace ?? 'default', name: m.name ?? '', annotations: { ...(m.annotations ?? {}) } };
   if (m.uid) info.uid = m.uid;
@@ -73,25 +94,22 @@ export function podInfoOf(p: V1Pod): PodInfo {
   return info;
 }
 
-type PodInformer = Informer<V1Pod> & ObjectCache<V1Pod> & { latestResourceVersion?: () => string };
+/** A 410 Gone seen on a watch (as its HTTP status or as an ERROR event). */
+class WatchExpired extends Error {}
 
 export class KubePodSource implements PodSource, PodAnnotationWatch {
-  private readonly core: CoreV1Api;
   private readonly fieldSelector: string;
-  private informer: PodInformer | undefined;
-  /** The informer whose list completed last: read while a newer one lists. */
-  private syncedCache: ObjectCache<V1Pod> | undefined;
+  /** The node's pods by namespace/name, as last listed and watched. */
+  private cache = new Map<string, PodInfo>();
   private gen = 0;
   private closed = false;
   private everSynced = false;
   private syncWaiters: (() => void)[] = [];
   private delay: number;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retry: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  private watchAbort: AbortController | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private lastActivity = Date.now();
-  private lastRv = '';
-  private connectsThisGen = 0;
-  private resumingAfterError = false;
   private lastError: string | undefined;
   private readonly seen = new Map<string, { uid: string | undefined; ann: Record<string, string> }>();
   private readonly listeners = new Set<AnnotationsListener>();
@@ -101,7 +119,6 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
 
   constructor(private readonly o: KubePodSourceOptions) {
     if (!o.nodeName) throw new Error('KubePodSource needs the node name (NODE_NAME)');
-    this.core = o.kc.makeApiClient(CoreV1Api);
     this.fieldSelector = `spec.nodeName=${o.nodeName}`;
     this.backoff = o.backoff ?? { initialMs: 200, maxMs: 30_000 };
     this.delay = this.backoff.initialMs;
@@ -111,8 +128,8 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
 
   /** Starts listing and watching; returns at once (see `waitForSync`). */
   start(): void {
-    if (this.informer || this.closed) return;
-    this.startInformer();
+    if (this.gen > 0 || this.closed) return;
+    this.startLoop();
     this.watchdog = setInterval(() => this.checkIdle(), Math.max(50, Math.min(this.idleMs / 4, 30_000)));
     this.watchdog.unref();
   }
@@ -146,72 +163,108 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
 
   /** The node's pods as cached now. */
   list(): PodInfo[] {
-    const c = this.syncedCache ?? this.informer;
-    return (c?.list() ?? []).map(podInfoOf);
+    return [...this.cache.values()].map((p) => ({ ...p, annotations: { ...p.annotations } }));
   }
 
-  private path(): string {
-    // makeInformer (client-node 1.4) takes no field selector: it goes into the watch path, and the list
-    // function below passes it too. Bookmarks keep the resourceVersion fresh and show the watch is alive.
-    return `/api/v1/pods?fieldSelector=${encodeURIComponent(this.fieldSelector)}&allowWatchBookmarks=true`;
-  }
-
-  private startInformer(): void {
+  /** A new generation of list + watch; the previous one's callbacks and results are ignored from now on. */
+  private startLoop(): void {
     const gen = ++this.gen;
-    this.connectsThisGen = 0;
-    this.resumingAfterError = false;
-    const inf = makeInformer<V1Pod>(this.o.kc, this.path(), () => this.listPods(gen)) as PodInformer;
-    this.informer = inf;
-    const current = (): boolean => gen === this.gen && !this.closed;
-    inf.on('add', (p) => current() && this.observe(p, false));
-    inf.on('update', (p) => current() && this.observe(p, false));
-    inf.on('delete', (p) => current() && this.observe(p, true));
-    inf.on('connect', () => {
-      if (!current()) return;
-      this.touch();
-      this.connectsThisGen++;
-      if (this.resumingAfterError) {
-        this.resumingAfterError = false;
-        return;
-      }
-      if (this.connectsThisGen === 1) return;
-      const rv = inf.latestResourceVersion?.() ?? '';
-      const reason: WatchRestartReason = rv === '' ? 'expired' : 'closed';
-      this.o.log.debug({ reason, resourceVersion: rv }, reason === 'expired' ? 'pod watch expired (410): relisting' : 'pod watch ended: watching again');
-      this.o.onWatchRestart?.(reason);
-    });
-    inf.on('error', (err: unknown) => {
-      if (!current()) return;
-      this.failed(inf, gen, err);
-    });
-    inf.start().catch((e: unknown) => current() && this.failed(inf, gen, e));
+    this.watchAbort?.abort();
+    void this.loop(gen);
   }
 
-  private async listPods(gen: number): Promise<V1PodList> {
+  private current(gen: number): boolean {
+    return gen === this.gen && !this.closed;
+  }
+
+  private async loop(gen: number): Promise<void> {
+    let rv: string | undefined;
+    while (this.current(gen)) {
+      try {
+        rv ??= await this.listPods(gen);
+        if (!this.current(gen)) return;
+        rv = await this.watchPods(gen, rv);
+        if (!this.current(gen)) return;
+        this.o.log.debug({ reason: 'closed', resourceVersion: rv }, 'pod watch ended: watching again');
+        this.o.onWatchRestart?.('closed');
+      } catch (e) {
+        if (!this.current(gen)) return;
+        rv = undefined; // list again
+        if (e instanceof WatchExpired || statusOf(e) === 410) {
+          this.o.log.debug({ reason: 'expired' }, 'pod watch expired (410): relisting');
+          this.o.onWatchRestart?.('expired');
+          continue;
+        }
+        await this.failed(gen, e);
+      }
+    }
+  }
+
+  /** Lists the node's pods into the cache; returns the list's resourceVersion. */
+  private async listPods(gen: number): Promise<string> {
     const timeout = this.o.listTimeoutMs ?? 60_000;
-    let list: V1PodList;
+    let list;
     try {
-      list = await this.core.listPodForAllNamespaces({ fieldSelector: this.fieldSelector }, withTimeout(timeout));
+      list = podListSchema.parse(await this.o.kc.request('GET', '/api/v1/pods', { query: { fieldSelector: this.fieldSelector }, timeoutMs: timeout }));
     } catch (e) {
       throw Object.assign(new Error(`listing pods of node ${this.o.nodeName}: ${describeKubeError(e, timeout)}`), { statusCode: statusOf(e) });
     }
-    // The informer fills its cache right after this promise resolves; mark synced once it has.
-    setImmediate(() => {
-      if (gen !== this.gen || this.closed) return;
-      this.syncedCache = this.informer;
-      this.delay = this.backoff.initialMs;
-      this.lastError = undefined;
-      this.touch();
-      if (!this.everSynced) {
-        this.everSynced = true;
-        this.o.log.info({ node: this.o.nodeName, pods: list.items.length, resourceVersion: list.metadata?.resourceVersion }, 'pod informer synced');
-        for (const w of this.syncWaiters.splice(0)) w();
-      }
-    });
-    return list;
+    if (!this.current(gen)) return '';
+    const fresh = new Map<string, PodInfo>();
+    for (const item of list.items) {
+      const info = podInfoOf(item);
+      fresh.set(`${info.namespace}/${info.name}`, info);
+    }
+    const old = this.cache;
+    this.cache = fresh;
+    for (const [k, info] of old) if (!fresh.has(k)) this.observe(info, true);
+    for (const info of fresh.values()) this.observe(info, false);
+    this.delay = this.backoff.initialMs;
+    this.lastError = undefined;
+    this.touch();
+    if (!this.everSynced) {
+      this.everSynced = true;
+      this.o.log.info({ node: this.o.nodeName, pods: list.items.length, resourceVersion: list.metadata?.resourceVersion }, 'pod informer synced');
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+    return list.metadata?.resourceVersion ?? '';
   }
 
-  private failed(inf: PodInformer, gen: number, err: unknown): void {
+  /** Watches from `rv` until the stream ends (resolves with the last resourceVersion) or fails. */
+  private async watchPods(gen: number, rv: string): Promise<string> {
+    const abort = new AbortController();
+    this.watchAbort = abort;
+    let last = rv;
+    this.touch();
+    await this.o.kc.watch('/api/v1/pods', {
+      query: { fieldSelector: this.fieldSelector, allowWatchBookmarks: 'true', ...(rv ? { resourceVersion: rv } : {}) },
+      signal: abort.signal,
+      connectTimeoutMs: this.o.listTimeoutMs ?? 60_000,
+      onEvent: (raw) => {
+        if (!this.current(gen)) return;
+        this.touch();
+        const r = watchEventSchema.safeParse(raw);
+        if (!r.success) throw new Error(`unexpected watch event: ${r.error.issues[0]?.message ?? ''}`);
+        const ev = r.data;
+        if (ev.type === 'ERROR') {
+          if (ev.object.code === 410) throw new WatchExpired('410 Gone');
+          throw Object.assign(new Error(`watch ERROR event: ${ev.object.code ?? '?'} ${ev.object.message ?? ''}`), { statusCode: ev.object.code });
+        }
+        last = ev.object.metadata?.resourceVersion ?? last;
+        if (ev.type === 'BOOKMARK') return;
+        const info = podInfoOf(ev.object);
+        const key = `${info.namespace}/${info.name}`;
+        if (ev.type === 'DELETED') this.cache.delete(key);
+        else this.cache.set(key, info);
+        this.observe(info, ev.type === 'DELETED');
+      },
+    });
+    if (this.watchAbort === abort) this.watchAbort = undefined;
+    return last;
+  }
+
+  /** A failure: logged, counted, and waited out (backoff with jitter; close() cuts the wait short). */
+  private async failed(gen: number, err: unknown): Promise<void> {
     const msg = describeKubeError(err);
     this.lastError = msg;
     this.touch();
@@ -219,14 +272,15 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
     this.delay = Math.min(this.delay * 2, this.backoff.maxMs);
     this.o.log.warn({ err: msg, retryInMs: delay }, 'pod watch failed: restarting after a backoff');
     this.o.onWatchRestart?.('error');
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (gen !== this.gen || this.closed) return;
-      this.resumingAfterError = true;
-      inf.start().catch((e: unknown) => gen === this.gen && !this.closed && this.failed(inf, gen, e));
-    }, delay);
-    this.retryTimer.unref();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.retry = undefined;
+        resolve();
+      }, delay);
+      timer.unref();
+      this.retry = { timer, wake: resolve };
+    });
+    if (!this.current(gen)) return;
   }
 
   private touch(): void {
@@ -234,25 +288,16 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
   }
 
   private checkIdle(): void {
-    if (this.closed || !this.informer || this.retryTimer) return;
-    const rv = this.informer.latestResourceVersion?.() ?? '';
-    if (rv !== this.lastRv) {
-      this.lastRv = rv;
-      this.touch();
-      return;
-    }
+    if (this.closed || this.retry) return;
     if (Date.now() - this.lastActivity < this.idleMs) return;
     this.o.log.warn({ idleMs: this.idleMs }, 'pod watch silent too long: starting a new one');
     this.o.onWatchRestart?.('idle');
-    const old = this.informer;
     this.touch();
-    this.startInformer(); // bumps the generation first: the old informer's callbacks are ignored
-    void old.stop().catch(() => undefined);
+    this.startLoop(); // bumps the generation and aborts the old watch: its results are ignored
   }
 
-  private observe(p: V1Pod, deleted: boolean): void {
+  private observe(info: PodInfo, deleted: boolean): void {
     this.touch();
-    const info = podInfoOf(p);
     const key = `${info.namespace}/${info.name}`;
     if (deleted) {
       if (this.seen.get(key)?.uid === info.uid) this.seen.delete(key);
@@ -274,18 +319,17 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
   }
 
   async getPod(namespace: string, name: string, timeoutMs: number, uid?: string): Promise<PodInfo | undefined> {
-    for (const c of [this.informer, this.syncedCache]) {
-      const hit = c?.get(name, namespace);
-      if (hit && (!uid || !hit.metadata?.uid || hit.metadata.uid === uid)) return podInfoOf(hit);
-    }
+    const hit = this.cache.get(`${namespace}/${name}`);
+    if (hit && (!uid || !hit.uid || hit.uid === uid)) return { ...hit, annotations: { ...hit.annotations } };
     try {
-      const p = await this.core.readNamespacedPod({ name, namespace }, withTimeout(timeoutMs));
+      const p = podSchema.parse(
+        await this.o.kc.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`, { timeoutMs }),
+      );
       this.o.log.debug({ namespace, pod: name }, 'pod not in the cache yet: read with GET');
       return podInfoOf(p);
     } catch (e) {
       if (statusOf(e) === 404) return undefined;
-      throw new CniFailure(
-        CNI_CODES.tryAgainLater,
+      throw new PodSourceUnavailableError(
         `pod ${namespace}/${name}: not in the pod cache and reading it from the Kubernetes API failed (${describeKubeError(e, timeoutMs)}); try again later`,
       );
     }
@@ -294,10 +338,14 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
   async close(): Promise<void> {
     this.closed = true;
     this.gen++;
-    clearTimeout(this.retryTimer);
+    if (this.retry) {
+      clearTimeout(this.retry.timer);
+      this.retry.wake();
+      this.retry = undefined;
+    }
     clearInterval(this.watchdog);
-    const inf = this.informer;
-    this.informer = undefined;
-    if (inf) await inf.stop().catch(() => undefined);
+    this.watchAbort?.abort();
+    this.watchAbort = undefined;
+    return Promise.resolve();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Runs external commands with argument arrays (never a shell) and a bounded wait. Errors name the
- * command, its exit status and what it printed on stderr.
+ * Runs external commands with argument arrays (never a shell) and a bounded wait, in the C locale
+ * (LC_ALL=C: callers recognise some failures by what the command prints, which must not be translated).
+ * Errors name the command, its exit status and what it printed on stderr.
  */
 import { execFile, spawn } from 'node:child_process';
 
@@ -24,12 +25,17 @@ export interface RunOptions {
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 
+/** The environment of every child process: the agent's, in the C locale. */
+function childEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: 'C', LANG: 'C' };
+}
+
 /** Runs `command args...`; resolves with stdout, rejects with CommandError (exit status, timeout, spawn error). */
 export function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   if (opts.input === undefined) {
     return new Promise((resolve, reject) => {
-      execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', env: childEnv() }, (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
         if (e.killed) reject(new CommandError(command, args, null, stderr, `timed out after ${timeoutMs} ms`));
@@ -39,7 +45,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
     });
   }
   return new Promise((resolve, reject) => {
-    const p = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
     let out = '';
     let err = '';
     let settled = false;

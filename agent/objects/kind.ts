@@ -65,6 +65,11 @@ export interface ObjectKind<Ctx, Desired, Made, Inventory> {
   readonly name: string;
   /** The checkpoint slice, parsed from disk. */
   readonly schema: z.ZodType<Made>;
+  /**
+   * True when every owner's record holds this kind's slice (a list, empty when the owner has none);
+   * otherwise the slice is present only when the owner has an object of this kind.
+   */
+  readonly always?: boolean;
   create(ctx: Ctx, tx: StepRunner, desired: Desired): Promise<Made>;
   delete(ctx: Ctx, made: Made): Promise<void>;
   check(ctx: Ctx, made: Made, desired: Desired): Promise<CheckProblem[]>;

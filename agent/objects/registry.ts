@@ -45,13 +45,12 @@ export class ObjectRegistry<Ctx, Inventory, K extends AnyObjectKind<Ctx, Invento
   }
 
   /**
-   * The checkpoint's objects: one optional slice per registered kind, each parsed by its kind's schema;
-   * unknown keys are refused (a slice of a kind this agent does not know cannot be deleted by it).
+   * The checkpoint's objects: one slice per registered kind (optional unless the kind is `always`), each
+   * parsed by its kind's schema; unknown keys are refused (a slice of a kind this agent does not know
+   * cannot be deleted by it). `composeSlices` gives the same schema with its static type.
    */
   schema(): z.ZodType<Record<string, unknown>> {
-    const shape: Record<string, z.ZodType> = {};
-    for (const k of this.kinds.values()) shape[k.name] = k.schema.optional();
-    return z.strictObject(shape) as unknown as z.ZodType<Record<string, unknown>>;
+    return z.strictObject(sliceShape(this.all())) as unknown as z.ZodType<Record<string, unknown>>;
   }
 
   /** Every kind's `verify` over the slices present in `made` (keyed by kind name). */
@@ -88,4 +87,30 @@ export class ObjectRegistry<Ctx, Inventory, K extends AnyObjectKind<Ctx, Invento
     }
     return failures;
   }
+}
+
+/** A kind as far as the checkpoint goes: its name, its slice's schema, whether every record has the slice. */
+export interface SliceKind {
+  readonly name: string;
+  readonly schema: z.ZodType;
+  readonly always?: boolean;
+}
+
+/** The zod shape of a record's slices: `always` kinds required, the others optional. */
+export type SliceShape<Ks extends readonly SliceKind[]> = {
+  [K in Ks[number] as K['name']]: K extends { always: true } ? K['schema'] : z.ZodOptional<K['schema']>;
+};
+
+function sliceShape(kinds: readonly SliceKind[]): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const k of kinds) shape[k.name] = k.always ? k.schema : k.schema.optional();
+  return shape;
+}
+
+/**
+ * The checkpoint slices of a fixed table of kinds as one strict zod object, typed from the table: the
+ * record type is inferred from it (no second copy of the record's shape).
+ */
+export function composeSlices<const Ks extends readonly SliceKind[]>(kinds: Ks): z.ZodObject<SliceShape<Ks>, z.core.$strict> {
+  return z.strictObject(sliceShape(kinds)) as unknown as z.ZodObject<SliceShape<Ks>, z.core.$strict>;
 }

@@ -4,7 +4,7 @@
  * attachment records, so they cannot drift from what the agent actually holds.
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import type { AttachmentRecord } from '../pod/attachment.js';
+import type { AttachmentRecord } from '../pod/record.js';
 import type { InterfaceModeStatus } from '../pod/interface-mode.js';
 
 /** What /metrics exposes: name, type and help (the README's metrics reference lists the same). */

@@ -3,15 +3,16 @@
  * agent made for each pod (from its attachment records), what VPP says about those objects now, the
  * Linux side inside the pod's netns, and the pod's last errors.
  */
-import * as afPacket from '../../vpp-api/generated/af_packet.js';
-import * as iface from '../../vpp-api/generated/interface.js';
-import * as memif from '../../vpp-api/generated/memif.js';
-import * as pbl from '../../vpp-api/generated/pbl.js';
-import type { VppClient } from '../../vpp-api/client/index.js';
+import type { VppApi } from '../vpp/api.js';
+import { listAfPackets } from '../vpp/af-packet.js';
+import { interfaceByIndex, showInterface } from '../vpp/interface.js';
+import { listMemifs } from '../vpp/memif.js';
+import { listPblClients } from '../vpp/pbl.js';
 import type { CtlAttachment, CtlInterfaceMode, CtlLinuxCommand, CtlPodDetail, CtlPodList, CtlPodSummary, CtlVppInterface } from '../../contract/ctl-api.js';
 import { run } from '../linux/exec.js';
-import type { AttachmentRecord, PodRef } from '../pod/attachment.js';
-import type { PodInfo } from '../pods/pod-source.js';
+import type { PodRef } from '../pod/attachment.js';
+import type { AttachmentRecord } from '../pod/record.js';
+import type { PodInfo } from '../pod-info/source.js';
 import type { InterfaceModeStatus } from '../pod/interface-mode.js';
 import { formatPortRange } from '../pod/pbl-update.js';
 import type { PodErrorLog } from './pod-errors.js';
@@ -31,7 +32,7 @@ export interface PodViewDeps {
   nodeName: string;
   records: () => readonly AttachmentRecord[];
   errors: PodErrorLog;
-  vpp: Pick<VppClient, 'dumpAll' | 'cli' | 'state'>;
+  vpp: VppApi & { readonly state: string };
   notReady: () => string | undefined;
   /** The node's eth0 mode (PodNetwork.interfaceMode.status()). */
   interfaceMode: () => InterfaceModeStatus;
@@ -79,9 +80,6 @@ function attachmentView(r: AttachmentRecord): CtlAttachment {
   if (o.dummy) a.dummy = o.dummy;
   return a;
 }
-
-const MEMIF_ROLES = ['server', 'client'];
-const MEMIF_MODES = ['ethernet', 'ip', 'punt/inject'];
 
 export class PodView {
   constructor(private readonly d: PodViewDeps) {}
@@ -167,42 +165,33 @@ export class PodView {
       };
     }
     try {
-      const memifs = recs.some((r) => r.objects.memif) ? await this.d.vpp.dumpAll(memif.memif_dump, {}) : [];
-      const afPackets = recs.some((r) => r.objects.veth) ? await this.d.vpp.dumpAll(afPacket.af_packet_dump, {}) : [];
+      const memifs = recs.some((r) => r.objects.memif) ? await listMemifs(this.d.vpp) : [];
+      const afPackets = recs.some((r) => r.objects.veth) ? await listAfPackets(this.d.vpp) : [];
       const vpp: CtlVppInterface[] = [];
       for (const w of wanted) {
         const v: CtlVppInterface = { swIfIndex: w.swIfIndex, role: w.role, present: false };
-        const d = (await this.d.vpp.dumpAll(iface.sw_interface_dump, { sw_if_index: w.swIfIndex })).find((x) => x.sw_if_index === w.swIfIndex);
+        const d = await interfaceByIndex(this.d.vpp, w.swIfIndex);
         if (d) {
           v.present = true;
-          v.name = d.interface_name;
+          v.name = d.name;
           v.tag = d.tag;
-          v.adminUp = (d.flags & 1) !== 0;
-          v.linkUp = (d.flags & 2) !== 0;
+          v.adminUp = d.adminUp;
+          v.linkUp = d.linkUp;
           v.mtu = d.mtu;
-          if (d.l2_address && d.l2_address !== '00:00:00:00:00:00') v.mac = d.l2_address;
-          const m = memifs.find((x) => x.sw_if_index === w.swIfIndex);
-          if (m) {
-            v.memif = {
-              role: MEMIF_ROLES[m.role] ?? String(m.role),
-              mode: MEMIF_MODES[m.mode] ?? String(m.mode),
-              socketId: m.socket_id,
-              ringSize: m.ring_size,
-              bufferSize: m.buffer_size,
-              connected: (m.flags & 2) !== 0,
-            };
-          }
-          const af = afPackets.find((x) => x.sw_if_index === w.swIfIndex);
-          if (af) v.afPacket = { hostIfName: af.host_if_name };
+          if (d.mac && d.mac !== '00:00:00:00:00:00') v.mac = d.mac;
+          const m = memifs.find((x) => x.swIfIndex === w.swIfIndex);
+          if (m) v.memif = { role: m.role, mode: m.mode, socketId: m.socketId, ringSize: m.ringSize, bufferSize: m.bufferSize, connected: m.connected };
+          const af = afPackets.find((x) => x.swIfIndex === w.swIfIndex);
+          if (af) v.afPacket = { hostIfName: af.hostIfName };
           try {
-            v.cli = (await this.d.vpp.cli(`show interface ${d.interface_name}`)).replace(/\u001b\[[0-9;]*m/g, '').trimEnd();
+            v.cli = (await showInterface(this.d.vpp, d.name)).trimEnd();
           } catch (e) {
             v.error = `show interface: ${(e as Error).message}`;
           }
         }
         vpp.push(v);
       }
-      const clients = pblIds.length ? new Set((await this.d.vpp.dumpAll(pbl.pbl_client_dump, {})).map((c) => c.client.id)) : new Set<number>();
+      const clients = pblIds.length ? new Set((await listPblClients(this.d.vpp)).map((c) => c.id)) : new Set<number>();
       return { vpp, pblClients: pblIds.map((p) => ({ id: p.id, ip: p.ip, present: clients.has(p.id) })) };
     } catch (e) {
       return { vpp: wanted.map((w) => ({ ...w, present: false })), pblClients: pblIds.map((p) => ({ id: p.id, ip: p.ip, present: false })), vppError: (e as Error).message };

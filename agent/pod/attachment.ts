@@ -1,10 +1,7 @@
 /**
- * A pod attachment: one (container, interface name) pair the runtime asked for, what the agent made for
- * it in VPP and Linux, and the result the CNI layer reports. Records are plain JSON so they can be
- * checkpointed and read back (through zod) after a restart.
+ * A pod attachment request: one (container, interface name) pair the runtime asked for, and the result
+ * the CNI layer reports. What the agent made for it is the attachment's record (record.ts).
  */
-import type { InterfaceSpec } from './interface-spec.js';
-import type { PortRange } from './annotations.js';
 
 export interface PodRef {
   namespace: string;
@@ -37,106 +34,8 @@ export interface AttachRequest {
 }
 
 /** `tun` and `veth` are a pod's main interface (PBL memif and VCL may hang off them); `memif-multinet` a secondary one. */
-export type AttachmentKind = 'tun' | 'veth' | 'memif-multinet';
-
-export interface MadeRoute {
-  prefix: string;
-  tableId: number;
-  swIfIndex: number;
-  /** Next hop on ethernet interfaces (TAP, veth, L2 memif): the pod address, pinned by a static neighbor. */
-  nh?: string;
-}
-
-export interface MadeNeighbor {
-  swIfIndex: number;
-  ip: string;
-  mac: string;
-}
-
-export interface MadeTun {
-  swIfIndex: number;
-  tag: string;
-  hostIfName: string;
-  /** MAC of the pod-side device (TAP only; a TUN has none). */
-  hostMac?: string;
-  l2: boolean;
-  spec: InterfaceSpec;
-}
-
-/**
- * eth0 as a veth pair: one end in the pod netns (`podIfName`, MAC `podMac`), the other on the host
- * (`hostIfName`, derived from the attachment) where VPP reads and writes it through an af_packet
- * interface (`host-<hostIfName>`, MAC `vppMac`, the pod's next hop).
- */
-export interface MadeVeth {
-  swIfIndex: number;
-  tag: string;
-  hostIfName: string;
-  podIfName: string;
-  podMac: string;
-  vppMac: string;
-  /** What the spec asked (`isl3: false`). Shown, and nothing else: the pod end is ethernet and the pod's addresses are pinned to `podMac` either way. */
-  l2: boolean;
-  spec: InterfaceSpec;
-}
-
-export interface MadeMemif {
-  mode: 'pbl' | 'multinet';
-  socketId: number;
-  /** As given to VPP: `abstract:vpp/memif-eth0,netns_name=/var/run/netns/x`. */
-  socketFilename: string;
-  /** As the pod sees it: `@vpp/memif-eth0`. */
-  socketName: string;
-  swIfIndex: number;
-  tag: string;
-  l2: boolean;
-  spec: InterfaceSpec;
-  ports?: PortRange[];
-}
-
-export interface MadeVcl {
-  namespaceId: string;
-  /** u64 secret as a decimal string (JSON-safe). */
-  secret: string;
-  sockName: string;
-  socketName: string;
-  /** The per-pod loopback the namespace is bound to. */
-  loopSwIfIndex: number;
-}
-
-export interface MadeObjects {
-  tun?: MadeTun;
-  veth?: MadeVeth;
-  memif?: MadeMemif;
-  pbl: { ip: string; id: number }[];
-  routes: MadeRoute[];
-  neighbors: MadeNeighbor[];
-  vcl?: MadeVcl;
-  /** Linux dummy interface made in the pod netns (multinet memif). */
-  dummy?: string;
-}
-
-export interface AttachmentRecord {
-  containerId: string;
-  ifName: string;
-  netns: string;
-  pod: PodRef;
-  kind: AttachmentKind;
-  /** The CNI network the attachment belongs to (absent in records written before it was kept). */
-  network?: string;
-  ips: IpConfig[];
-  routes: RouteConfig[];
-  objects: MadeObjects;
-  result: AttachResult;
-  /** The pod's annotations at ADD (kept so a VPP restart can make the attachment again). */
-  annotations?: Record<string, string>;
-  /**
-   * Rebuilt from VPP's tagged objects after the checkpoint was lost: `containerId` holds the 12-character
-   * prefix the tags carry, and the store resolves the runtime's full id to it.
-   */
-  rebuilt?: boolean;
-  createdAt: string;
-}
+export const ATTACHMENT_KINDS = ['tun', 'veth', 'memif-multinet'] as const;
+export type AttachmentKind = (typeof ATTACHMENT_KINDS)[number];
 
 /** What the CNI layer reports (CNI result shape, version independent). */
 export interface AttachResult {

@@ -4,20 +4,16 @@
  * switch is logged once, with its reason and its cost. One instance per PodNetwork (no global state);
  * metrics and `vpp-cnictl pods` read it.
  */
-import { VppApiError } from '../../vpp-api/client/index.js';
+import { isVhostNetFailure as vppRefusedTap } from '../vpp/tap.js';
 import type { PodRef } from './attachment.js';
 import type { PodInterfaceModeSetting } from './interface-spec.js';
 import { StepError } from './transaction.js';
 
 export type PodInterfaceMode = 'tun' | 'veth';
 
-/** tap_create_if answers SYSCALL_ERROR_1 only when open("/dev/vhost-net") fails (tap.c). */
-export const VHOST_NET_RETVAL = -11;
-
-/** True when `e` is VPP refusing a tap because the node has no usable /dev/vhost-net. */
+/** True when `e` (or the step it failed) is VPP refusing a tap because the node has no usable /dev/vhost-net. */
 export function isVhostNetFailure(e: unknown): boolean {
-  const cause = e instanceof StepError ? e.cause : e;
-  return cause instanceof VppApiError && cause.messageName.startsWith('tap_create') && cause.retval === VHOST_NET_RETVAL;
+  return vppRefusedTap(e instanceof StepError ? e.cause : e);
 }
 
 export interface ModeLogger {

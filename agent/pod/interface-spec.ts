@@ -4,6 +4,8 @@
  * VPPCNI_FEATURE_GATES) and are passed in; nothing here reads the environment.
  */
 import { z } from 'zod';
+import { echo } from '../../contract/echo.js';
+import { narrowestSlot, type SpecTarget } from '../vpp/wire-widths.js';
 
 export const RX_MODES = ['polling', 'interrupt', 'adaptive', 'default'] as const;
 export type RxMode = (typeof RX_MODES)[number];
@@ -77,38 +79,42 @@ export interface PodInterfaceConfig {
   interfaceMode?: PodInterfaceModeSetting;
 }
 
-export const DEFAULT_POD_INTERFACE_CONFIG: PodInterfaceConfig = {
-  gates: DEFAULT_FEATURE_GATES,
-  defaults: DEFAULT_QUEUES,
-  limits: DEFAULT_LIMITS,
-  mtu: 1450,
-  interfaceMode: 'auto',
-};
-
+/** Exact for any safe integer (no 32-bit arithmetic: 2^32 + 2^31 is not a power of two). */
 export function isPowerOfTwo(n: number): boolean {
-  return n > 0 && (n & (n - 1)) === 0;
+  return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/** Why `v` does not fit the narrowest VPP field `k` of a `target` spec is sent in; undefined when it fits. */
+function wireProblem(target: SpecTarget, k: 'rx' | 'tx' | 'rxqsz' | 'txqsz', v: number): string | undefined {
+  const slot = narrowestSlot(target, k);
+  if (!slot || v <= slot.max) return undefined;
+  return `${k} ${v} does not fit VPP's ${slot.where} (${slot.type}, at most ${slot.max})`;
 }
 
 /**
- * Checks one spec against the limits and returns the problems (empty when fine). `where` prefixes each
- * message, e.g. `vppInterfacesSpec "eth0"`.
+ * Checks one spec against the wire widths of the VPP fields it is sent in (`target`: a memif or the main
+ * tun/veth interface) and the limits; returns the problems (empty when fine).
  */
-export function specProblems(s: InterfaceSpecInput, limits: InterfaceLimits): string[] {
+export function specProblems(s: InterfaceSpecInput, limits: InterfaceLimits, target: SpecTarget = 'main'): string[] {
   const out: string[] = [];
   for (const k of ['rx', 'tx'] as const) {
     const v = s[k];
     if (v === undefined) continue;
+    const wire = wireProblem(target, k, v);
     if (v < 1) out.push(`${k} ${v} must be at least 1`);
+    else if (wire) out.push(wire);
     else if (limits[k] > 0 && v > limits[k]) out.push(`${k} ${v} is above the maximum of ${limits[k]} queues`);
   }
   for (const k of ['rxqsz', 'txqsz'] as const) {
     const v = s[k];
     if (v === undefined) continue;
+    const wire = wireProblem(target, k, v);
     if (!isPowerOfTwo(v)) out.push(`${k} ${v} is not a power of two`);
+    else if (wire) out.push(wire);
     else if (limits[k] > 0 && v > limits[k]) out.push(`${k} ${v} is above the maximum ring size of ${limits[k]}`);
   }
   if (s.rxMode !== undefined && !(RX_MODES as readonly string[]).includes(s.rxMode)) {
-    out.push(`rxMode "${s.rxMode}" is not one of ${RX_MODES.join(', ')}`);
+    out.push(`rxMode ${echo(s.rxMode)} is not one of ${RX_MODES.join(', ')}`);
   }
   return out;
 }

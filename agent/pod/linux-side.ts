@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { NetnsGoneError, type NetnsOps } from '../linux/netns.js';
-import type { CheckProblem } from './drivers/context.js';
+import type { CheckProblem } from './kinds/context.js';
 import { hostPrefix, ipOf, isV6, type IpConfig, type RouteConfig } from './attachment.js';
 
 export const L2_GATEWAY_V4 = '169.254.1.1';

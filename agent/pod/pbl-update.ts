@@ -7,15 +7,15 @@
  * tun stay as they are. Everything else (queues, ring sizes, L2/L3, rx mode, VCL on/off, memif added or
  * removed) needs new interfaces and so a new pod: `diffAttachment` names those changes.
  */
-import * as pbl from '../../vpp-api/generated/pbl.js';
 import { ANN, type PortRange } from './annotations.js';
-import { describeAttachment, ipOf, type AttachmentRecord } from './attachment.js';
+import { describeAttachment, ipOf } from './attachment.js';
+import type { AttachmentRecord, MadePblClient } from './record.js';
 import type { InterfaceSpec } from './interface-spec.js';
 import type { AttachPlan } from './pod-network.js';
 import { transact } from './transaction.js';
-import { deleteTolerant } from './vpp-ops.js';
-import { pblUpdate } from './drivers/memif.js';
-import type { DriverContext } from './drivers/context.js';
+import { stepPblClient } from './kinds/pbl.js';
+import { deletePblClient } from '../vpp/pbl.js';
+import type { DriverContext } from './kinds/context.js';
 
 /** `tcp:80`, `udp:4444-20000`. */
 export function formatPortRange(p: PortRange): string {
@@ -94,22 +94,15 @@ export async function updatePblPorts(ctx: DriverContext, rec: AttachmentRecord, 
   const label = describeAttachment(rec);
   const ips = [...new Set(rec.ips.map((a) => ipOf(a.address)))];
   const made = await transact(label, ctx.log, undefined, async (tx) => {
-    const out: { ip: string; id: number }[] = [];
-    for (const ip of ips) {
-      const id = await tx.step(
-        `pbl client ${ip} (new ports)`,
-        () => pblUpdate(ctx, ip, m.swIfIndex, m.l2, ports),
-        (cid) => deleteTolerant(() => ctx.vpp.request(pbl.pbl_client_del, { id: cid })),
-      );
-      out.push({ ip, id });
-    }
+    const out: MadePblClient[] = [];
+    for (const ip of ips) out.push(await stepPblClient(ctx, tx, `pbl client ${ip} (new ports)`, { ip, swIfIndex: m.swIfIndex, l2: m.l2, ports }));
     return out;
   });
   const deleted: number[] = [];
-  const leftOver: { ip: string; id: number }[] = [];
+  const leftOver: MadePblClient[] = [];
   for (const old of rec.objects.pbl) {
     try {
-      await deleteTolerant(() => ctx.vpp.request(pbl.pbl_client_del, { id: old.id }));
+      await deletePblClient(ctx.vpp, old.id);
       deleted.push(old.id);
     } catch (e) {
       ctx.log.warn({ pod: label, pblClient: old.id, err: (e as Error).message }, 'old PBL client not deleted; DEL will retry');

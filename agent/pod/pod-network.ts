@@ -5,33 +5,24 @@
  * ADD runs as one transaction: any failure undoes every earlier step. DEL removes everything ADD made,
  * tolerates objects that are already gone (and a netns that is gone), and reports what it could not remove.
  */
-import type { VppApiError } from '../../vpp-api/client/index.js';
-import * as ip from '../../vpp-api/generated/ip.js';
-import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
-import { AddressFamily } from '../../vpp-api/generated/ip_types.js';
-import * as pbl from '../../vpp-api/generated/pbl.js';
 import { NetnsGoneError } from '../linux/netns.js';
+import type { VppApiError } from '../vpp/api.js';
+import { VhostNetUnavailableError } from '../vpp/tap.js';
 import { parsePodAnnotations, type PodAnnotations } from './annotations.js';
-import {
-  describeAttachment,
-  ipOf,
-  isV6,
-  type AttachRequest,
-  type AttachResult,
-  type AttachmentKind,
-  type AttachmentRecord,
-  type MadeObjects,
-} from './attachment.js';
-import { resolveSpec, type InterfaceSpec } from './interface-spec.js';
-import { checkPodLink } from './linux-side.js';
-import { StepError, transact, type StepHook } from './transaction.js';
-import { deleteTolerant, delNeighbor, delRoute } from './vpp-ops.js';
-import type { CheckProblem, DriverContext } from './drivers/context.js';
-import { checkMemif, createMemif, deleteMemif, type MemifPlan } from './drivers/memif.js';
-import { checkTun, createTun, deleteTun, VhostNetUnavailableError } from './drivers/tun.js';
-import { checkVeth, createVeth, deleteVeth } from './drivers/veth.js';
+import { describeAttachment, ipOf, type AttachRequest, type AttachResult, type AttachmentKind } from './attachment.js';
 import { isVhostNetFailure, PodInterfaceModeState } from './interface-mode.js';
-import { checkVcl, createVcl, deleteVcl } from './drivers/vcl.js';
+import { resolveSpec, type InterfaceSpec } from './interface-spec.js';
+import type { CheckProblem, DriverContext } from './kinds/context.js';
+import { podKindRegistry, type PodKindRegistry } from './kinds/index.js';
+import { podOwner, type PodKindContext, type SharedObjects } from './kinds/kind.js';
+import { memifKind, type MemifPlan } from './kinds/memif.js';
+import { tunKind } from './kinds/tun.js';
+import { vclKind } from './kinds/vcl.js';
+import { vethKind } from './kinds/veth.js';
+import { sourceCheckKind } from './isolation/source-check-kind.js';
+import type { PodInterfaceRef } from './isolation/plan.js';
+import type { AttachmentRecord, MadeObjects } from './record.js';
+import { StepError, transact, type StepHook } from './transaction.js';
 
 export class PodRequestError extends Error {
   override readonly name = 'PodRequestError';
@@ -54,6 +45,8 @@ export interface PodNetworkOptions {
   stepHook?: StepHook;
   /** The node's eth0 mode state (default: a new one from cfg.interfaceMode). */
   interfaceMode?: PodInterfaceModeState;
+  /** The kinds DEL, CHECK and adoption walk (default: the pod kinds). */
+  kinds?: PodKindRegistry;
 }
 
 export class DeleteIncompleteError extends Error {
@@ -70,6 +63,7 @@ export class PodNetwork {
   private readonly primary: string;
   /** tun or veth for eth0, and auto mode's switch. */
   readonly interfaceMode: PodInterfaceModeState;
+  readonly kinds: PodKindRegistry;
 
   constructor(
     private readonly ctx: DriverContext,
@@ -77,12 +71,18 @@ export class PodNetwork {
   ) {
     this.primary = opts.primaryIfName ?? 'eth0';
     this.interfaceMode = opts.interfaceMode ?? new PodInterfaceModeState(ctx.cfg.interfaceMode ?? 'auto', ctx.log);
+    this.kinds = opts.kinds ?? podKindRegistry();
+  }
+
+  /** What the kinds get for one attachment: the driver context, its owner (built once), netns and addresses. */
+  contextFor(r: { containerId: string; ifName: string; pod: AttachRequest['pod']; netns: string; ips: readonly { address: string }[] }): PodKindContext {
+    return { ...this.ctx, attachment: { owner: podOwner(r), netns: r.netns, ips: r.ips.map((a) => ipOf(a.address)) } };
   }
 
   /** Validates the request and its annotations; throws InvalidAnnotationError or PodRequestError. */
   plan(req: AttachRequest): AttachPlan {
     const { gates } = this.ctx.cfg;
-    const ann = parsePodAnnotations(req.annotations, gates, this.ctx.cfg.limits);
+    const ann = parsePodAnnotations(req.annotations, gates, this.ctx.cfg.limits, { primaryIfName: this.primary });
     const label = describeAttachment(req);
     if (req.ips.length === 0) throw new PodRequestError(`${label}: no IP addresses (IPAM returned none)`);
     for (const a of req.ips) {
@@ -106,15 +106,17 @@ export class PodNetwork {
   /** Creates the attachment. On failure everything done is undone and a StepError is thrown. */
   async add(req: AttachRequest, plan: AttachPlan = this.plan(req)): Promise<AttachmentRecord> {
     const label = describeAttachment(req);
-    const made: MadeObjects = { pbl: [], routes: [], neighbors: [] };
+    const ctx = this.contextFor(req);
+    const shared: SharedObjects = { routes: [], neighbors: [], pbl: [] };
     return transact(label, this.ctx.log, this.opts.stepHook, async (tx) => {
       await tx.step('netns check', async () => {
         if (!(await this.ctx.netns.isNetns(req.netns))) throw new NetnsGoneError(req.netns);
       });
+      const made: Omit<MadeObjects, keyof SharedObjects> = {};
       let kind = plan.kind;
       if (kind === 'tun') {
         try {
-          await createTun(this.ctx, tx, req, plan.spec, made);
+          made.tun = await tunKind.create(ctx, tx, { req, shared, spec: plan.spec });
         } catch (e) {
           // auto mode: VPP refused the tap for lack of vhost-net and made nothing (tap_create_if frees
           // all it opened); the transaction goes on with a veth, and so does every later pod.
@@ -124,18 +126,31 @@ export class PodNetwork {
             throw new StepError(e.pod, e.step, new VhostNetUnavailableError(e.cause as VppApiError, true));
           }
           kind = 'veth';
-          await createVeth(this.ctx, tx, req, plan.spec, made);
+          made.veth = await vethKind.create(ctx, tx, { req, shared, spec: plan.spec });
         }
       } else if (kind === 'veth') {
-        await createVeth(this.ctx, tx, req, plan.spec, made);
+        made.veth = await vethKind.create(ctx, tx, { req, shared, spec: plan.spec });
       }
       if (kind !== 'memif-multinet') {
-        if (plan.pblMemif) await createMemif(this.ctx, tx, req, plan.pblMemif, made);
-        if (plan.vcl) await createVcl(this.ctx, tx, req, made);
+        if (plan.pblMemif) made.memif = await memifKind.create(ctx, tx, { req, shared, plan: plan.pblMemif });
+        if (plan.vcl) made.vcl = await vclKind.create(ctx, tx, { req, shared });
       } else {
-        await createMemif(this.ctx, tx, req, { mode: 'multinet', spec: plan.spec }, made);
+        made.memif = await memifKind.create(ctx, tx, { req, shared, plan: { mode: 'multinet', spec: plan.spec } });
       }
-      const result = await tx.step('result', () => this.result(req, made));
+      // Source checks on every interface of the attachment: the pod sends only from its addresses and AllowedSourcePrefixes.
+      const interfaces: PodInterfaceRef[] = [];
+      if (made.tun) interfaces.push({ swIfIndex: made.tun.swIfIndex, ethernet: made.tun.l2, name: 'tap' });
+      if (made.veth) interfaces.push({ swIfIndex: made.veth.swIfIndex, ethernet: true, name: 'af_packet' });
+      if (made.memif) interfaces.push({ swIfIndex: made.memif.swIfIndex, ethernet: made.memif.l2, name: 'memif' });
+      made.sourceCheck = await sourceCheckKind.create(ctx, tx, { req, shared, interfaces, allowedPrefixes: plan.annotations.allowedSourcePrefixes });
+      // Kinds the plan does not know, when the request wants them.
+      const extra: Record<string, unknown> = {};
+      for (const k of this.kinds.all()) {
+        const wanted = k.select?.(req);
+        if (wanted !== undefined) extra[k.name] = await k.create(ctx, tx, { ...wanted, req, shared });
+      }
+      const objects: MadeObjects = { ...extra, ...made, ...shared };
+      const result = await tx.step('result', () => this.result(req, objects));
       return {
         containerId: req.containerId,
         ifName: req.ifName,
@@ -145,7 +160,7 @@ export class PodNetwork {
         ...(req.network !== undefined ? { network: req.network } : {}),
         ips: req.ips,
         routes: req.routes,
-        objects: made,
+        objects,
         result,
         ...(Object.keys(req.annotations).length > 0 ? { annotations: { ...req.annotations } } : {}),
         createdAt: new Date().toISOString(),
@@ -173,66 +188,26 @@ export class PodNetwork {
     });
   }
 
-  /** Removes everything the record says was made. Idempotent; throws DeleteIncompleteError listing what failed. */
+  /**
+   * Removes everything the record says was made: every kind's slice, through the kind's one delete path,
+   * newest kind first (what hangs off an interface before it). Idempotent; throws DeleteIncompleteError
+   * listing what failed.
+   */
   async del(rec: AttachmentRecord): Promise<void> {
-    const o = rec.objects;
-    const failures: string[] = [];
-    const attempt = async (what: string, fn: () => Promise<void>): Promise<void> => {
-      try {
-        await fn();
-      } catch (e) {
-        failures.push(`${what}: ${(e as Error).message}`);
-      }
-    };
-    for (const p of o.pbl) await attempt(`pbl client ${p.id}`, () => deleteTolerant(() => this.ctx.vpp.request(pbl.pbl_client_del, { id: p.id })));
-    for (const n of o.neighbors) await attempt(`neighbor ${n.ip}`, () => delNeighbor(this.ctx.vpp, n));
-    for (const r of o.routes) await attempt(`route ${r.prefix}`, () => delRoute(this.ctx.vpp, r));
-    if (o.vcl) {
-      const v = o.vcl;
-      await attempt(`app namespace ${v.namespaceId}`, () => deleteVcl(this.ctx, v));
-    }
-    if (o.memif) {
-      const m = o.memif;
-      await attempt(`memif ${m.swIfIndex}`, () => deleteMemif(this.ctx, rec.netns, m, o.dummy));
-    }
-    if (o.tun) {
-      const t = o.tun;
-      await attempt(`tap ${t.swIfIndex}`, () => deleteTun(this.ctx, t));
-    }
-    if (o.veth) {
-      const v = o.veth;
-      await attempt(`af_packet host-${v.hostIfName} and veth ${v.hostIfName}`, () => deleteVeth(this.ctx, v));
-    }
+    const failures = await this.kinds.deleteAll(this.contextFor(rec), rec.objects);
     if (failures.length > 0) throw new DeleteIncompleteError(describeAttachment(rec), failures);
   }
 
-  /** Compares VPP and Linux with the record; returns the differences (empty when healthy). */
+  /** Compares VPP and Linux with the record, kind by kind; returns the differences (empty when healthy). */
   async check(rec: AttachmentRecord): Promise<CheckProblem[]> {
-    const out: CheckProblem[] = [];
     if (!(await this.ctx.netns.isNetns(rec.netns))) return [{ object: rec.netns, problem: 'network namespace is gone' }];
-    const ips = rec.ips.map((a) => ipOf(a.address));
-    const o = rec.objects;
-    if (o.tun) out.push(...(await checkTun(this.ctx, rec.netns, o.tun, ips)));
-    if (o.veth) out.push(...(await checkVeth(this.ctx, rec.netns, o.veth, ips)));
-    if (o.memif) out.push(...(await checkMemif(this.ctx, o.memif, o.pbl.map((p) => p.id))));
-    if (o.vcl) out.push(...(await checkVcl(this.ctx, o.vcl)));
-    if (o.dummy) out.push(...(await checkPodLink(this.ctx.netns, rec.netns, o.dummy, ips)));
-    for (const fam of [false, true]) {
-      const want = o.routes.filter((r) => isV6(r.prefix) === fam);
-      const have = want.length === 0 ? [] : await this.ctx.vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6: fam } });
-      for (const r of want) {
-        const hit = have.find((h) => h.route.prefix === r.prefix && h.route.paths.some((p) => p.sw_if_index === r.swIfIndex));
-        if (!hit) out.push({ object: `route ${r.prefix}`, problem: `missing in table ${r.tableId} (via sw_if_index ${r.swIfIndex})` });
-      }
-      // Pinned pod addresses (TAP, veth, L2 memif), one dump per interface and family.
-      for (const sw of new Set(o.neighbors.filter((n) => isV6(n.ip) === fam).map((n) => n.swIfIndex))) {
-        const nbs = await this.ctx.vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: sw, af: fam ? AddressFamily.ADDRESS_IP6 : AddressFamily.ADDRESS_IP4 });
-        for (const n of o.neighbors.filter((x) => x.swIfIndex === sw && isV6(x.ip) === fam)) {
-          const hit = nbs.find((h) => h.neighbor.ip_address === n.ip);
-          if (!hit) out.push({ object: `neighbor ${n.ip}`, problem: `missing on sw_if_index ${sw}` });
-          else if (hit.neighbor.mac_address !== n.mac) out.push({ object: `neighbor ${n.ip}`, problem: `MAC is ${hit.neighbor.mac_address}, expected ${n.mac}` });
-        }
-      }
+    const ctx = this.contextFor(rec);
+    const desired = { req: { ...rec, annotations: rec.annotations ?? {} }, shared: rec.objects };
+    const out: CheckProblem[] = [];
+    const objects: Readonly<Record<string, unknown>> = rec.objects;
+    for (const k of this.kinds.all()) {
+      const slice = objects[k.name];
+      if (slice !== undefined) out.push(...(await k.check(ctx, slice, desired)));
     }
     return out;
   }

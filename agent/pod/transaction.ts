@@ -4,7 +4,7 @@
  * and (for VPP failures) the message and its retval name. Undo keeps going past its own failures and
  * reports them: a half-undone change is logged, never hidden.
  */
-import { VppApiError, VppTimeoutError, VppDisconnectedError } from '../../vpp-api/client/index.js';
+import { VppApiError, VppTimeoutError, VppDisconnectedError } from '../vpp/api.js';
 
 export interface StepLogger {
   debug(obj: object, msg?: string): void;

@@ -4,82 +4,66 @@
  * directory) and read back through zod. A corrupt file, or one written by a newer version, is moved
  * aside (renamed with a suffix) and reported — never silently dropped.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { attachmentKey, type AttachRequest, type AttachmentRecord } from '../pod/attachment.js';
-import type { AttachmentStore } from '../cni/attachment-manager.js';
+import { attachmentKey, type AttachRequest } from '../pod/attachment.js';
+import { containerId, linuxIfName, netnsPath, podRef } from '../pod/kinds/parts.js';
+import { ipConfigSchema, recordSchema, type AttachmentRecord, type AttachmentStore } from '../pod/record.js';
+import { writeFileAtomic } from './atomic-file.js';
+
+export { writeFileAtomic } from './atomic-file.js';
 
 export const CHECKPOINT_VERSION = 1;
 export const CHECKPOINT_FILE = 'attachments.json';
-
-const specSchema = z.object({ rx: z.number(), tx: z.number(), rxqsz: z.number(), txqsz: z.number(), isl3: z.boolean(), rxMode: z.enum(['polling', 'interrupt', 'adaptive', 'default']) });
-const podRef = z.object({ namespace: z.string(), name: z.string(), uid: z.string().optional() });
-const ipConfig = z.object({ address: z.string(), gateway: z.string().optional() });
-const routeConfig = z.object({ dst: z.string(), gw: z.string().optional() });
-const portRange = z.object({ proto: z.enum(['tcp', 'udp']), start: z.number(), end: z.number() });
-
-export const recordSchema = z.object({
-  containerId: z.string(),
-  ifName: z.string(),
-  netns: z.string(),
-  pod: podRef,
-  kind: z.enum(['tun', 'veth', 'memif-multinet']),
-  network: z.string().optional(),
-  ips: z.array(ipConfig),
-  routes: z.array(routeConfig),
-  objects: z.object({
-    tun: z.object({ swIfIndex: z.number(), tag: z.string(), hostIfName: z.string(), hostMac: z.string().optional(), l2: z.boolean(), spec: specSchema }).optional(),
-    veth: z
-      .object({ swIfIndex: z.number(), tag: z.string(), hostIfName: z.string(), podIfName: z.string(), podMac: z.string(), vppMac: z.string(), l2: z.boolean(), spec: specSchema })
-      .optional(),
-    memif: z
-      .object({
-        mode: z.enum(['pbl', 'multinet']),
-        socketId: z.number(),
-        socketFilename: z.string(),
-        socketName: z.string(),
-        swIfIndex: z.number(),
-        tag: z.string(),
-        l2: z.boolean(),
-        spec: specSchema,
-        ports: z.array(portRange).optional(),
-      })
-      .optional(),
-    pbl: z.array(z.object({ ip: z.string(), id: z.number() })),
-    routes: z.array(z.object({ prefix: z.string(), tableId: z.number(), swIfIndex: z.number(), nh: z.string().optional() })),
-    neighbors: z.array(z.object({ swIfIndex: z.number(), ip: z.string(), mac: z.string() })),
-    vcl: z.object({ namespaceId: z.string(), secret: z.string(), sockName: z.string(), socketName: z.string(), loopSwIfIndex: z.number() }).optional(),
-    dummy: z.string().optional(),
-  }),
-  result: z.object({
-    interfaces: z.array(z.object({ name: z.string(), mac: z.string().optional(), mtu: z.number().optional(), sandbox: z.string(), socketPath: z.string().optional() })),
-    ips: z.array(z.object({ address: z.string(), gateway: z.string().optional(), interface: z.number() })),
-    routes: z.array(routeConfig),
-  }),
-  /** The pod's annotations at ADD (for re-creation after a VPP restart). */
-  annotations: z.record(z.string(), z.string()).optional(),
-  /** Rebuilt from VPP's tags after the checkpoint was lost (containerId is the tags' 12-character prefix). */
-  rebuilt: z.boolean().optional(),
-  createdAt: z.string(),
-});
+/** A checkpoint larger than this is not parsed (a record is about 2 KiB: room for thousands of pods). */
+export const DEFAULT_CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024;
 
 const intentSchema = z.object({
   op: z.enum(['add', 'del']),
-  containerId: z.string(),
-  ifName: z.string(),
-  netns: z.string(),
+  containerId,
+  ifName: linuxIfName,
+  netns: netnsPath,
   pod: podRef,
-  ips: z.array(ipConfig),
-  startedAt: z.string(),
+  ips: z.array(ipConfigSchema),
+  startedAt: z.iso.datetime(),
 });
 export type Intent = z.infer<typeof intentSchema>;
 
-const fileSchema = z.object({
-  version: z.number().int(),
-  attachments: z.array(recordSchema),
-  intents: z.array(intentSchema).default([]),
-});
+/** Items of `list` whose (containerId, ifName) an earlier item already has, as issues at their index. */
+function refuseDuplicates(what: string, list: readonly { containerId: string; ifName: string }[], ctx: z.RefinementCtx, at: string): void {
+  const seen = new Map<string, number>();
+  list.forEach((r, i) => {
+    const k = attachmentKey(r.containerId, r.ifName);
+    const first = seen.get(k);
+    if (first === undefined) seen.set(k, i);
+    else ctx.addIssue({ code: 'custom', path: [at, i], message: `duplicate ${what} for ${k} (also at index ${first})` });
+  });
+}
+
+/**
+ * The file: its version exactly (an older or nonsensical one is refused, a newer one reported as such
+ * before parsing), the records (each kind's slice by the kind's schema) and the intents, one per
+ * (container, interface) each.
+ */
+function fileSchemaOf(records: z.ZodType<AttachmentRecord>) {
+  return z
+    .object({
+      version: z.literal(CHECKPOINT_VERSION, { error: (i) => `unsupported checkpoint version ${JSON.stringify(i.input)} (this agent reads version ${CHECKPOINT_VERSION})` }),
+      attachments: z.array(records),
+      intents: z.array(intentSchema).default([]),
+    })
+    .superRefine((f, ctx) => {
+      refuseDuplicates('record', f.attachments, ctx, 'attachments');
+      refuseDuplicates('intent', f.intents, ctx, 'intents');
+    });
+}
+
+/** `attachments.0.objects.tun.swIfIndex: Too small…`; `(top level)` for an issue of the whole file. */
+function describeIssue(e: z.ZodError): string {
+  const i = e.issues[0]!;
+  return `${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`;
+}
 
 export interface CheckpointLogger {
   info(obj: object, msg?: string): void;
@@ -89,40 +73,36 @@ export interface CheckpointLogger {
 
 export type LoadOutcome = { kind: 'empty' } | { kind: 'loaded'; attachments: number; intents: number } | { kind: 'moved-aside'; reason: string; movedTo: string };
 
-/** Writes `data` to `path` atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${CHECKPOINT_FILE}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+export interface CheckpointOptions {
+  /** Files larger than this are moved aside unread (default 64 MiB). */
+  maxBytes?: number;
+  /**
+   * The schema of a record (default: the pod kinds' composed `recordSchema`); a registry with more kinds
+   * (tests) passes the record schema composed from it.
+   */
+  recordSchema?: z.ZodType<AttachmentRecord>;
 }
 
 export class CheckpointStore implements AttachmentStore {
-  private readonly records = new Map<string, AttachmentRecord & { annotations?: Record<string, string> }>();
+  private readonly records = new Map<string, AttachmentRecord>();
   private readonly intents = new Map<string, Intent>();
   readonly path: string;
   /** What load() found (for logs, the sweep and tests). */
   outcome: LoadOutcome = { kind: 'empty' };
 
+  private readonly fileSchema: ReturnType<typeof fileSchemaOf>;
+  private readonly maxBytes: number;
+
   constructor(
     stateDir: string,
     private readonly log: CheckpointLogger,
     private readonly now: () => Date = () => new Date(),
+    opts: CheckpointOptions = {},
   ) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     this.path = join(stateDir, CHECKPOINT_FILE);
+    this.fileSchema = fileSchemaOf(opts.recordSchema ?? recordSchema);
+    this.maxBytes = opts.maxBytes ?? DEFAULT_CHECKPOINT_MAX_BYTES;
   }
 
   /** Reads the file. A corrupt or future-version file is renamed aside and the store starts empty. */
@@ -131,16 +111,21 @@ export class CheckpointStore implements AttachmentStore {
     this.intents.clear();
     if (!existsSync(this.path)) return (this.outcome = { kind: 'empty' });
     let reason: string | undefined;
-    let parsed: z.infer<typeof fileSchema> | undefined;
+    let parsed: z.infer<ReturnType<typeof fileSchemaOf>> | undefined;
     try {
-      const raw: unknown = JSON.parse(readFileSync(this.path, 'utf8'));
-      const version = (raw as { version?: unknown })?.version;
-      if (typeof version === 'number' && version > CHECKPOINT_VERSION) {
-        reason = `written by a newer vpp-cni (checkpoint version ${version}, this agent reads up to ${CHECKPOINT_VERSION})`;
+      const size = statSync(this.path).size;
+      if (size > this.maxBytes) {
+        reason = `${size} bytes, larger than the ${this.maxBytes} bytes a checkpoint may have (not parsed)`;
       } else {
-        const r = fileSchema.safeParse(raw);
-        if (r.success) parsed = r.data;
-        else reason = `does not match the checkpoint schema: ${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`;
+        const raw: unknown = JSON.parse(readFileSync(this.path, 'utf8'));
+        const version = (raw as { version?: unknown })?.version;
+        if (typeof version === 'number' && Number.isInteger(version) && version > CHECKPOINT_VERSION) {
+          reason = `written by a newer vpp-cni (checkpoint version ${version}, this agent reads up to ${CHECKPOINT_VERSION})`;
+        } else {
+          const r = this.fileSchema.safeParse(raw);
+          if (r.success) parsed = r.data;
+          else reason = `does not match the checkpoint schema: ${describeIssue(r.error)}`;
+        }
       }
     } catch (e) {
       reason = `unreadable: ${(e as Error).message}`;
@@ -151,7 +136,7 @@ export class CheckpointStore implements AttachmentStore {
       this.log.error({ path: this.path, movedTo, reason }, 'checkpoint moved aside; the state will be rebuilt from VPP and the pod source');
       return (this.outcome = { kind: 'moved-aside', reason: reason!, movedTo });
     }
-    for (const r of parsed.attachments) this.records.set(attachmentKey(r.containerId, r.ifName), r as AttachmentRecord);
+    for (const r of parsed.attachments) this.records.set(attachmentKey(r.containerId, r.ifName), r);
     for (const i of parsed.intents) this.intents.set(attachmentKey(i.containerId, i.ifName), i);
     this.log.info({ path: this.path, attachments: this.records.size, intents: this.intents.size }, 'checkpoint loaded');
     return (this.outcome = { kind: 'loaded', attachments: this.records.size, intents: this.intents.size });

@@ -1,12 +1,12 @@
 /** What the state machinery (reconcile, VPP-restart recovery, orphan sweep) is given. */
 import type { NetnsOps } from '../linux/netns.js';
-import { attachmentKey, type AttachmentRecord, type AttachRequest } from '../pod/attachment.js';
+import { attachmentKey, type AttachRequest } from '../pod/attachment.js';
+import type { AttachmentRecord, AttachmentStore } from '../pod/record.js';
 import type { PodInterfaceConfig } from '../pod/interface-spec.js';
 import type { NodeResources } from '../pod/node-resources.js';
 import type { AttachPlan, PodNetwork } from '../pod/pod-network.js';
-import type { VppApi } from '../pod/vpp-ops.js';
-import type { AttachmentStore } from '../cni/attachment-manager.js';
-import type { PodSource } from '../pods/pod-source.js';
+import type { VppApi } from '../vpp/api.js';
+import type { PodSource } from '../pod-info/source.js';
 import type { AttachmentIdentity } from './inventory.js';
 
 export interface StateLogger {

@@ -9,168 +9,27 @@
  * never selected, except the routes through one of our interfaces, the PBL clients and memif sockets
  * carrying the attachment's addresses or names, and the af_packet on the attachment's own host end name.
  */
-import * as afp from '../../vpp-api/generated/af_packet.js';
-import * as iface from '../../vpp-api/generated/interface.js';
-import * as ip from '../../vpp-api/generated/ip.js';
-import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
-import * as memif from '../../vpp-api/generated/memif.js';
-import * as pbl from '../../vpp-api/generated/pbl.js';
-import * as session from '../../vpp-api/generated/session.js';
-import * as tapv2 from '../../vpp-api/generated/tapv2.js';
-import { VppApiError, VppUnknownMessageError } from '../../vpp-api/client/index.js';
 import { deleteLinkTolerant, type NetnsOps } from '../linux/netns.js';
-import { hostPrefix as hostPrefixOf, ipOf, isV6, type MadeRoute } from '../pod/attachment.js';
-import { memifSocketName } from '../pod/drivers/memif.js';
-import { vclLoopbackMac, vclNamespaceId } from '../pod/drivers/vcl.js';
-import { isVethHostName, parseVethAlias, vethAliasOwnedBy, vethHostName } from '../pod/drivers/veth.js';
-import { parseTag, shortContainerId, type ParsedTag } from '../pod/tags.js';
-import { deleteTolerant, delRoute, type VppApi } from '../pod/vpp-ops.js';
+import { deleteAfPacket } from '../vpp/af-packet.js';
+import type { VppApi } from '../vpp/api.js';
+import { deleteLoopback } from '../vpp/interface.js';
+import { delRoute } from '../vpp/ip.js';
+import { deleteMemif, deleteMemifSocket } from '../vpp/memif.js';
+import { deletePblClient } from '../vpp/pbl.js';
+import { deleteAppNamespace } from '../vpp/session.js';
+import { deleteTap } from '../vpp/tap.js';
+import { hostPrefix as hostPrefixOf, ipOf } from '../pod/attachment.js';
+import type { MadeRoute } from '../pod/kinds/parts.js';
+import { memifSocketName } from '../pod/kinds/memif.js';
+import { vclLoopbackMac, vclNamespaceId } from '../pod/kinds/vcl.js';
+import { vethAliasOwnedBy, vethHostName } from '../pod/kinds/veth-names.js';
+import { shortContainerId } from '../pod/tags.js';
+import { type HostVeth, type InvAppNamespace, type InvInterface, type InvPblClient, type VppInventory } from '../pod/inventory.js';
 
-export interface InvInterface {
-  swIfIndex: number;
-  name: string;
-  tag: string;
-  mac: string;
-  /** The parsed owner tag, when the interface carries one of ours. */
-  owner?: ParsedTag;
-}
-
-export interface InvTap {
-  swIfIndex: number;
-  hostNamespace: string;
-  hostIfName: string;
-  hostMac: string;
-  tun: boolean;
-  rxRingSize: number;
-  txRingSize: number;
-}
-
-export interface InvMemif {
-  swIfIndex: number;
-  socketId: number;
-  /** memif_mode: 0 ethernet, 1 ip. */
-  mode: number;
-  ringSize: number;
-}
-
-export interface InvAfPacket {
-  swIfIndex: number;
-  /** The host interface it reads and writes (a veth host end for ours). */
-  hostIfName: string;
-}
-
-/** A static neighbor (the pod MACs an L3 veth attachment pins its addresses to). */
-export interface InvNeighbor {
-  swIfIndex: number;
-  ip: string;
-  mac: string;
-}
-
-/**
- * A host netns link named like our veth host ends (`vcni` + 11 hex digits), whoever made it: `owner` and
- * `netns` are set only when its ifalias is ours (`<our tag>,netns=<pod netns>`).
- */
-export interface HostVeth {
-  name: string;
-  alias: string;
-  /** The tag the alias carries, parsed, when it is one of ours. */
-  owner?: ParsedTag;
-  tag?: string;
-  /** The full container id the alias carries (the tag has 12 characters of it). */
-  cid?: string;
-  netns?: string;
-}
-
-export interface InvRoute {
-  prefix: string;
-  paths: { swIfIndex: number; nh?: string }[];
-}
-
-export interface InvPblClient {
-  id: number;
-  addr: string;
-  ports: { start: number; end: number; iproto: number }[];
-}
-
-export interface InvAppNamespace {
-  index: number;
-  secret: string;
-  interfaceName: string;
-  id: string;
-  socket: string;
-}
-
-export interface VppInventory {
-  interfaces: Map<number, InvInterface>;
-  taps: Map<number, InvTap>;
-  /** Empty when VPP has no af_packet plugin. */
-  afPackets: Map<number, InvAfPacket>;
-  /** Static neighbors only (dynamic ones are VPP's business), both families. */
-  neighbors: InvNeighbor[];
-  /** Host netns links with our veth host-end naming, by name (read with `ip link show`, not from VPP). */
-  hostVeths: Map<string, HostVeth>;
-  memifs: Map<number, InvMemif>;
-  /** memif socket id → filename. */
-  sockets: Map<number, string>;
-  /** undefined when VPP has no pbl plugin. */
-  pbl: InvPblClient[] | undefined;
-  /** Table 0, IPv4 and IPv6. */
-  routes: InvRoute[];
-  /** Empty when the session layer is off. */
-  appNamespaces: InvAppNamespace[];
-}
+export { emptyInventory, takeHostVeths, takeInventory, parseAppNamespaces } from '../pod/inventory.js';
+export type { HostLinkReader, HostVeth, InvAfPacket, InvAppNamespace, InvInterface, InvMemif, InvNeighbor, InvPblClient, InvRoute, InvTap, VppInventory } from '../pod/inventory.js';
 
 const U32_MAX = 0xffffffff;
-
-function nhOf(prefix: string, a: { ip4: string; ip6: string }): string | undefined {
-  const v = isV6(prefix) ? a.ip6 : a.ip4;
-  return v === '0.0.0.0' || v === '::' || v === '' ? undefined : v;
-}
-
-/** `show app ns` rows with a `vcni-` id (this VPP has no app-namespace dump message). */
-export function parseAppNamespaces(text: string): InvAppNamespace[] {
-  const out: InvAppNamespace[] = [];
-  for (const line of text.replace(/\u001b\[[0-9;]*m/g, '').split('\n')) {
-    const t = line.trim().split(/\s+/);
-    if (t.length < 4 || !/^\d+$/.test(t[0]!)) continue;
-    // Interface names may hold a space ("DELETED (5)"): the id is the first `vcni-` word after them.
-    const k = t.findIndex((w, i) => i >= 3 && w.startsWith('vcni-'));
-    if (k < 0) continue;
-    out.push({ index: Number(t[0]), secret: t[1]!, interfaceName: t.slice(2, k).join(' '), id: t[k]!, socket: t[k + 1] ?? '' });
-  }
-  return out;
-}
-
-async function optional<T>(fn: () => Promise<T[]>): Promise<T[] | undefined> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof VppUnknownMessageError) return undefined;
-    throw e;
-  }
-}
-
-/** What the inventory needs of the host netns: its links. */
-export type HostLinkReader = Pick<NetnsOps, 'hostIpJson'>;
-
-/**
- * The host netns links named like our veth host ends, with what their ifalias says (one `ip link show`).
- * Links of every type: a link of another type under such a name is someone else's, and must be seen so
- * that the af_packet on it is not taken for one whose host end is gone.
- */
-export async function takeHostVeths(host: HostLinkReader): Promise<Map<string, HostVeth>> {
-  const links = (await host.hostIpJson(['link', 'show'])) as unknown;
-  const out = new Map<string, HostVeth>();
-  if (!Array.isArray(links)) return out;
-  for (const l of links as { ifname?: unknown; ifalias?: unknown }[]) {
-    if (typeof l?.ifname !== 'string' || !isVethHostName(l.ifname)) continue;
-    const alias = typeof l.ifalias === 'string' ? l.ifalias : '';
-    const parsed = parseVethAlias(alias);
-    const owner = parsed ? parseTag(parsed.tag) : undefined;
-    out.set(l.ifname, { name: l.ifname, alias, ...(owner && parsed ? { owner, tag: parsed.tag, ...(parsed.netns ? { netns: parsed.netns } : {}), ...(parsed.cid ? { cid: parsed.cid } : {}) } : {}) });
-  }
-  return out;
-}
 
 /**
  * True when a host link is the veth host end of the attachment (cid, ifName): the name we derive for it,
@@ -178,69 +37,6 @@ export async function takeHostVeths(host: HostLinkReader): Promise<Map<string, H
  */
 export function isHostVethOf(v: HostVeth, containerId: string, ifName: string): boolean {
   return !!v.tag && v.name === vethHostName(containerId, ifName) && vethAliasOwnedBy(v.alias, containerId, ifName);
-}
-
-/**
- * VPP's objects and the host's veth ends. `host` reads the host netns links (our veth host ends outlive
- * VPP and are found by name and ifalias, not in VPP).
- */
-export async function takeInventory(vpp: VppApi, host: HostLinkReader): Promise<VppInventory> {
-  const [ifs, taps, afPackets, n4, n6, hostVeths, memifs, sockets, clients, r4, r6, appText] = await Promise.all([
-    vpp.dumpAll(iface.sw_interface_dump, {}),
-    optional(() => vpp.dumpAll(tapv2.sw_interface_tap_v2_dump, { sw_if_index: U32_MAX })),
-    optional(() => vpp.dumpAll(afp.af_packet_dump, {})),
-    optional(() => vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: U32_MAX, af: 0 })),
-    optional(() => vpp.dumpAll(ipn.ip_neighbor_dump, { sw_if_index: U32_MAX, af: 1 })),
-    takeHostVeths(host),
-    optional(() => vpp.dumpAll(memif.memif_dump, {})),
-    optional(() => vpp.dumpAll(memif.memif_socket_filename_dump, {})),
-    optional(() => vpp.dumpAll(pbl.pbl_client_dump, {})),
-    vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6: false } }),
-    vpp.dumpAll(ip.ip_route_dump, { table: { table_id: 0, is_ip6: true } }),
-    // Fails (retval -1) while the session layer is off: no namespaces then.
-    vpp.cli('show app ns').catch((e: unknown) => {
-      if (e instanceof VppApiError) return '';
-      throw e;
-    }),
-  ]);
-  const inv: VppInventory = {
-    interfaces: new Map(),
-    taps: new Map(),
-    afPackets: new Map(),
-    neighbors: [],
-    hostVeths,
-    memifs: new Map(),
-    sockets: new Map(),
-    pbl: clients?.map((c) => ({ id: c.client.id, addr: c.client.addr, ports: c.client.port_ranges })),
-    routes: [],
-    appNamespaces: parseAppNamespaces(appText),
-  };
-  for (const d of ifs) {
-    const owner = parseTag(d.tag);
-    inv.interfaces.set(d.sw_if_index, { swIfIndex: d.sw_if_index, name: d.interface_name, tag: d.tag, mac: d.l2_address, ...(owner ? { owner } : {}) });
-  }
-  for (const t of taps ?? []) {
-    inv.taps.set(t.sw_if_index, {
-      swIfIndex: t.sw_if_index,
-      hostNamespace: t.host_namespace,
-      hostIfName: t.host_if_name,
-      hostMac: t.host_mac_addr,
-      tun: (t.tap_flags & tapv2.TapFlags.TAP_API_FLAG_TUN) !== 0,
-      rxRingSize: t.rx_ring_sz,
-      txRingSize: t.tx_ring_sz,
-    });
-  }
-  for (const a of afPackets ?? []) inv.afPackets.set(a.sw_if_index, { swIfIndex: a.sw_if_index, hostIfName: a.host_if_name });
-  for (const n of [...(n4 ?? []), ...(n6 ?? [])]) {
-    if ((n.neighbor.flags & ipn.IpNeighborFlags.IP_API_NEIGHBOR_FLAG_STATIC) === 0) continue;
-    inv.neighbors.push({ swIfIndex: n.neighbor.sw_if_index, ip: n.neighbor.ip_address, mac: n.neighbor.mac_address });
-  }
-  for (const m of memifs ?? []) inv.memifs.set(m.sw_if_index, { swIfIndex: m.sw_if_index, socketId: m.socket_id, mode: m.mode, ringSize: m.ring_size });
-  for (const s of sockets ?? []) inv.sockets.set(s.socket_id, s.socket_filename);
-  for (const r of [...r4, ...r6]) {
-    inv.routes.push({ prefix: r.route.prefix, paths: r.route.paths.map((p) => ({ swIfIndex: p.sw_if_index, ...(nhOf(r.route.prefix, p.nh.address) ? { nh: nhOf(r.route.prefix, p.nh.address)! } : {}) })) });
-  }
-  return inv;
 }
 
 /** Who an attachment is, as far as finding its objects without a record goes. */
@@ -265,10 +61,6 @@ export interface OwnedObjects {
   links: [string, string][];
   /** Links to remove in the host netns (veth host ends; their pod ends go with them). */
   hostLinks: string[];
-}
-
-export function emptyInventory(): VppInventory {
-  return { interfaces: new Map(), taps: new Map(), afPackets: new Map(), neighbors: [], hostVeths: new Map(), memifs: new Map(), sockets: new Map(), pbl: [], routes: [], appNamespaces: [] };
 }
 
 export function emptyOwned(): OwnedObjects {
@@ -355,10 +147,6 @@ export interface RemovalContext {
   netns: NetnsOps;
 }
 
-const APP_NS_NOT_FOUND = -19;
-/** af_packet_delete of a host interface VPP does not know: SYSCALL_ERROR_1. */
-const AF_PACKET_UNKNOWN = -11;
-
 /**
  * Removes the objects, dependents first (PBL clients, routes, app namespaces, then memifs, sockets,
  * taps, af_packets, loopbacks, then the Linux links: pod netns dummies, veth host ends). Every delete
@@ -374,41 +162,26 @@ export async function removeObjects(ctx: RemovalContext, inv: VppInventory, o: O
     }
   };
   const { vpp } = ctx;
-  for (const c of o.pbl) await attempt(`pbl client ${c.id}`, () => deleteTolerant(() => vpp.request(pbl.pbl_client_del, { id: c.id })));
+  for (const c of o.pbl) await attempt(`pbl client ${c.id}`, () => deletePblClient(vpp, c.id));
   for (const r of o.routes) await attempt(`route ${r.prefix} via ${r.swIfIndex}`, () => delRoute(vpp, r));
   const byName = new Map([...inv.interfaces.values()].map((i) => [i.name, i.swIfIndex]));
   for (const a of o.appNamespaces) {
-    await attempt(`app namespace ${a.id}`, () =>
-      deleteTolerant(
-        () =>
-          vpp.request(session.app_namespace_add_del_v4, {
-            is_add: false,
-            secret: /^\d+$/.test(a.secret) ? BigInt(a.secret) : 0n,
-            sw_if_index: byName.get(a.interfaceName) ?? U32_MAX,
-            ip4_fib_id: 0,
-            ip6_fib_id: 0,
-            namespace_id: a.id,
-            sock_name: '',
-          }),
-        [APP_NS_NOT_FOUND],
-      ),
-    );
+    const secret = /^\d+$/.test(a.secret) ? BigInt(a.secret) : 0n;
+    await attempt(`app namespace ${a.id}`, () => deleteAppNamespace(vpp, { id: a.id, secret, swIfIndex: byName.get(a.interfaceName) ?? U32_MAX }));
   }
   const memifs = o.interfaces.filter((i) => inv.memifs.has(i.swIfIndex));
   const taps = o.interfaces.filter((i) => inv.taps.has(i.swIfIndex));
   const afPackets = o.interfaces.filter((i) => inv.afPackets.has(i.swIfIndex));
   const others = o.interfaces.filter((i) => !inv.memifs.has(i.swIfIndex) && !inv.taps.has(i.swIfIndex) && !inv.afPackets.has(i.swIfIndex));
-  for (const m of memifs) await attempt(`memif ${m.name}`, () => deleteTolerant(() => vpp.request(memif.memif_delete, { sw_if_index: m.swIfIndex })));
-  for (const s of o.sockets) {
-    await attempt(`memif socket ${s.id}`, () => deleteTolerant(() => vpp.request(memif.memif_socket_filename_add_del_v2, { is_add: false, socket_id: s.id, socket_filename: '' })));
-  }
-  for (const t of taps) await attempt(`tap ${t.name}`, () => deleteTolerant(() => vpp.request(tapv2.tap_delete_v2, { sw_if_index: t.swIfIndex })));
+  for (const m of memifs) await attempt(`memif ${m.name}`, () => deleteMemif(vpp, m.swIfIndex));
+  for (const s of o.sockets) await attempt(`memif socket ${s.id}`, () => deleteMemifSocket(vpp, s.id));
+  for (const t of taps) await attempt(`tap ${t.name}`, () => deleteTap(vpp, t.swIfIndex));
   for (const a of afPackets) {
     const hostIfName = inv.afPackets.get(a.swIfIndex)!.hostIfName;
-    await attempt(`af_packet ${a.name}`, () => deleteTolerant(() => vpp.request(afp.af_packet_delete, { host_if_name: hostIfName }), [AF_PACKET_UNKNOWN]));
+    await attempt(`af_packet ${a.name}`, () => deleteAfPacket(vpp, hostIfName));
   }
   for (const l of others) {
-    if (l.name.startsWith('loop')) await attempt(`loopback ${l.name}`, () => deleteTolerant(() => vpp.request(iface.delete_loopback, { sw_if_index: l.swIfIndex })));
+    if (l.name.startsWith('loop')) await attempt(`loopback ${l.name}`, () => deleteLoopback(vpp, l.swIfIndex));
     else failures.push(`interface ${l.name} (tag ${l.tag}): not a tap, memif, af_packet or loopback; left alone`);
   }
   for (const [netns, name] of o.links) await attempt(`${name} in ${netns}`, () => deleteLinkTolerant(ctx.netns, netns, name));

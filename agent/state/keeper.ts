@@ -9,8 +9,9 @@
  * CHECK answers "try again later", and DEL removes the Linux side only (multinet dummy, veth pair) and
  * forgets the record — whatever of it is still in VPP then belongs to no record, and the sweep removes it.
  */
+import { Backoff } from '../vpp/api.js';
 import { deleteLinkTolerant } from '../linux/netns.js';
-import type { AttachmentRecord } from '../pod/attachment.js';
+import type { AttachmentRecord } from '../pod/record.js';
 import { keyOf, podFields, type StateContext } from './context.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { recoverAfterVppRestart, retryRecord, type RecoveryReport } from './recovery.js';
@@ -58,7 +59,7 @@ export class StateKeeper {
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private queuedSweep: Promise<SweepReport | undefined> | undefined;
-  private readonly retries = new Map<string, { attempt: number; timer?: NodeJS.Timeout }>();
+  private readonly retries = new Map<string, { backoff: Backoff; timer?: NodeJS.Timeout }>();
   private failures = 0;
   private last: { reconcile?: ReconcileReport; recovery?: RecoveryReport; sweep?: SweepReport } = {};
   /** vpe_pid of the VPP the last recovery was for. */
@@ -192,10 +193,11 @@ export class StateKeeper {
     if (this.stopped) return;
     const prev = this.retries.get(key);
     if (prev?.timer) clearTimeout(prev.timer);
-    const attempt = (prev?.attempt ?? 0) + 1;
     const { initialMs, maxMs } = this.o.retry ?? { initialMs: 1000, maxMs: 60_000 };
-    const delay = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-    const entry: { attempt: number; timer?: NodeJS.Timeout } = { attempt };
+    // Doubling from initialMs up to maxMs, no jitter: retries of one record are spaced, not synchronized with others' by chance.
+    const backoff = prev?.backoff ?? new Backoff({ initialDelayMs: initialMs, maxDelayMs: maxMs, multiplier: 2, jitter: 0 });
+    const delay = backoff.nextDelay();
+    const entry: { backoff: Backoff; timer?: NodeJS.Timeout } = { backoff };
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       void this.enqueue(async () => {

@@ -11,12 +11,15 @@
  *    objects that do not make a whole attachment are removed.
  * One set of dumps serves every record, so the cost barely grows with the number of pods.
  */
-import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/drivers/memif.js';
-import { VCL_SOCKET, vclNamespaceId } from '../pod/drivers/vcl.js';
+import { vclIsolationFromInventory } from '../pod/isolation/inventory.js';
+import { sourceCheckKind } from '../pod/isolation/source-check-kind.js';
+import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/kinds/memif.js';
+import { VCL_SOCKET, vclNamespaceId } from '../pod/kinds/vcl.js';
 import { parsePodAnnotations } from '../pod/annotations.js';
 import { resolveSpec, type InterfaceSpec } from '../pod/interface-spec.js';
-import { describeAttachment, ipOf, type AttachResult, type AttachmentRecord, type MadeMemif, type MadeObjects, type MadeRoute } from '../pod/attachment.js';
-import type { PodInfo } from '../pods/pod-source.js';
+import { describeAttachment, ipOf, type AttachResult } from '../pod/attachment.js';
+import type { AttachmentRecord, MadeMemif, MadeObjects, MadeRoute } from '../pod/record.js';
+import type { PodInfo } from '../pod-info/source.js';
 import { forEachLimit, identityOf, keyOf, podFields, type PendingIntent, type StateContext } from './context.js';
 import { describeObjects, isEmpty, isHostVethOf, objectsOf, removeObjects, takeInventory, type InvInterface, type VppInventory } from './inventory.js';
 import { protectedFrom, recreate, verify } from './repair.js';
@@ -120,7 +123,7 @@ export async function reconcile(c: StateContext, o: ReconcileOptions): Promise<R
       const key = keyOf(r);
       const rec = c.store.get(key);
       if (!rec || !o.stale.has(key)) return; // deleted meanwhile
-      const problems = verify(rec, inv);
+      const problems = verify(c, rec, inv);
       if (!(await c.netns.isNetns(rec.netns))) {
         if (await podGone(c, rec.pod, podTimeout)) {
           const r2 = await removeByIdentity(c, inv, rec);
@@ -220,8 +223,10 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
   if (!netns) return { incomplete: 'pod netns unknown' };
   const routes: MadeRoute[] = [];
   for (const r of inv.routes) for (const p of r.paths) if (p.swIfIndex === primary.swIfIndex) routes.push({ prefix: r.prefix, tableId: 0, swIfIndex: p.swIfIndex, ...(p.nh ? { nh: p.nh } : {}) });
-  if (routes.length === 0) return { incomplete: 'no routes to the pod (its ADD did not finish)', netns };
-  const ips = routes.map((r) => r.prefix);
+  // A VCL pod's table-0 routes lead into its VRF (agent/pod/isolation): its addresses are those routes' prefixes.
+  const vclIso = g.vcl[0] ? vclIsolationFromInventory(`${g.cid}:${g.ifName}`, g.vcl[0].swIfIndex, { id: vclNamespaceId({ containerId: g.cid, ifName: g.ifName }), socket: '', secret: '0' }, inv.isolation) : undefined;
+  if (routes.length === 0 && !vclIso?.plan.steer.length) return { incomplete: 'no routes to the pod (its ADD did not finish)', netns };
+  const ips = routes.length > 0 ? routes.map((r) => r.prefix) : vclIso!.plan.steer.map((s) => s.route.prefix);
   const made: MadeObjects = { pbl: [], routes, neighbors: [] };
   const cfg = c.cfg;
   const result: AttachResult = { interfaces: [{ name: g.ifName, sandbox: netns }], ips: ips.map((a) => ({ address: a, interface: 0 })), routes: [] };
@@ -232,7 +237,7 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
     const filename = inv.sockets.get(d.socketId);
     const parsed = filename ? parseSocketFilename(filename) : undefined;
     if (!filename || !parsed || parsed[0] !== memifSocketName(mode, g.ifName) || parsed[1] !== netns) return `memif ${itf.name}: socket ${filename ?? d.socketId} is not ours`;
-    const l2 = d.mode === 0;
+    const l2 = d.mode === 'ethernet';
     if (l2) for (const a of ips) made.neighbors.push({ swIfIndex: itf.swIfIndex, ip: ipOf(a), mac: MEMIF_CLIENT_MAC });
     return { mode, socketId: d.socketId, socketFilename: filename, socketName: `@${parsed[0]}`, swIfIndex: itf.swIfIndex, tag: itf.tag, l2, spec: sized(resolveSpec(undefined, cfg, false), !l2, d.ringSize, d.ringSize) };
   };
@@ -295,7 +300,11 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
     const a = inv.appNamespaces.find((x) => x.id === nsId);
     if (!a) return { incomplete: `VCL loopback without app namespace ${nsId}`, netns };
     made.vcl = { namespaceId: nsId, secret: a.secret, sockName: a.socket, socketName: `@${VCL_SOCKET}`, loopSwIfIndex: g.vcl[0].swIfIndex };
+    const iso = vclIsolationFromInventory(`${g.cid}:${g.ifName}`, g.vcl[0].swIfIndex, { id: nsId, socket: a.socket, secret: a.secret }, inv.isolation);
+    if (iso) made.vcl.isolation = iso;
   }
+  const sourceCheck = sourceCheckKind.owned(inv).find((o) => o.owner === `${g.cid}:${g.ifName}`);
+  if (sourceCheck) made.sourceCheck = sourceCheck.made;
   const slash = g.pod.indexOf('/');
   const podRef = pod
     ? { namespace: pod.namespace, name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) }

@@ -109,7 +109,7 @@ export async function retryRecord(c: StateContext, key: string, stale: Set<strin
     }
     try {
       const inv = await takeInventory(c.vpp, c.netns);
-      if (verify(rec, inv).length === 0) {
+      if (verify(c, rec, inv).length === 0) {
         // Intact after all (the failure was VPP going away and coming back, not restarting).
         stale.delete(key);
         return 'done';

@@ -5,59 +5,16 @@
  * with the stored request (IPs, routes, annotations, netns) and the record's own sizing, and the record
  * replaced.
  */
-import { makeTag } from '../pod/tags.js';
-import type { AttachmentRecord } from '../pod/attachment.js';
+import type { AttachmentRecord } from '../pod/record.js';
 import { identityOf, keyOf, planOf, requestOf, type StateContext } from './context.js';
 import { describeObjects, emptyInventory, emptyOwned, isEmpty, objectsOf, removeObjects, type Protected, type VppInventory } from './inventory.js';
 
-/** What of the record is missing or different in VPP (empty: intact). Reads the inventory only. */
-export function verify(rec: AttachmentRecord, inv: VppInventory): string[] {
-  const out: string[] = [];
-  const o = rec.objects;
-  const itf = (sw: number, tag: string, what: string): void => {
-    const i = inv.interfaces.get(sw);
-    if (!i) out.push(`${what} sw_if_index ${sw} missing`);
-    else if (i.tag !== tag) out.push(`${what} sw_if_index ${sw} has tag "${i.tag}", expected "${tag}"`);
-  };
-  if (o.tun) {
-    itf(o.tun.swIfIndex, o.tun.tag, 'tap');
-    if (!inv.taps.has(o.tun.swIfIndex)) out.push(`tap sw_if_index ${o.tun.swIfIndex} not a tap`);
-  }
-  if (o.veth) {
-    const v = o.veth;
-    itf(v.swIfIndex, v.tag, 'af_packet');
-    const a = inv.afPackets.get(v.swIfIndex);
-    if (!a) out.push(`af_packet sw_if_index ${v.swIfIndex} not an af_packet`);
-    else if (a.hostIfName !== v.hostIfName) out.push(`af_packet sw_if_index ${v.swIfIndex} is on host interface ${a.hostIfName}, expected ${v.hostIfName}`);
-    const host = inv.hostVeths.get(v.hostIfName);
-    if (!host) out.push(`veth host end ${v.hostIfName} missing`);
-    else if (host.tag !== v.tag) out.push(`veth host end ${v.hostIfName} has alias "${host.alias}", expected tag "${v.tag}"`);
-  }
-  if (o.memif) {
-    const m = o.memif;
-    itf(m.swIfIndex, m.tag, 'memif');
-    const d = inv.memifs.get(m.swIfIndex);
-    if (!d) out.push(`memif sw_if_index ${m.swIfIndex} not in memif_dump`);
-    else if (d.socketId !== m.socketId) out.push(`memif sw_if_index ${m.swIfIndex} uses socket ${d.socketId}, expected ${m.socketId}`);
-    if (inv.sockets.get(m.socketId) !== m.socketFilename) out.push(`memif socket ${m.socketId} is "${inv.sockets.get(m.socketId) ?? 'missing'}", expected "${m.socketFilename}"`);
-  }
-  if (o.pbl.length > 0) {
-    const have = new Map((inv.pbl ?? []).map((c) => [c.id, c.addr]));
-    for (const p of o.pbl) if (have.get(p.id) !== p.ip) out.push(`pbl client ${p.id} (${p.ip}) missing`);
-  }
-  for (const r of o.routes) {
-    const hit = inv.routes.some((h) => h.prefix === r.prefix && h.paths.some((p) => p.swIfIndex === r.swIfIndex));
-    if (!hit) out.push(`route ${r.prefix} via sw_if_index ${r.swIfIndex} missing`);
-  }
-  for (const n of o.neighbors) {
-    if (!inv.neighbors.some((h) => h.swIfIndex === n.swIfIndex && h.ip === n.ip && h.mac === n.mac)) out.push(`static neighbor ${n.ip} → ${n.mac} on sw_if_index ${n.swIfIndex} missing`);
-  }
-  if (o.vcl) {
-    const tag = makeTag({ containerId: rec.containerId, ifName: rec.ifName, podNamespace: rec.pod.namespace, podName: rec.pod.name }, 'vcl');
-    itf(o.vcl.loopSwIfIndex, tag, 'vcl loopback');
-    if (!inv.appNamespaces.some((a) => a.id === o.vcl!.namespaceId)) out.push(`app namespace ${o.vcl.namespaceId} missing`);
-  }
-  return out;
+/**
+ * What of the record is missing or different in VPP (empty: intact): every kind's `verify` of its slice
+ * against the inventory, so adoption reads the inventory only and changes nothing.
+ */
+export function verify(c: Pick<StateContext, 'network'>, rec: AttachmentRecord, inv: VppInventory): string[] {
+  return c.network.kinds.verify(c.network.contextFor(rec), rec.objects, inv).map((p) => `${p.object}: ${p.problem}`);
 }
 
 /** PBL clients and addresses the other records hold (never taken for this one's leftovers). */

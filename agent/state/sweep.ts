@@ -13,6 +13,8 @@
  * Races with ADD and DEL: the record and intent lists are read after the dumps (an operation that made
  * an object seen in the dumps holds an intent or a record by then), and again right before each removal.
  */
+import { orphanTables, sweepOrphanTables } from '../pod/isolation/inventory.js';
+import { vppIsolationOps } from '../vpp/isolation.js';
 import {
   memifSocketFilenames,
   describeObjects,
@@ -27,9 +29,10 @@ import {
   type Protected,
   type VppInventory,
 } from './inventory.js';
-import { VCL_LOOPBACK_MAC_PREFIX, vclLoopbackMac, vclNamespaceId } from '../pod/drivers/vcl.js';
-import { isVethHostName, vethHostName } from '../pod/drivers/veth.js';
-import { ipOf, type MadeRoute } from '../pod/attachment.js';
+import { VCL_LOOPBACK_MAC_PREFIX, vclLoopbackMac, vclNamespaceId } from '../pod/kinds/vcl.js';
+import { isVethHostName, vethHostName } from '../pod/kinds/veth.js';
+import { ipOf } from '../pod/attachment.js';
+import type { MadeRoute } from '../pod/record.js';
 import { shortContainerId } from '../pod/tags.js';
 import { keyOf, type PendingIntent, type StateContext } from './context.js';
 
@@ -240,6 +243,27 @@ export async function sweepOrphans(c: StateContext, o: SweepOptions): Promise<Sw
     report.appNamespaces += appNamespaces.length;
     report.failures.push(...failures);
     c.log.warn({ step: 'sweep', ...describeObjects(owned), ...(failures.length ? { failures } : {}) }, 'orphaned objects not tagged yet (memif sockets, VCL loopbacks, af_packets, app namespaces) removed');
+  }
+  // Pod VRFs and source-check tables (agent/pod/isolation) whose owner no record holds and no operation uses,
+  // with table 0's and the punt table's routes into them, the uRPF configs against them, and the PBL clients on
+  // the pod addresses those routes carried (a VCL pod's table-0 route goes through no interface of its own).
+  h = holders(c, o.stale);
+  const liveOwners = new Set([...h.busy, ...c.store.all().map((r) => `${shortContainerId(r.containerId)}:${r.ifName}`)]);
+  const isolation = orphanTables(inv.isolation, liveOwners, inv.isolation.puntTableId);
+  if (isolation.tables.length > 0) {
+    const addrs = new Set(isolation.routes.filter((r) => r.tableId === 0).map((r) => ipOf(r.prefix)));
+    const pbl = (inv.pbl ?? []).filter((p) => addrs.has(p.addr) && !h.protect.pblIds.has(p.id) && !h.protect.addrs.has(p.addr));
+    const failures = await removeObjects(c, inv, { interfaces: [], routes: [], pbl, sockets: [], appNamespaces: [], links: [], hostLinks: [] });
+    try {
+      await sweepOrphanTables(vppIsolationOps(c.vpp), isolation);
+    } catch (e) {
+      failures.push(`isolation tables ${isolation.tables.map((t) => t.tableId).join(', ')}: ${(e as Error).message}`);
+    }
+    report.failures.push(...failures);
+    c.log.warn(
+      { step: 'sweep', tables: isolation.tables.map((t) => `${t.name} (ipv${t.af} ${t.tableId})`), routes: isolation.routes.length, pbl: pbl.map((p) => p.id), ...(failures.length ? { failures } : {}) },
+      'orphaned pod VRFs and source-check tables removed',
+    );
   }
   report.ms = Math.round(performance.now() - t0);
   return report;

@@ -73,7 +73,7 @@ export async function listNetns(): Promise<string[]> {
 
 /**
  * veth host ends the agent made for these containers (name `vcni` + 11 hex digits, ifalias starting with
- * the owner tag `vcni:<cid12>:`), as `name alias` lines. The naming rule is agent/pod/drivers/veth.ts's,
+ * the owner tag `vcni:<cid12>:`), as `name alias` lines. The naming rule is agent/pod/kinds/veth.ts's,
  * restated here because ctl may not import the agent (the demo checks the agent from outside).
  */
 export async function vethHostEnds(containerIds: readonly string[]): Promise<string[]> {

@@ -77,7 +77,8 @@ export const DEMO_PODS: DemoPod[] = [
   {
     name: 'vcl',
     title: 'tun + VCL',
-    about: "eth0 as above, plus a VPP app namespace whose session socket VPP serves in the pod (VPP's host stack through VCL)",
+    about:
+      "eth0 as above, plus a VPP app namespace whose session socket VPP serves in the pod (VPP's host stack through VCL); an app attaches with VCL_CONFIG `vcl { app-socket-api abstract:vpp/session }` and LD_PRELOAD=libvcl_ldpreload.so (docs/vcl.md)",
     annotations: { 'cni.projectcalico.org/vppVcl': 'enable' },
     attachments: [{ ifName: 'eth0', net: PRIMARY_NET }],
   },

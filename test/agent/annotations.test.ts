@@ -24,6 +24,7 @@ describe('valid annotations', () => {
         [ANN.extraMemifSpec]: '{"rx": 4, "tx": 4, "rxqsz": 2048, "isl3": false}',
         [ANN.vcl]: 'enable',
         [ANN.allowedSourcePrefixes]: '["10.1.0.0/16", "192.0.2.7", "fd00::/64"]',
+        'k8s.v1.cni.cncf.io/networks': 'default/memif-net@memif1',
         'unrelated/annotation': 'whatever',
       },
       allOn,

@@ -2,10 +2,10 @@
  * The IPAM delegate with scripted plugins (/bin/sh) and the real host-local: lookup in CNI_PATH, version
  * negotiation, the configuration it gets, error pass-through, killing a delegate that does not finish.
  */
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError } from '../../cni-plugin/errors.js';
-import { IpamDelegate, chooseVersion, execPlugin, findPlugin, type DelegateOptions } from '../../cni-plugin/ipam.js';
+import { IpamDelegate, VersionCache, chooseVersion, execPlugin, findPlugin, type DelegateOptions } from '../../cni-plugin/ipam.js';
 import { HOST_LOCAL_DIR, removeDir, tempDir, writeFakeIpam, writeScript } from './harness.js';
 
 let dir: string;
@@ -25,6 +25,7 @@ function opts(over: Partial<DelegateOptions> = {}): DelegateOptions {
     cniVersion: '1.1.0',
     timeoutMs: 10_000,
     stderr: sink,
+    versionCache: null,
     ...over,
   };
 }
@@ -38,6 +39,56 @@ async function rejection(p: Promise<unknown>): Promise<CniError> {
   }
   throw new Error('did not reject');
 }
+
+describe('the cache of VERSION answers', () => {
+  const log = (): string => readFileSync(join(dir, 'log'), 'utf8');
+
+  test('asked once per binary: a second open reads the answer back', async () => {
+    writeFakeIpam(dir, 'fake-ipam', ['0.4.0', '1.0.0']);
+    const cache = new VersionCache(join(dir, 'cache'));
+    const a = await IpamDelegate.open(opts({ versionCache: cache }));
+    const b = await IpamDelegate.open(opts({ versionCache: cache }));
+    expect(log()).toBe('VERSION\n');
+    expect(b.supportedVersions).toEqual(['0.4.0', '1.0.0']);
+    expect(b.version).toBe(a.version);
+    expect(readdirSync(join(dir, 'cache'))).toHaveLength(1);
+  });
+
+  test('a rewritten binary is asked again', async () => {
+    writeFakeIpam(dir, 'fake-ipam', ['1.0.0']);
+    const cache = new VersionCache(join(dir, 'cache'));
+    await IpamDelegate.open(opts({ versionCache: cache }));
+    writeFakeIpam(dir, 'fake-ipam', ['1.0.0', '1.1.0']);
+    const d = await IpamDelegate.open(opts({ versionCache: cache }));
+    expect(d.version).toBe('1.1.0');
+    expect(log()).toBe('VERSION\nVERSION\n');
+  });
+
+  test('a malformed cache file is ignored and replaced', async () => {
+    writeFakeIpam(dir, 'fake-ipam', ['1.0.0']);
+    const cache = new VersionCache(join(dir, 'cache'));
+    await IpamDelegate.open(opts({ versionCache: cache }));
+    const [f] = readdirSync(join(dir, 'cache'));
+    writeFileSync(join(dir, 'cache', f!), '{"path": 1}');
+    expect((await IpamDelegate.open(opts({ versionCache: cache }))).version).toBe('1.0.0');
+    await IpamDelegate.open(opts({ versionCache: cache }));
+    expect(log()).toBe('VERSION\nVERSION\n');
+  });
+
+  test('a cache directory others can write is not trusted', async () => {
+    writeFakeIpam(dir, 'fake-ipam', ['1.0.0']);
+    const cache = new VersionCache(join(dir, 'cache'));
+    await IpamDelegate.open(opts({ versionCache: cache }));
+    chmodSync(join(dir, 'cache'), 0o777);
+    await IpamDelegate.open(opts({ versionCache: cache }));
+    expect(log()).toBe('VERSION\nVERSION\n');
+  });
+
+  test('VPPCNI_IPAM_CACHE_DIR in the environment names the directory', () => {
+    expect(VersionCache.fromEnv({ VPPCNI_IPAM_CACHE_DIR: '/x/y' }).dir).toBe('/x/y');
+    expect(VersionCache.fromEnv({}).dir).toBe('/run/vpp-cni/ipam-versions');
+  });
+});
 
 describe('finding the delegate', () => {
   test('first match in CNI_PATH order; directories and non-executables are skipped', () => {

@@ -60,13 +60,14 @@ function owner(ip: string): string[] {
 
 describe('ADD', () => {
   test('1.1.0: IPAM allocates, the agent gets the attachment and addresses, the result is printed', async () => {
+    // the result: the agent's interfaces; the IPAM's address (no gateway: the pod routes through its device) and routes
     const r = await runPlugin(env('ADD'), conf({ dns: { nameservers: ['10.96.0.10'] } }));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.json).toEqual({
       cniVersion: '1.1.0',
       interfaces: [{ name: 'eth0', mac: fakeMac('c1'), mtu: 1500, sandbox: '/var/run/netns/c1' }],
-      ips: [{ address: '10.9.0.2/24', gateway: '10.9.0.1', interface: 0 }],
+      ips: [{ address: '10.9.0.2/24', interface: 0 }],
       routes: [{ dst: '0.0.0.0/0' }],
       dns: { nameservers: ['10.96.0.10'] },
     });
@@ -76,22 +77,48 @@ describe('ADD', () => {
       {
         attachment: { container_id: 'c1', if_name: 'eth0', netns: '/var/run/netns/c1', pod: { namespace: 'default', name: 'web-c1', uid: 'uid-c1' } },
         ips: [{ address: '10.9.0.2/24', gateway: '10.9.0.1' }],
-        routes: [{ dst: '0.0.0.0/0', gw: '' }],
+        routes: [{ dst: '0.0.0.0/0' }],
         network_name: NET,
+        annotations: null,
       },
     ]);
   });
 
+  test('the pod annotations the runtime passed in runtimeConfig go to the agent', async () => {
+    const annotations = { 'cni.projectcalico.org/vppExtraMemifPorts': 'tcp:4444', 'kubernetes.io/config.seen': '2026-01-01T00:00:00Z' };
+    const r = await runPlugin(env('ADD'), conf({ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': annotations } }));
+    expect(r.code).toBe(0);
+    expect(agent.calls('Add')[0]?.annotations).toEqual({ entries: annotations });
+  });
+
+  test('an empty annotation map from the runtime is sent as such (not as "none passed")', async () => {
+    await runPlugin(env('ADD'), conf({ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': {} } }));
+    expect(agent.calls('Add')[0]?.annotations).toEqual({ entries: {} });
+  });
+
+  test.each([
+    [{ a: 1 }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"]["a"]: expected a string'],
+    [{ '': 'v' }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"][""]: invalid key: must not be empty'],
+    ['x', 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"]: expected a map of strings'],
+    [{ big1: 'x'.repeat(150 * 1024), big2: 'x'.repeat(150 * 1024) }, 'invalid network configuration: runtimeConfig["io.kubernetes.cri.pod-annotations"]: more than 262144 bytes (the Kubernetes limit)'],
+  ])('runtime annotations %#: 7 naming the field; no address allocated', async (annotations, msg) => {
+    const r = await runPlugin(env('ADD'), conf({ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': annotations } }));
+    expect(r.json).toMatchObject({ code: 7, msg });
+    expect(agent.calls('Add')).toHaveLength(0);
+    expect(allocated()).toEqual([]);
+  });
+
+  test('DEL does not fail on runtime annotations it does not need', async () => {
+    const r = await runPlugin(env('DEL'), conf({ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': 'x' } }));
+    expect(r.code).toBe(0);
+  });
+
   test('1.0.0 and 0.4.0 results; a memif socketPath shows in 1.1.0 only', async () => {
     agent.setReply('Add', (req) => ({
-      result: {
-        interfaces: [
-          { name: 'eth0', mac: '02:fe:00:00:00:01', mtu: 9000, sandbox: req.attachment?.netns ?? '', socket_path: '' },
-          { name: 'memif-eth0', mac: '', mtu: 0, sandbox: req.attachment?.netns ?? '', socket_path: '@vpp/memif-eth0' },
-        ],
-        ips: req.ips.map((ip) => ({ ...ip, interface: 0 })),
-        routes: [],
-      },
+      interfaces: [
+        { name: 'eth0', mac: '02:fe:00:00:00:01', mtu: 9000, sandbox: req.attachment?.netns ?? '' },
+        { name: 'memif-eth0', sandbox: req.attachment?.netns ?? '', socket_path: '@vpp/memif-eth0' },
+      ],
     }));
     const r11 = await runPlugin(env('ADD', 'c11'), conf());
     expect(r11.json?.['interfaces']).toEqual([
@@ -105,7 +132,7 @@ describe('ADD', () => {
         { name: 'eth0', mac: '02:fe:00:00:00:01', sandbox: '/var/run/netns/c10' },
         { name: 'memif-eth0', sandbox: '/var/run/netns/c10' },
       ],
-      ips: [{ address: '10.9.0.3/24', gateway: '10.9.0.1', interface: 0 }],
+      ips: [{ address: '10.9.0.3/24', interface: 0 }],
       routes: [{ dst: '0.0.0.0/0' }],
     });
     const r04 = await runPlugin(env('ADD', 'c04'), conf({ cniVersion: '0.4.0' }));
@@ -115,7 +142,7 @@ describe('ADD', () => {
         { name: 'eth0', mac: '02:fe:00:00:00:01', sandbox: '/var/run/netns/c04' },
         { name: 'memif-eth0', sandbox: '/var/run/netns/c04' },
       ],
-      ips: [{ version: '4', address: '10.9.0.4/24', gateway: '10.9.0.1', interface: 0 }],
+      ips: [{ version: '4', address: '10.9.0.4/24', interface: 0 }],
       routes: [{ dst: '0.0.0.0/0' }],
     });
     expect(allocated()).toEqual(['10.9.0.2', '10.9.0.3', '10.9.0.4']);
@@ -124,14 +151,14 @@ describe('ADD', () => {
   test('dual stack', async () => {
     const r = await runPlugin(env('ADD'), conf({}, { ranges: [[{ subnet: '10.9.0.0/24' }], [{ subnet: 'fd00:9::/120' }]] }));
     expect(r.json?.['ips']).toEqual([
-      { address: '10.9.0.2/24', gateway: '10.9.0.1', interface: 0 },
-      { address: 'fd00:9::2/120', gateway: 'fd00:9::1', interface: 0 },
+      { address: '10.9.0.2/24', interface: 0 },
+      { address: 'fd00:9::2/120', interface: 0 },
     ]);
     expect(allocated()).toEqual(['10.9.0.2', 'fd00:9::2']);
   });
 
   test('an agent error passes through unchanged and the address is released', async () => {
-    agent.setReply('Add', { result: null, error: { code: 7, msg: 'annotation cni.projectcalico.org/vppInterfacesSpec: bad JSON', details: 'at 3' } });
+    agent.setReply('Add', { interfaces: [], error: { code: 7, msg: 'annotation cni.projectcalico.org/vppInterfacesSpec: bad JSON', details: 'at 3' } });
     const r = await runPlugin(env('ADD'), conf());
     expect(r.code).toBe(1);
     expect(r.json).toEqual({ cniVersion: '1.1.0', code: 7, msg: 'annotation cni.projectcalico.org/vppInterfacesSpec: bad JSON', details: 'at 3' });
@@ -145,7 +172,7 @@ describe('ADD', () => {
     [101, 'network namespace /var/run/netns/c1 is gone'],
     [11, 'VPP is restarting'],
   ])('agent code %i passes through', async (code, msg) => {
-    agent.setReply('Add', { result: null, error: { code, msg, details: '' } });
+    agent.setReply('Add', { interfaces: [], error: { code, msg, details: '' } });
     const r = await runPlugin(env('ADD'), conf());
     expect(r.json).toEqual({ cniVersion: '1.1.0', code, msg });
     expect(allocated()).toEqual([]);
@@ -177,10 +204,24 @@ describe('ADD', () => {
     expect(allocated()).toEqual([]);
   });
 
-  test('a malformed agent result is 999; released', async () => {
-    agent.setReply('Add', (req) => ({ result: { interfaces: [], ips: req.ips.map((ip) => ({ ...ip, interface: 3 })), routes: [] } }));
+  test('a request above the agent\'s size bound (RESOURCE_EXHAUSTED) is 7, not 999; released', async () => {
+    agent.setReply('Add', () => Promise.reject({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'Received message larger than max (3000000 vs 2097152)' }));
     const r = await runPlugin(env('ADD'), conf());
-    expect(r.json).toEqual({ cniVersion: '1.1.0', code: 999, msg: 'vpp-cni agent answered Add with ips[0].interface 3 but 0 interfaces' });
+    expect(r.json).toEqual({ cniVersion: '1.1.0', code: 7, msg: 'vpp-cni agent refused Add: the request is larger than it accepts', details: 'Received message larger than max (3000000 vs 2097152)' });
+    expect(allocated()).toEqual([]);
+  });
+
+  test('an agent reply with neither interfaces nor an error is 999; released', async () => {
+    agent.setReply('Add', { interfaces: [] });
+    const r = await runPlugin(env('ADD'), conf());
+    expect(r.json).toEqual({ cniVersion: '1.1.0', code: 999, msg: 'vpp-cni agent answered Add with neither interfaces nor an error' });
+    expect(allocated()).toEqual([]);
+  });
+
+  test('a malformed agent reply is 999 naming the field; released', async () => {
+    agent.setReply('Add', { interfaces: [{ name: '', sandbox: '/x' }] });
+    const r = await runPlugin(env('ADD'), conf());
+    expect(r.json).toEqual({ cniVersion: '1.1.0', code: 999, msg: 'vpp-cni agent answered Add with a malformed reply', details: 'interfaces.0.name: must not be empty' });
     expect(allocated()).toEqual([]);
   });
 
@@ -250,7 +291,7 @@ describe('DEL', () => {
 });
 
 describe('CHECK', () => {
-  test('after ADD, with its result as prevResult: IPAM CHECK, then agent Check with the prevResult', async () => {
+  test('after ADD, with its result as prevResult: IPAM CHECK with it, then agent Check of its record', async () => {
     const add = await runPlugin(env('ADD'), conf());
     const r = await runPlugin(env('CHECK'), conf({ prevResult: add.json }));
     expect(r.stdout).toBe('');
@@ -258,11 +299,6 @@ describe('CHECK', () => {
     expect(agent.calls('Check')).toEqual([
       {
         attachment: { container_id: 'c1', if_name: 'eth0', netns: '/var/run/netns/c1', pod: { namespace: 'default', name: 'web-c1', uid: 'uid-c1' } },
-        prev_result: {
-          interfaces: [{ name: 'eth0', mac: fakeMac('c1'), mtu: 1500, sandbox: '/var/run/netns/c1', socket_path: '' }],
-          ips: [{ address: '10.9.0.2/24', gateway: '10.9.0.1', interface: 0 }],
-          routes: [{ dst: '0.0.0.0/0', gw: '' }],
-        },
       },
     ]);
   });
@@ -271,7 +307,7 @@ describe('CHECK', () => {
     const add = await runPlugin(env('ADD'), conf({ cniVersion: '0.4.0' }));
     const r = await runPlugin(env('CHECK'), conf({ cniVersion: '0.4.0', prevResult: add.json }));
     expect(r.code).toBe(0);
-    expect(agent.calls('Check')[0]?.prev_result?.ips).toEqual([{ address: '10.9.0.2/24', gateway: '10.9.0.1', interface: 0 }]);
+    expect(agent.calls('Check')).toHaveLength(1);
   });
 
   test('IPAM CHECK failing (no allocation for the container) passes through; the agent is not asked', async () => {

@@ -1,7 +1,7 @@
-/** Results: the 1.1.0 / 1.0.0 / 0.4.0 forms, parsing any of them, and the contract's Result message. */
-import type { ResultMsg } from '../../contract/types.js';
+/** Results: the 1.1.0 / 1.0.0 / 0.4.0 forms, parsing any of them, and ADD's result from the agent's interfaces. */
+import type { InterfaceMsg } from '../../contract/types.js';
 import { CniError } from '../../cni-plugin/errors.js';
-import { buildAddResult, formatResult, isCidr, parseResult, resultFromMsg, resultToMsg, type CniResult } from '../../cni-plugin/result.js';
+import { buildAddResult, formatResult, isCidr, parseResult, type CniResult } from '../../cni-plugin/result.js';
 
 const full: CniResult = {
   cniVersion: '1.1.0',
@@ -113,50 +113,32 @@ describe('parseResult', () => {
   });
 });
 
-describe('the contract Result message', () => {
-  const msg: ResultMsg = {
-    interfaces: [
-      { name: 'eth0', mac: '02:fe:00:00:00:01', mtu: 1500, sandbox: '/var/run/netns/p1', socket_path: '' },
-      { name: 'memif0', mac: '', mtu: 0, sandbox: '/var/run/netns/p1', socket_path: '@vpp/memif-eth0' },
-    ],
-    ips: [{ address: '10.1.0.5/24', gateway: '', interface: 0 }],
-    routes: [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }],
-  };
+describe('ADD result: the agent\'s interfaces, the IPAM\'s addresses and routes', () => {
+  const interfaces: InterfaceMsg[] = [
+    { name: 'eth0', mac: '02:fe:00:00:00:01', mtu: 1500, sandbox: '/var/run/netns/p1' },
+    { name: 'memif0', sandbox: '/var/run/netns/p1', socket_path: '@vpp/memif-eth0' },
+  ];
+  const ipam: CniResult = { cniVersion: '1.0.0', ips: [{ address: '10.9.0.2/24', gateway: '10.9.0.1' }], routes: [{ dst: '10.0.0.0/8', gw: '10.9.0.1' }], dns: { nameservers: ['1.1.1.1'] } };
 
-  test('zero values are "unset"', () => {
-    expect(resultFromMsg(msg, '1.1.0')).toEqual({
+  test('unset optional fields stay unset; ips on the pod interface without the gateway; IPAM routes and DNS', () => {
+    expect(buildAddResult(interfaces, ipam, { nameservers: ['10.96.0.10'] }, 'eth0', '1.1.0')).toEqual({
       cniVersion: '1.1.0',
       interfaces: [
         { name: 'eth0', mac: '02:fe:00:00:00:01', mtu: 1500, sandbox: '/var/run/netns/p1' },
         { name: 'memif0', sandbox: '/var/run/netns/p1', socketPath: '@vpp/memif-eth0' },
       ],
-      ips: [{ address: '10.1.0.5/24', interface: 0 }],
-      routes: [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }],
-    });
-  });
-
-  test('back to a message (an ip without interface gets -1)', () => {
-    expect(resultToMsg(resultFromMsg(msg, '1.1.0'))).toEqual(msg);
-    expect(resultToMsg({ cniVersion: '1.0.0', ips: [{ address: '10.1.0.5/24' }] }).ips).toEqual([{ address: '10.1.0.5/24', gateway: '', interface: -1 }]);
-  });
-
-  test('ADD result: the agent\'s ips and routes win; else the IPAM\'s, pointed at the pod interface', () => {
-    const ipam: CniResult = { cniVersion: '1.0.0', ips: [{ address: '10.9.0.2/24', gateway: '10.9.0.1' }], routes: [{ dst: '10.0.0.0/8' }], dns: { nameservers: ['1.1.1.1'] } };
-    expect(buildAddResult(msg, ipam, { nameservers: ['10.96.0.10'] }, 'eth0', '1.1.0')).toMatchObject({
-      ips: [{ address: '10.1.0.5/24', interface: 0 }],
-      routes: [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }],
+      ips: [{ address: '10.9.0.2/24', interface: 0 }],
+      routes: [{ dst: '10.0.0.0/8', gw: '10.9.0.1' }],
       dns: { nameservers: ['1.1.1.1'] },
     });
-    const bare: ResultMsg = { interfaces: [{ name: 'vpp-tap', mac: '', mtu: 0, sandbox: '', socket_path: '' }, ...msg.interfaces], ips: [], routes: [] };
-    expect(buildAddResult(bare, { ...ipam, dns: undefined }, { nameservers: ['10.96.0.10'] }, 'eth0', '1.1.0')).toMatchObject({
-      ips: [{ address: '10.9.0.2/24', gateway: '10.9.0.1', interface: 1 }],
-      routes: [{ dst: '10.0.0.0/8' }],
-      dns: { nameservers: ['10.96.0.10'] },
-    });
   });
 
-  test('ADD result: an agent ip pointing past the interfaces is 999', () => {
-    const bad: ResultMsg = { ...msg, ips: [{ address: '10.1.0.5/24', gateway: '', interface: 5 }] };
-    expect(() => buildAddResult(bad, { cniVersion: '1.0.0' }, undefined, 'eth0', '1.1.0')).toThrow('ips[0].interface 5 but 2 interfaces');
+  test('the pod interface is the one named ifName inside the sandbox; DNS from the configuration without IPAM DNS', () => {
+    const withHost: InterfaceMsg[] = [{ name: 'vpp-tap', sandbox: '' }, ...interfaces];
+    expect(buildAddResult(withHost, { ...ipam, dns: undefined }, { nameservers: ['10.96.0.10'] }, 'eth0', '1.1.0')).toMatchObject({
+      interfaces: [{ name: 'vpp-tap' }, { name: 'eth0' }, { name: 'memif0' }],
+      ips: [{ address: '10.9.0.2/24', interface: 1 }],
+      dns: { nameservers: ['10.96.0.10'] },
+    });
   });
 });

@@ -13,7 +13,7 @@ import * as iface from '../../vpp-api/generated/interface.js';
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { PodsFileSource } from '../../agent/pods/pods-file.js';
+import { PodsFileSource } from '../../agent/pod-info/pods-file.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 
 const PLUGIN = join(process.cwd(), 'dist', 'vpp-cni');
@@ -56,7 +56,7 @@ function plugin(cmd: string, env: Record<string, string>, conf: Record<string, u
     const p = execFile(
       PLUGIN,
       [],
-      { env: { CNI_COMMAND: cmd, CNI_PATH: CNI_PATH, ...env }, timeout: 60_000 },
+      { env: { CNI_COMMAND: cmd, CNI_PATH: CNI_PATH, VPPCNI_IPAM_CACHE_DIR: join(dir, 'ipam-versions'), ...env }, timeout: 60_000 },
       (err, stdout) => {
         const raw = String(stdout);
         let json: Record<string, unknown> = {};

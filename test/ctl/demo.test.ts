@@ -49,11 +49,12 @@ function alive(pid: number): boolean {
   }
 }
 
-function demoNetns(): string[] {
+/** The demo netns left by the run whose output is `out` (named `vcni-demo-<pid>-<n>`; other runs may be going on at once). */
+function demoNetns(out: string): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10_000 })
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter((n) => n.startsWith('vcni-demo-'));
+    .filter((n) => n.startsWith('vcni-demo-') && out.includes(n));
 }
 
 d('npm start', () => {
@@ -90,7 +91,7 @@ d('npm start', () => {
       expect(out).toMatch(/ok {5}host-local: no address held/);
       expect(out).toContain('exit status 0');
       expect(out).not.toMatch(/FAILED|\n\s+at .+:\d+:\d+\)?\n/); // no failed step, no stack trace
-      expect(demoNetns()).toEqual([]);
+      expect(demoNetns(out)).toEqual([]);
       // the simulator and the agent are gone
       const pids = [...out.matchAll(/(?:simulator|agent) started: pid (\d+)/g)].map((m) => Number(m[1]));
       expect(pids).toHaveLength(2);
@@ -127,7 +128,7 @@ d('npm start', () => {
       expect(out).toMatch(/ok {5}VPP: no object of the demo pods left/);
       expect(out).toMatch(/ok {5}host: no veth host end of the demo pods/);
       expect(out).not.toMatch(/FAILED|\n\s+at .+:\d+:\d+\)?\n/);
-      expect(demoNetns()).toEqual([]);
+      expect(demoNetns(out)).toEqual([]);
     },
     TIMEOUT_MS + 10_000,
   );

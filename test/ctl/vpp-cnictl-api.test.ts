@@ -3,11 +3,16 @@
  * every error case (socket missing or not permitted, unknown message, CRC mismatch, retval < 0, timeout).
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VppSimulator } from '../../vpp-api/sim/index.js';
 import { haveRoot } from '../helpers/netns.js';
+import { RawVppPeer } from '../helpers/raw-vpp-peer.js';
+import { EXIT, exitTableMarkdown } from '../../ctl/exit-codes.js';
+import { control_ping, control_ping_reply } from '../../vpp-api/generated/memclnt.js';
+import { show_version } from '../../vpp-api/generated/vpe.js';
+import { writeFrameHeader } from '../../vpp-api/transport/frame-reader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vcni-ctl-'));
 chmodSync(dir, 0o755);
@@ -142,5 +147,67 @@ describe('every error case: non-zero exit and one clear line', () => {
     const r = await ctl([...args, '--socket', sim.socketPath]);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(re);
+  });
+});
+
+describe('exit codes say what happened (one table, as the README lists it)', () => {
+  test('the README table is the one in ctl/exit-codes.ts', () => {
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+    const m = /<!-- exit-codes:begin -->\n([\s\S]*?)\n<!-- exit-codes:end -->/.exec(readme);
+    expect(m?.[1]).toBe(exitTableMarkdown());
+  });
+
+  /** A raw VPP side: control_ping answered, show_version handled by `onShowVersion`. */
+  async function hostile(onShowVersion: (ctx: number, write: (b: Buffer) => void, destroy: () => void, p: RawVppPeer) => void): Promise<RawVppPeer> {
+    const p = await RawVppPeer.start((req, conn) => {
+      if (req.def === control_ping) conn.pong(req.context);
+      if (req.def === show_version) onShowVersion(req.context, (b) => conn.write(b), () => conn.socket.destroy(), p);
+    });
+    return p;
+  }
+
+  test.each([
+    ['the connection is lost mid-request: 3 (not 1)', EXIT.connect, /^vpp-cnictl: show_version: connection to VPP lost: VPP closed the API connection$/, (_c: number, _w: (b: Buffer) => void, destroy: () => void) => destroy()],
+    [
+      'a frame out of step: 6',
+      EXIT.badAnswer,
+      /^vpp-cnictl: show_version: connection to VPP lost: frame announces 67108863 bytes, above the 8388608-byte limit: stream out of step$/,
+      (ctx: number, write: (b: Buffer) => void, _d: () => void, p: RawVppPeer) => {
+        const f = p.frame(control_ping_reply, ctx, {});
+        writeFrameHeader(f, 0, 64 * 1024 * 1024 - 1);
+        write(f);
+      },
+    ],
+    [
+      'a reply too short for its message: 6, naming the message and the field',
+      EXIT.badAnswer,
+      /^vpp-cnictl: show_version: bad show_version_reply from VPP: cannot decode show_version_reply: 12 bytes, the fixed part needs \d+: field program is cut off$/,
+      (ctx: number, write: (b: Buffer) => void, _d: () => void, p: RawVppPeer) => {
+        const f = p.frame(show_version.reply, ctx, { program: 'vpp' });
+        writeFrameHeader(f, 0, 12);
+        write(f.subarray(0, 16 + 12));
+      },
+    ],
+  ])('%s', async (_what, code, line, act) => {
+    const p = await hostile(act);
+    try {
+      const r = await ctl(['api', 'call', 'show_version', '--socket', p.socketPath, '--timeout', '3000']);
+      expect(r.err.trim()).toMatch(line);
+      expect(r.code).toBe(code);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  test.each([
+    [['api', 'check', '--bogus']],
+    [['api', 'call', 'control_ping', '{}', 'extra']],
+    [['api', 'bench', '--window', 'many']],
+    [['pods', '--bogus']],
+    [['api', 'call', 'control_ping', '--socket']],
+  ])('bad usage %j: 2', async (args) => {
+    const r = await ctl(args);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toMatch(/^vpp-cnictl/);
   });
 });

@@ -83,6 +83,19 @@ describe('Dockerfile', () => {
     expect(copied).toEqual(expect.arrayContaining(['tsconfig.json']));
   });
 
+  test('the plugin is Bun-compiled with the bun devDependency the lock file pins; nothing is downloaded outside npm and apt', () => {
+    const build = stages.find((s) => s.name === 'build')!;
+    expect(runs(build)).toMatch(/npm run build:plugin -- --runtime bun\b/);
+    const full = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string>; dependencies: Record<string, string> };
+    expect(full.devDependencies['bun']).toMatch(/^\d+\.\d+\.\d+$/); // exact version
+    expect(full.dependencies['bun']).toBeUndefined(); // not in the image's production node_modules
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> };
+    expect(lock.packages['node_modules/bun']?.version).toBe(full.devDependencies['bun']);
+    expect(lock.packages['node_modules/@oven/bun-linux-x64']?.version).toBe(full.devDependencies['bun']);
+    for (const s of stages) expect(runs(s)).not.toMatch(/\b(curl|wget)\b|\bADD\s+https?:/);
+    for (const s of stages) expect(s.instructions.some((i) => i.op === 'ADD')).toBe(false);
+  });
+
   test('production node_modules come from a separate npm install --omit=dev stage', () => {
     const deps = stages.find((s) => s.name === 'prod-deps')!;
     expect(runs(deps)).toMatch(/npm install\b.*--omit=dev/);

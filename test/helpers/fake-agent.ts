@@ -1,13 +1,14 @@
 /**
- * An in-process vpp-cni agent for tests: a grpc-js server implementing contract/cni-backend.proto on a
- * unix socket in its own temp directory. Each method answers with a configurable reply (an object, a
+ * An in-process vpp-cni agent for tests: a grpc-js server implementing contract/cni-backend.proto (with the
+ * contract's codec) on a unix socket in its own temp directory. Each method answers with a configurable reply (an object, a
  * function of the request, or 'hang' to never answer); every request is recorded in order.
  */
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadContract } from '../../contract/load.js';
+import { cniBackendService } from '../../contract/grpc-service.js';
+import { REQUEST_SCHEMAS } from '../../contract/generated/cni-backend-zod.js';
 import type {
   AddReplyMsg,
   AddRequestMsg,
@@ -54,19 +55,7 @@ export function fakeMac(containerId: string): string {
 /** What the fake answers by default: one tun interface in the pod, the IPAM's addresses on it. */
 export const DEFAULT_REPLIES: { [M in FakeMethod]: (req: FakeAgentMethods[M][0]) => FakeAgentMethods[M][1] } = {
   Add: (req) => ({
-    result: {
-      interfaces: [
-        {
-          name: req.attachment?.if_name ?? 'eth0',
-          mac: fakeMac(req.attachment?.container_id ?? ''),
-          mtu: 1500,
-          sandbox: req.attachment?.netns ?? '',
-          socket_path: '',
-        },
-      ],
-      ips: req.ips.map((ip) => ({ address: ip.address, gateway: ip.gateway, interface: 0 })),
-      routes: req.routes,
-    },
+    interfaces: [{ name: req.attachment?.if_name ?? 'eth0', mac: fakeMac(req.attachment?.container_id ?? ''), mtu: 1500, sandbox: req.attachment?.netns ?? '' }],
     error: null,
   }),
   Del: () => ({ error: null }),
@@ -95,7 +84,7 @@ export class FakeAgent {
     const socketPath = join(dir, 'agent.sock');
     const server = new grpc.Server();
     const agent = new FakeAgent(server, dir, socketPath, replies);
-    const service = loadContract()['vppcni.v1.CniBackend'] as grpc.ServiceDefinition;
+    const service = cniBackendService() as unknown as grpc.ServiceDefinition;
     const impl: grpc.UntypedServiceImplementation = {};
     for (const m of ['Add', 'Del', 'Check', 'Gc', 'Status'] as const) impl[m] = agent.handler(m);
     server.addService(service, impl);
@@ -118,6 +107,13 @@ export class FakeAgent {
   private handler(method: FakeMethod): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       this.requests.push({ method, request: call.request });
+      // what the real agent would refuse is a bug of the plugin: fail the call loudly
+      const valid = REQUEST_SCHEMAS[method].safeParse(call.request);
+      if (!valid.success) {
+        const i = valid.error.issues[0]!;
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `fake agent: invalid ${method}Request: ${i.path.join('.')}: ${i.message}` });
+        return;
+      }
       const reply = this.replies[method] as FakeReply<typeof method> | undefined;
       if (reply === 'hang') {
         // answered (with CANCELLED) only when the test stops the agent

@@ -1,4 +1,9 @@
-/** Reads the byte-exact captures from real VPP in ../shared/vpp-golden (one JSON object per line). */
+/**
+ * Reads the byte-exact captures from real VPP in ../shared/vpp-golden (one JSON object per line). They live
+ * outside the repository (a clone alone has none): the tests that replay them run where they are and
+ * say in one line that they are skipped elsewhere, except in CI (CI=true), where missing captures fail.
+ * VPPCNI_SHARED_DIR points at another copy of the shared directory.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
@@ -18,11 +23,23 @@ export interface GoldenRecord {
   [k: string]: unknown;
 }
 
-export const SHARED_DIR = resolve(process.cwd(), '..', 'shared');
+export const SHARED_DIR = resolve(process.cwd(), process.env.VPPCNI_SHARED_DIR || join('..', 'shared'));
 export const GOLDEN_DIR = join(SHARED_DIR, 'vpp-golden');
 export const API_JSON_DIR = join(SHARED_DIR, 'vpp-api');
 export const haveGolden = existsSync(GOLDEN_DIR);
 export const haveApiJson = existsSync(API_JSON_DIR);
+/** CI has the shared directory next to the clone: there, a test needing it never skips. */
+export const inCi = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
+
+/**
+ * `describe` when `dir` exists or in CI (where a missing directory must fail), else `describe.skip` after
+ * one line on stderr saying what is missing and how to get the test to run.
+ */
+export function describeWithShared(file: string, dir: string, what: string): jest.Describe {
+  if (existsSync(dir) || inCi) return describe;
+  process.stderr.write(`${file}: skipped: ${what} not found at ${dir} (outside the repository; set VPPCNI_SHARED_DIR to the shared directory to run it)\n`);
+  return describe.skip;
+}
 
 /** Integers beyond 2^53 are quoted before parsing so they survive as exact strings. */
 export function parseGoldenLine(line: string): GoldenRecord {

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../../agent/kube/client.js';
 import { VppSimulator } from '../../vpp-api/sim/index.js';
 import { kernelTun } from '../../vpp-api/sim/kernel-host.js';
 import { noVhostNet, type SimHost } from '../../vpp-api/sim/host.js';
@@ -22,7 +22,7 @@ import { KubePodSource } from '../../agent/kube/pod-source.js';
 import { KubeEventRecorder } from '../../agent/kube/events.js';
 import { AgentMetrics } from '../../agent/observability/metrics.js';
 import { Registry } from 'prom-client';
-import type { AttachmentRecord } from '../../agent/pod/attachment.js';
+import type { AttachmentRecord } from '../../agent/pod/record.js';
 import type { CtlPodDetail, CtlPodList } from '../../contract/ctl-api.js';
 import { FakeApiServer, type FakeEvent } from '../helpers/fake-apiserver.js';
 import { createNetns, deleteAllNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
@@ -93,8 +93,7 @@ async function startAgent(name: string, opts: { sim: boolean; failLists?: number
     '--feature-gates', '{"memifEnabled":true,"vclEnabled":false,"multinetEnabled":false}',
     '--max-pod-if-spec', '{"rx":4,"tx":4,"rxqsz":4096,"txqsz":4096}',
   ]);
-  const kc = new KubeConfig();
-  kc.loadFromOptions(api.kubeconfigOptions());
+  const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
   const metrics = new AgentMetrics(new Registry());
   const kube = new KubePodSource({ kc, nodeName: NODE, log, backoff: { initialMs: 50, maxMs: 300 }, onWatchRestart: (reason) => metrics.watchRestarts.inc({ reason }) });
   const events = new KubeEventRecorder({ kc, nodeName: NODE, log, windowMs: 400, onOutcome: (reason, outcome) => metrics.events.inc({ reason, outcome }) });

@@ -3,7 +3,7 @@
  * pod and reason per window (repeats become a count patch), a full queue drops, an unreachable or slow
  * apiserver never blocks or throws into the caller.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../../agent/kube/client.js';
 import { KubeEventRecorder, type EventOutcome } from '../../agent/kube/events.js';
 import { classifyPodError } from '../../agent/observability/pod-errors.js';
 import { InvalidAnnotationError } from '../../agent/pod/annotations.js';
@@ -18,8 +18,7 @@ let api: FakeApiServer;
 const recorders: KubeEventRecorder[] = [];
 
 function recorder(opts: { windowMs?: number; maxQueue?: number; timeoutMs?: number } = {}): { rec: KubeEventRecorder; outcomes: string[] } {
-  const kc = new KubeConfig();
-  kc.loadFromOptions(api.kubeconfigOptions());
+  const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
   const outcomes: string[] = [];
   const rec = new KubeEventRecorder({ kc, nodeName: 'node-a', log: quiet, onOutcome: (r, o: EventOutcome) => outcomes.push(`${r}:${o}`), ...opts });
   recorders.push(rec);

@@ -14,7 +14,7 @@ import { AgentMetrics, podsByKind } from '../../agent/observability/metrics.js';
 import { CtlServer } from '../../agent/observability/ctl-server.js';
 import { PodErrorLog } from '../../agent/observability/pod-errors.js';
 import { PodView, type PodViewDeps } from '../../agent/observability/pod-view.js';
-import type { AttachmentRecord } from '../../agent/pod/attachment.js';
+import type { AttachmentRecord } from '../../agent/pod/record.js';
 import type { InterfaceSpec } from '../../agent/pod/interface-spec.js';
 import { PodInterfaceModeState } from '../../agent/pod/interface-mode.js';
 import { formatPodDetail, formatPodList, interfaceModeLine, PODS_EXIT, runPodsCommand } from '../../ctl/pods-command.js';

@@ -4,10 +4,11 @@
  * ended streams, cut connections, an apiserver restart and failing lists, the idle watchdog, and pods
  * read at ADD from the cache or by a GET bounded by a timeout.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../../agent/kube/client.js';
 import { KubePodSource, type WatchRestartReason } from '../../agent/kube/pod-source.js';
-import { CniFailure } from '../../agent/cni/cni-error.js';
-import type { PodInfo } from '../../agent/pods/pod-source.js';
+import { toCniError } from '../../agent/cni/cni-error.js';
+import { PodSourceUnavailableError } from '../../agent/pod-info/source.js';
+import type { PodInfo } from '../../agent/pod-info/source.js';
 import { FakeApiServer, type FakePod } from '../helpers/fake-apiserver.js';
 import { until } from '../helpers/until.js';
 
@@ -18,9 +19,8 @@ const quiet = { debug() {}, info() {}, warn() {} };
 let api: FakeApiServer;
 const sources: KubePodSource[] = [];
 
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions(api.kubeconfigOptions());
+function kubeConfig(): KubeClient {
+  const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
   return kc;
 }
 
@@ -206,8 +206,9 @@ test('getPod: from the cache, else a GET; 404 is unknown; a slow apiserver is a 
   const t0 = Date.now();
   const err = await h.src.getPod('default', 'unbound', 200).catch((e: unknown) => e);
   expect(Date.now() - t0).toBeLessThan(900);
-  expect(err).toBeInstanceOf(CniFailure);
-  expect((err as CniFailure).code).toBe(11);
+  // The pod source reports its own error; the CNI layer makes it "try again later" (11).
+  expect(err).toBeInstanceOf(PodSourceUnavailableError);
+  expect(toCniError(err).code).toBe(11);
   expect((err as Error).message).toBe(
     'pod default/unbound: not in the pod cache and reading it from the Kubernetes API failed (no answer within 200 ms); try again later',
   );

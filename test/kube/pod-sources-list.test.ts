@@ -3,7 +3,7 @@
  * and the informer's mapping of a V1Pod.
  */
 import { podInfoOf } from '../../agent/kube/pod-source.js';
-import { parsePodsFile } from '../../agent/pods/pods-file.js';
+import { parsePodsFile } from '../../agent/pod-info/pods-file.js';
 
 describe('pod sources list the node pods', () => {
   test('pods file: metadata and spec.hostNetwork; a non-boolean hostNetwork is refused', () => {

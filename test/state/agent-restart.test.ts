@@ -12,6 +12,7 @@ import { CHECKPOINT_FILE } from '../../agent/state/checkpoint.js';
 import { CniFailure } from '../../agent/cni/cni-error.js';
 import { createNetns, deleteNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
 import { Harness, KINDS, useHarness, type TestPod } from './harness.js';
+import { until } from '../helpers/until.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
@@ -100,7 +101,7 @@ d('agent restart', () => {
     h.sim.faults.delay('sw_interface_dump', 400);
     const started = h.startAgent();
     try {
-      while (!h.agent || h.agent.vpp.state !== 'connected') await new Promise((r) => setTimeout(r, 5));
+      await until('the agent connected to VPP', () => h.agent?.vpp.state === 'connected', 10_000, 5);
       const err = await h.add(p).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CniFailure);
       expect((err as CniFailure).code).toBe(11);

@@ -1,9 +1,9 @@
 /** The checkpoint file: atomic writes, zod read-back, corrupt and future-version files moved aside. */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CheckpointStore, CHECKPOINT_FILE, CHECKPOINT_VERSION } from '../../agent/state/checkpoint.js';
-import type { AttachmentRecord } from '../../agent/pod/attachment.js';
+import { CheckpointStore, CHECKPOINT_FILE, CHECKPOINT_VERSION, writeFileAtomic } from '../../agent/state/checkpoint.js';
+import type { AttachmentRecord } from '../../agent/pod/record.js';
 
 const logs: { level: string; msg: string; obj: object }[] = [];
 const log = {
@@ -114,5 +114,71 @@ describe('checkpoint', () => {
       ['aaaa', '2027-01-01T00:00:00.000Z'],
       ['bbbb', '2026-11-21T00:00:00.000Z'],
     ]);
+  });
+
+  describe('hostile or damaged files (each moved aside with a reason that names the field, never loaded)', () => {
+    const file = (attachments: unknown[], extra: object = {}): string => JSON.stringify({ version: 1, attachments, intents: [], ...extra });
+    const rec = (patch: (r: AttachmentRecord) => unknown): unknown => patch(JSON.parse(JSON.stringify(record('aaaa'))) as AttachmentRecord);
+    function load(content: string, maxBytes?: number): string {
+      logs.length = 0;
+      writeFileSync(join(dir, CHECKPOINT_FILE), content);
+      const s = new CheckpointStore(dir, log, () => new Date('2026-11-22T01:02:03.004Z'), maxBytes === undefined ? {} : { maxBytes });
+      const out = s.load();
+      expect(s.all()).toEqual([]);
+      expect(out.kind).toBe('moved-aside');
+      expect(logs.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['checkpoint moved aside; the state will be rebuilt from VPP and the pod source']);
+      return out.kind === 'moved-aside' ? out.reason : '';
+    }
+
+    test.each([0, -1, -2147483648, 1.5])('version %p is refused, not read as version 1', (version) => {
+      expect(load(JSON.stringify({ version, attachments: [], intents: [] }))).toBe(
+        `does not match the checkpoint schema: version: unsupported checkpoint version ${version} (this agent reads version 1)`,
+      );
+    });
+
+    test('duplicate (containerId, ifName) records are refused, naming both', () => {
+      expect(load(file([record('aaaa'), record('bbbb'), { ...record('aaaa'), createdAt: '2027-01-01T00:00:00.000Z' }]))).toBe(
+        'does not match the checkpoint schema: attachments.2: duplicate record for aaaa/eth0 (also at index 0)',
+      );
+    });
+
+    test('duplicate intents are refused too', () => {
+      const i = { op: 'add', containerId: 'c1', ifName: 'eth0', netns: '/x', pod: { namespace: 'n', name: 'p' }, ips: [], startedAt: '2026-11-21T00:00:00.000Z' };
+      expect(load(file([], { intents: [i, { ...i, op: 'del' }] }))).toMatch(/^does not match the checkpoint schema: intents\.1: duplicate intent for c1\/eth0/);
+    });
+
+    test.each([
+      ['swIfIndex -1', (r: AttachmentRecord) => ((r.objects.tun!.swIfIndex = -1), r), /^does not match the checkpoint schema: attachments\.0\.objects\.tun\.swIfIndex: /],
+      ['swIfIndex 1.5', (r: AttachmentRecord) => ((r.objects.routes[0]!.swIfIndex = 1.5), r), /attachments\.0\.objects\.routes\.0\.swIfIndex: /],
+      ['swIfIndex ~0', (r: AttachmentRecord) => ((r.objects.memif!.swIfIndex = 0xffffffff), r), /attachments\.0\.objects\.memif\.swIfIndex: /],
+      ['reversed ports', (r: AttachmentRecord) => ((r.objects.memif!.ports = [{ proto: 'tcp', start: 90, end: 80 }]), r), /attachments\.0\.objects\.memif\.ports\.0\.end: start is greater than end/],
+      ['port 0', (r: AttachmentRecord) => ((r.objects.memif!.ports = [{ proto: 'udp', start: 0, end: 80 }]), r), /objects\.memif\.ports\.0\.start: /],
+      ['relative netns', (r: AttachmentRecord) => ((r.netns = 'var/run/netns/p'), r), /attachments\.0\.netns: expected an absolute path/],
+      ['an address that is not one', (r: AttachmentRecord) => ((r.ips = [{ address: '10.0.0.500/24' }]), r), /attachments\.0\.ips\.0\.address: expected address\/prefix-length/],
+      ['a slice of an unknown kind', (r: AttachmentRecord) => ({ ...r, objects: { ...r.objects, wireguard: { swIfIndex: 1 } } }), /attachments\.0\.objects: /],
+      ['a MAC that is not one', (r: AttachmentRecord) => ((r.objects.neighbors[0]!.mac = 'zz'), r), /objects\.neighbors\.0\.mac: expected a MAC address/],
+    ])('%s is refused', (_n, patch, reason) => {
+      expect(load(file([rec(patch)]))).toMatch(reason);
+    });
+
+    test('an issue of the whole file names it instead of an empty path', () => {
+      expect(load('[]')).toMatch(/^does not match the checkpoint schema: \(top level\): /);
+      expect(load('"x"')).not.toContain(': : ');
+    });
+
+    test('a file over the size limit is moved aside unread', () => {
+      const content = file([record('aaaa')]);
+      expect(load(content, 100)).toBe(`${Buffer.byteLength(content)} bytes, larger than the 100 bytes a checkpoint may have (not parsed)`);
+    });
+  });
+
+  test('a failed atomic write leaves no temp file and the target as it was', () => {
+    const target = join(dir, 'target');
+    mkdirSync(target);
+    writeFileSync(join(target, 'keep'), 'x');
+    // rename(2) of a file over a non-empty directory fails after the temp file was written.
+    expect(() => writeFileAtomic(target, 'data')).toThrow();
+    expect(readdirSync(dir)).toEqual(['target']);
+    expect(readdirSync(target)).toEqual(['keep']);
   });
 });

@@ -7,7 +7,7 @@
 import { Agent } from '../../agent/agent.js';
 import { loadConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { PodsFileSource } from '../../agent/pods/pods-file.js';
+import { PodsFileSource } from '../../agent/pod-info/pods-file.js';
 import { ScopedHostNetns } from './scoped-netns.js';
 
 const cfg = loadConfig(process.env, process.argv.slice(2));

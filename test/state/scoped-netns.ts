@@ -7,7 +7,7 @@
  * aliases, or none) stay visible, as on a node.
  */
 import { LinuxNetns } from '../../agent/linux/netns.js';
-import { isVethHostName } from '../../agent/pod/drivers/veth.js';
+import { isVethHostName } from '../../agent/pod/kinds/veth.js';
 
 export class ScopedHostNetns extends LinuxNetns {
   constructor(private readonly idPrefix: string) {

@@ -15,9 +15,10 @@ import { VppClient } from '../../vpp-api/client/index.js';
 import { LinuxNetns } from '../../agent/linux/netns.js';
 import { NodeResources } from '../../agent/pod/node-resources.js';
 import { PodNetwork } from '../../agent/pod/pod-network.js';
-import { vclLoopbackMac } from '../../agent/pod/drivers/vcl.js';
+import { vclLoopbackMac } from '../../agent/pod/kinds/vcl.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { Harness, KINDS, type TestPod } from './harness.js';
+import { until } from '../helpers/until.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
@@ -173,11 +174,7 @@ d('orphan sweep', () => {
     await h.startAgent({ sweepIntervalSeconds: 1 });
     const ns = createNetns('p');
     const o = await orphan(ns, 'multinet');
-    const deadline = Date.now() + 10_000;
-    while ((await h.vppState()).interfaces.join('\n').includes(o.containerId.slice(0, 12))) {
-      if (Date.now() > deadline) throw new Error('periodic sweep did not run');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until('the periodic sweep to remove the orphan', async () => !(await h.vppState()).interfaces.join('\n').includes(o.containerId.slice(0, 12)), 10_000, 50);
     await h.agent!.state.settled(); // the sweep that removed it ends with the pod-side link
     expect(linuxState(ns).links.filter((l) => !l.startsWith('lo '))).toEqual([]);
     deleteNetns(ns);

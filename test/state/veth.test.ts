@@ -25,9 +25,9 @@ import { LinuxNetns } from '../../agent/linux/netns.js';
 import { NodeResources } from '../../agent/pod/node-resources.js';
 import { PodNetwork } from '../../agent/pod/pod-network.js';
 import { ANN } from '../../agent/pod/annotations.js';
-import { vethHostName } from '../../agent/pod/drivers/veth.js';
-import { delNeighbor, delRoute } from '../../agent/pod/vpp-ops.js';
-import type { AttachmentRecord, MadeRoute } from '../../agent/pod/attachment.js';
+import { vethHostName } from '../../agent/pod/kinds/veth.js';
+import { delStaticNeighbor as delNeighbor, delRoute } from '../../agent/vpp/ip.js';
+import type { AttachmentRecord, MadeRoute } from '../../agent/pod/record.js';
 import { CHECKPOINT_FILE } from '../../agent/state/checkpoint.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { Crasher, readCheckpoint } from './crasher.js';
@@ -499,7 +499,7 @@ d('veth attachments', () => {
     // Hold the recovery on its first af_packet: the other records wait, stale.
     h.sim.faults.delay('af_packet_create_v3', 300);
     h.sim.restart();
-    while (!a.notReady()?.includes('recovering')) await new Promise((r) => setTimeout(r, 5));
+    await until('the agent to start recovering', () => !!a.notReady()?.includes('recovering'), 10_000, 5);
     h.logs.length = 0;
     await h.del(gone); // the record is stale: the Linux side only
     expect(h.logs.filter((l) => l.step === 'del' && /not trusted/.test(String(l.msg))).map((l) => l.containerID)).toEqual([gone.containerId]);

@@ -9,6 +9,7 @@ import * as memif from '../../vpp-api/generated/memif.js';
 import { CniFailure } from '../../agent/cni/cni-error.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { Harness, KINDS, type TestPod } from './harness.js';
+import { until } from '../helpers/until.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
@@ -67,7 +68,7 @@ d('VPP restart', () => {
     // Hold the recovery on its first tap.
     h.sim.faults.delay('tap_create_v3', 300);
     h.sim.restart();
-    while (!a.notReady()?.includes('recovering')) await new Promise((r) => setTimeout(r, 5));
+    await until('the agent to start recovering', () => !!a.notReady()?.includes('recovering'), 10_000, 5);
     const err = await h.add(fresh).catch((e: unknown) => e);
     expect((err as CniFailure).code).toBe(11);
     expect((err as Error).message).toMatch(/recovering: making pod interfaces again after a VPP restart/);
@@ -105,8 +106,7 @@ d('VPP restart', () => {
     expect(logged).toHaveLength(2);
     for (const l of logged) expect(l).toMatchObject({ namespace: 'default', pod: expect.stringMatching(/^p\d+$/), containerID: expect.any(String), ifname: expect.any(String), err: expect.stringContaining('memif create') });
     // Retried with backoff until made.
-    const deadline = Date.now() + 20_000;
-    while (a.state.stats.recoveryPending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until('every failed re-creation retried and made', () => a.state.stats.recoveryPending === 0, 20_000);
     await a.state.settled();
     expect(a.state.stats.recoveryPending).toBe(0);
     expect(a.state.stale.size).toBe(0);

@@ -4,7 +4,7 @@
  */
 import { allModules } from '../../vpp-api/generated/index.js';
 import type { MessageDef } from '../../vpp-api/codec/types.js';
-import { GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
+import { describeWithShared, GOLDEN_DIR, GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
 
 const byNameCrc = new Map<string, MessageDef>();
 for (const m of allModules) for (const d of m.messages) byNameCrc.set(d.nameCrc, d);
@@ -26,7 +26,7 @@ if (haveGolden) {
   }
 }
 
-(haveGolden ? describe : describe.skip)('codec against real VPP captures', () => {
+describeWithShared('codec-golden', GOLDEN_DIR, 'the real VPP captures')('codec against real VPP captures', () => {
   test('every captured message is known to the generated bindings', () => {
     const unknown = cases.filter(([, r]) => !byNameCrc.has(r.name_crc ?? '')).map(([f, r]) => `${f}#${r.seq} ${r.name_crc}`);
     expect(unknown).toEqual([]);

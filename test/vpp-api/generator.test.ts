@@ -2,11 +2,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate, readVppVersion } from '../../vpp-api/generator/generate.js';
-import { API_JSON_DIR, haveApiJson } from '../helpers/golden.js';
+import { API_JSON_DIR, describeWithShared, haveApiJson } from '../helpers/golden.js';
 
 const GENERATED = join(process.cwd(), 'vpp-api', 'generated');
 
-(haveApiJson ? describe : describe.skip)('generator', () => {
+describeWithShared('generator', API_JSON_DIR, "VPP's .api.json files")('generator', () => {
   const fresh = haveApiJson ? generate(API_JSON_DIR) : new Map<string, string>();
 
   test('committed vpp-api/generated equals a fresh generation', () => {

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { MessageDef } from '../../vpp-api/codec/types.js';
 import { interface_, memclnt, memif } from '../../vpp-api/generated/index.js';
 import { VppSimulator, noVhostNet, type SimHost } from '../../vpp-api/sim/index.js';
-import { GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
+import { describeWithShared, GOLDEN_DIR, GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
 import { RawVppClient, type RawFrame } from '../helpers/raw-vpp-client.js';
 
 const NETNS = 'gld-pod1';
@@ -199,9 +199,9 @@ function hostFor(plan: Plan): SimHost | undefined {
   return noVhostNet(overrides);
 }
 
-describe('simulator against real VPP captures', () => {
+describeWithShared('sim-golden', GOLDEN_DIR, 'the real VPP captures')('simulator against real VPP captures', () => {
   test('the captures are there and every golden file has a replay plan', () => {
-    expect(haveGolden).toBe(true);
+    expect({ captures: GOLDEN_DIR, present: haveGolden }).toEqual({ captures: GOLDEN_DIR, present: true });
     expect(Object.keys(PLANS).sort()).toEqual([...GOLDEN_FILES].sort());
   });
 

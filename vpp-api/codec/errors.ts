@@ -16,6 +16,8 @@ export class VppDecodeError extends Error {
   constructor(
     readonly messageName: string,
     detail: string,
+    /** The field that could not be read, where known. */
+    readonly field?: string,
   ) {
     super(`cannot decode ${messageName}: ${detail}`);
   }

@@ -26,8 +26,10 @@ import { ipNeighborHandlers } from './handlers/ip-neighbor.js';
 import { memclntHandlers } from './handlers/memclnt.js';
 import { memifHandlers } from './handlers/memif.js';
 import { pblHandlers } from './handlers/pbl.js';
+import { puntHandlers } from './handlers/punt.js';
 import { sessionHandlers } from './handlers/session.js';
 import { tapHandlers } from './handlers/tap.js';
+import { urpfHandlers } from './handlers/urpf.js';
 import { defaultHost, type SimHost } from './host.js';
 import { IndexPool } from './index-pool.js';
 import { MessageTable } from './message-table.js';
@@ -72,6 +74,8 @@ export const ALL_HANDLERS: readonly HandlerSpec[] = [
   ...pblHandlers,
   ...cnatHandlers,
   ...sessionHandlers,
+  ...puntHandlers,
+  ...urpfHandlers,
   ...cliHandlers,
 ];
 

@@ -52,6 +52,12 @@ export function snapshotState(st: SimState): Record<string, unknown> {
         return { ...ns, secret: ns.secret.toString() };
       }),
     },
+    punt: {
+      unknownL4: [...st.punt.unknownL4].sort(),
+      udpPorts: [...st.punt.udpPorts].sort(),
+      redirects: [...st.punt.redirects.values()],
+      urpf: [...st.punt.urpf].map(([key, c]) => ({ key, mode: c.mode, tableId: c.tableId, custom: c.custom, active: c.enabledOn !== undefined && st.get(c.enabledOn.swIfIndex) === c.enabledOn })),
+    },
     interfaceEventRegistrations: st.eventRegistrations(),
     cnat: {
       translations: st.cnat.translationList(),

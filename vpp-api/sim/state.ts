@@ -271,6 +271,8 @@ export class SimState {
   sapiEnabled = false;
   readonly appnsPool = new IndexPool();
   readonly appns = new Map<number, AppNamespace>();
+  /** Punt (set_punt, ip punt redirects) and the uRPF plugin's per-interface configs. */
+  readonly punt = new PuntState();
   readonly eventRegPool = new IndexPool();
   readonly eventRegs = new Map<number, EventRegistration>();
   /** Neighbor adjacencies (adj_pool indexes: the stats_index of ip_neighbor_add_del_reply). */
@@ -554,3 +556,41 @@ export function addressConflicts(state: SimState, itf: SimInterface, af: Af, add
   return false;
 }
 
+
+// ---- punt and uRPF ----
+
+/** Protocols set_punt accepts for L4 punting (punt_l4_add_del). */
+export type PuntL4Protocol = 'tcp' | 'udp';
+
+/** One uRPF configuration: urpf_cfgs[af][dir][sw_if_index] in the plugin. */
+export interface UrpfConfig {
+  /** urpf_mode_t: 0 off, 1 loose, 2 strict. */
+  readonly mode: number;
+  /** The table checked: the one given (custom) or, without one, the interface's table at the time. */
+  readonly tableId: number;
+  readonly custom: boolean;
+  /**
+   * The interface the check is switched on for (undefined while off). The plugin has no interface-delete hook:
+   * its config outlives the interface while the feature on the arc goes with it, so a later interface with the
+   * same sw_if_index shows the old config, and an update with the same mode and table changes nothing.
+   */
+  readonly enabledOn: SimInterface | undefined;
+}
+
+export interface PuntRedirect {
+  readonly af: Af;
+  /** The rx interface; ~0 ("from any") is kept as 0, as VPP does. */
+  readonly rxSwIfIndex: number;
+  readonly paths: readonly SimPath[];
+}
+
+export class PuntState {
+  /** "Unknown port" punting of TCP/UDP (set_punt with port ~0), as "af/proto". */
+  readonly unknownL4 = new Set<string>();
+  /** UDP destination ports registered for punting (set_punt with a port), as "af/port". */
+  readonly udpPorts = new Set<string>();
+  /** IP punt redirects by "af/rx". */
+  readonly redirects = new Map<string, PuntRedirect>();
+  /** uRPF configs by "af/dir/sw_if_index" (dir rx or tx). */
+  readonly urpf = new Map<string, UrpfConfig>();
+}

@@ -7,35 +7,22 @@ import { createConnection, type Socket } from 'node:net';
 import { sockclnt_create, sockclnt_create_reply, sockclnt_delete, sockclnt_delete_reply } from '../generated/memclnt.js';
 import { FrameReader, DEFAULT_MAX_MESSAGE_SIZE } from './frame-reader.js';
 import { FrameWriter } from './frame-writer.js';
+import {
+  TransportError,
+  type HandshakeResult,
+  type MessageEncoder,
+  type Transport,
+  type TransportEvents,
+  type TransportFactory,
+  type TransportOptions,
+} from './transport.js';
+
+export { TransportError, type HandshakeResult, type TransportEvents } from './transport.js';
 
 export const SOCKCLNT_CREATE_ID = 15;
 export const SOCKCLNT_CREATE_REPLY_ID = 16;
 export const DEFAULT_API_SOCKET = '/run/vpp/api.sock';
 const HANDSHAKE_CONTEXT = 0x7663_6e69; // any non-zero value
-
-export interface HandshakeResult {
-  /** The handle VPP gave this client: put in every request's client_index. */
-  clientIndex: number;
-  /** `name_crc` → message id, as VPP sent it. */
-  table: Map<string, number>;
-}
-
-export interface TransportEvents {
-  onMessage(msg: Buffer): void;
-  /** The connection ended (EOF, error, or destroy). Called once. */
-  onClose(err: Error | undefined): void;
-}
-
-export class TransportError extends Error {
-  override readonly name = 'TransportError';
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 function describeConnectError(path: string, err: NodeJS.ErrnoException): TransportError {
   switch (err.code) {
@@ -53,14 +40,12 @@ function describeConnectError(path: string, err: NodeJS.ErrnoException): Transpo
   }
 }
 
-export interface SocketTransportOptions {
-  socketPath: string;
-  clientName: string;
-  connectTimeoutMs: number;
-  maxMessageSize?: number;
-}
+export type SocketTransportOptions = TransportOptions;
 
-export class SocketTransport {
+/** The default TransportFactory: VPP's unix socket. */
+export const socketTransport: TransportFactory = (options) => new SocketTransport(options);
+
+export class SocketTransport implements Transport {
   private socket: Socket | undefined;
   private writer: FrameWriter | undefined;
   private events: TransportEvents | undefined;
@@ -112,6 +97,7 @@ export class SocketTransport {
           const table = new Map<string, number>();
           for (const e of r.message_table) table.set(e.name, e.index);
           this.handshake = { clientIndex: r.index, table };
+          if (this.opts.frameLimit) reader.setLimit(this.opts.frameLimit(table));
           this.events = events;
           settled = true;
           clearTimeout(timer);
@@ -146,20 +132,16 @@ export class SocketTransport {
     });
   }
 
-  /** Reserves room for a message of `len` bytes in the outgoing batch. */
-  reserve(len: number): number {
-    if (!this.writer || this.closed) throw new TransportError('ENOTCONN', 'not connected');
-    return this.writer.reserve(len);
-  }
-
-  /** The buffer the last reserve() made room in. */
-  get buffer(): Buffer {
-    if (!this.writer) throw new TransportError('ENOTCONN', 'not connected');
-    return this.writer.buffer;
-  }
-
-  cancel(msgOffset: number): void {
-    this.writer?.cancel(msgOffset);
+  send(size: number, encode: MessageEncoder): void {
+    const w = this.writer;
+    if (!w || this.closed) throw new TransportError('ENOTCONN', 'not connected');
+    const p = w.reserve(size);
+    try {
+      encode(w.buffer, p);
+    } catch (e) {
+      w.cancel(p);
+      throw e;
+    }
   }
 
   /**
