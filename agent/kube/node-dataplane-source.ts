@@ -3,12 +3,12 @@
  * three validated list + watch caches, and one change signal for the reconciler. RBAC: list and watch of
  * nodes, services and endpointslices, nothing more.
  */
-import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { endpointSliceSchema, keyOf, nodeSchema, serviceSchema, type KubeEndpointSlice, type KubeNode, type KubeService } from '../node/kube-objects.js';
+import type { KubeClient } from './client.js';
 import { ObjectInformer, type ChangeKind, type InformerLogger } from './object-informer.js';
 
 export interface NodeDataplaneSourceOptions {
-  readonly kc: KubeConfig;
+  readonly kc: KubeClient;
   readonly log: InformerLogger;
   /** Services and EndpointSlices are watched only when Services are programmed. */
   readonly services: boolean;
@@ -23,25 +23,20 @@ export class NodeDataplaneSource {
   readonly slices: ObjectInformer<KubeEndpointSlice> | undefined;
 
   constructor(o: NodeDataplaneSourceOptions) {
-    const core = o.kc.makeApiClient(CoreV1Api);
-    const discovery = o.kc.makeApiClient(DiscoveryV1Api);
-    const asList = (p: Promise<unknown>): Promise<KubernetesListObject<KubernetesObject>> => p as Promise<KubernetesListObject<KubernetesObject>>;
     const common = { kc: o.kc, log: o.log, ...(o.backoff ? { backoff: o.backoff } : {}) };
-    this.nodes = new ObjectInformer<KubeNode>({ ...common, kind: 'Node', path: '/api/v1/nodes?allowWatchBookmarks=true', list: (t) => asList(core.listNode({}, t)), schema: nodeSchema, keyOf });
+    this.nodes = new ObjectInformer<KubeNode>({ ...common, kind: 'Node', path: '/api/v1/nodes', schema: nodeSchema, keyOf });
     if (o.services) {
       this.services = new ObjectInformer<KubeService>({
         ...common,
         kind: 'Service',
-        path: '/api/v1/services?allowWatchBookmarks=true',
-        list: (t) => asList(core.listServiceForAllNamespaces({}, t)),
+        path: '/api/v1/services',
         schema: serviceSchema,
         keyOf,
       });
       this.slices = new ObjectInformer<KubeEndpointSlice>({
         ...common,
         kind: 'EndpointSlice',
-        path: '/apis/discovery.k8s.io/v1/endpointslices?allowWatchBookmarks=true',
-        list: (t) => asList(discovery.listEndpointSliceForAllNamespaces({}, t)),
+        path: '/apis/discovery.k8s.io/v1/endpointslices',
         schema: endpointSliceSchema,
         keyOf,
       });
