@@ -3,7 +3,7 @@
  * families and overlap. Invalid input yields undefined, never a throw: callers turn it into a skip reason.
  */
 import { isIP } from 'node:net';
-import { canonicalIp, formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
+import { canonicalIp, formatIp4, formatIp6, ipToBytes } from '../vpp/api.js';
 
 export type Family = 4 | 6;
 

@@ -10,8 +10,8 @@
  * `apply` is idempotent and diffs excluded prefixes and interfaces against what it applied before (an excluded
  * prefix is a set member in VPP: one delete removes it).
  */
-import { cnat } from '../../vpp-api/generated/index.js';
-import type { VppApi } from '../pod/vpp-ops.js';
+import type { VppApi } from '../vpp/api.js';
+import { setCnatFeature, setSnatAddresses, setSnatExcluded, setSnatInterface, setSnatPolicyK8s } from '../vpp/cnat.js';
 
 export interface CnatSetup {
   readonly snatIp4: string | undefined;
@@ -20,9 +20,6 @@ export interface CnatSetup {
   readonly podInterfaces: readonly number[];
   readonly hostInterfaces: readonly number[];
 }
-
-const POD = cnat.CnatSnatPolicyTable.CNAT_POLICY_POD;
-const HOST = cnat.CnatSnatPolicyTable.CNAT_POLICY_HOST;
 
 export class CnatConfigurator {
   private applied: CnatSetup | undefined;
@@ -38,37 +35,32 @@ export class CnatConfigurator {
     const prev = this.applied;
     this.applied = undefined; // only what completed counts as applied
     if (!prev || prev.snatIp4 !== want.snatIp4 || prev.snatIp6 !== want.snatIp6) {
-      await this.vpp.request(cnat.cnat_set_snat_addresses_v2, {
-        snat_ip4: want.snatIp4 ?? '0.0.0.0',
-        snat_ip6: want.snatIp6 ?? '::',
-        sw_if_index: 0xffffffff,
-        flags: cnat.CnatSnatPolicyFlags.CNAT_SNAT_POLICY_F_NO_CLIENT | cnat.CnatSnatPolicyFlags.CNAT_SNAT_POLICY_F_USE_AS_DEFAULT,
-      });
-      await this.vpp.request(cnat.cnat_set_snat_policy, { policy: cnat.CnatSnatPolicies.CNAT_POLICY_K8S });
+      await setSnatAddresses(this.vpp, want.snatIp4, want.snatIp6);
+      await setSnatPolicyK8s(this.vpp);
     }
     const before = new Set(prev?.excludePrefixes ?? []);
     const after = new Set(want.excludePrefixes);
-    for (const p of before) if (!after.has(p)) await this.vpp.request(cnat.cnat_snat_policy_add_del_exclude_pfx, { is_add: 0, prefix: p });
-    for (const p of after) if (!before.has(p)) await this.vpp.request(cnat.cnat_snat_policy_add_del_exclude_pfx, { is_add: 1, prefix: p });
+    for (const p of before) if (!after.has(p)) await setSnatExcluded(this.vpp, p, false);
+    for (const p of after) if (!before.has(p)) await setSnatExcluded(this.vpp, p, true);
     for (const [table, was, now] of [
-      [POD, prev?.podInterfaces ?? [], want.podInterfaces],
-      [HOST, prev?.hostInterfaces ?? [], want.hostInterfaces],
+      ['pod', prev?.podInterfaces ?? [], want.podInterfaces],
+      ['host', prev?.hostInterfaces ?? [], want.hostInterfaces],
     ] as const) {
       const w = new Set(was);
       const n = new Set(now);
       for (const i of w) {
         if (n.has(i)) continue;
-        await this.vpp.request(cnat.cnat_snat_policy_add_del_if, { sw_if_index: i, is_add: 0, table });
+        await setSnatInterface(this.vpp, i, table, false);
       }
       for (const i of n) {
         if (w.has(i)) continue;
-        await this.vpp.request(cnat.cnat_snat_policy_add_del_if, { sw_if_index: i, is_add: 1, table });
+        await setSnatInterface(this.vpp, i, table, true);
       }
     }
     const hadFeature = new Set([...(prev?.podInterfaces ?? []), ...(prev?.hostInterfaces ?? [])]);
     const wantFeature = new Set([...want.podInterfaces, ...want.hostInterfaces]);
-    for (const i of hadFeature) if (!wantFeature.has(i)) await this.vpp.request(cnat.feature_cnat_enable_disable, { sw_if_index: i, enable_disable: false });
-    for (const i of wantFeature) if (!hadFeature.has(i)) await this.vpp.request(cnat.feature_cnat_enable_disable, { sw_if_index: i, enable_disable: true });
+    for (const i of hadFeature) if (!wantFeature.has(i)) await setCnatFeature(this.vpp, i, false);
+    for (const i of wantFeature) if (!hadFeature.has(i)) await setCnatFeature(this.vpp, i, true);
     this.applied = { ...want, excludePrefixes: [...want.excludePrefixes], podInterfaces: [...want.podInterfaces], hostInterfaces: [...want.hostInterfaces] };
   }
 }

@@ -3,9 +3,12 @@
  * logger; and the one-pass read of VPP and the host (`NodeInventory`) that adoption, the sweep and
  * `vpp-cnictl node` look at.
  */
-import { cnat, interface_ as iface } from '../../vpp-api/generated/index.js';
 import type { HostRoute, HostRoutes } from '../linux/host-routes.js';
-import type { VppApi } from '../pod/vpp-ops.js';
+import type { VppApi } from '../vpp/api.js';
+import { listTranslations, type VppTranslation } from '../vpp/cnat.js';
+import { listInterfaces } from '../vpp/interface.js';
+
+export type { VppTranslation } from '../vpp/cnat.js';
 
 export interface NodeLogger {
   debug(obj: object, msg?: string): void;
@@ -19,15 +22,6 @@ export interface NodeCtx {
   readonly log: NodeLogger;
 }
 
-/** A cnat translation as VPP dumps it. */
-export interface VppTranslation {
-  readonly id: number;
-  readonly vip: string;
-  readonly port: number;
-  readonly ipProto: number;
-  readonly backends: { addr: string; port: number }[];
-}
-
 export interface NodeInventory {
   readonly translations: VppTranslation[];
   /** Host routes carrying our protocol. */
@@ -37,16 +31,6 @@ export interface NodeInventory {
 }
 
 export async function takeNodeInventory(ctx: NodeCtx): Promise<NodeInventory> {
-  const [tr, hostRoutes, ifs] = await Promise.all([ctx.vpp.dumpAll(cnat.cnat_translation_dump, {}), ctx.routes.list(), ctx.vpp.dumpAll(iface.sw_interface_dump, {})]);
-  return {
-    translations: tr.map((d) => ({
-      id: d.translation.id,
-      vip: d.translation.vip.addr,
-      port: d.translation.vip.port,
-      ipProto: d.translation.ip_proto,
-      backends: d.translation.paths.map((p) => ({ addr: p.dst_ep.addr, port: p.dst_ep.port })),
-    })),
-    hostRoutes,
-    vppInterfaces: ifs.map((i) => ({ swIfIndex: i.sw_if_index, name: i.interface_name, tag: i.tag })),
-  };
+  const [translations, hostRoutes, ifs] = await Promise.all([listTranslations(ctx.vpp), ctx.routes.list(), listInterfaces(ctx.vpp)]);
+  return { translations, hostRoutes, vppInterfaces: ifs.map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag })) };
 }

@@ -17,7 +17,7 @@
  *    (a Warning Event).
  */
 import { transact } from '../pod/transaction.js';
-import { cnat } from '../../vpp-api/generated/index.js';
+import { listTranslations } from '../vpp/cnat.js';
 import type { VxlanDevice } from '../linux/vxlan.js';
 import type { HostRoute } from '../linux/host-routes.js';
 import { takeNodeInventory, type NodeCtx } from './context.js';
@@ -333,6 +333,6 @@ export async function runBounded(tasks: readonly (() => Promise<void>)[], n: num
 
 /** cnat translations VPP holds, for `vpp-cnictl service` (VIP:port → backends as VPP has them). */
 export async function dumpTranslations(ctx: NodeCtx): Promise<{ id: number; vip: string; port: number; ipProto: number; backends: string[] }[]> {
-  const all = await ctx.vpp.dumpAll(cnat.cnat_translation_dump, {});
-  return all.map((d) => ({ id: d.translation.id, vip: d.translation.vip.addr, port: d.translation.vip.port, ipProto: d.translation.ip_proto, backends: d.translation.paths.map((p) => `${p.dst_ep.addr}:${p.dst_ep.port}`) }));
+  const all = await listTranslations(ctx.vpp);
+  return all.map((t) => ({ id: t.id, vip: t.vip, port: t.port, ipProto: t.ipProto, backends: t.backends.map((b) => `${b.addr}:${b.port}`) }));
 }

@@ -12,16 +12,14 @@
  * reconciler (HostRoutes). The addresses come from config and must not collide with cluster ranges.
  */
 import { z } from 'zod';
-import { af_packet as afp, interface_ as iface, ip } from '../../../vpp-api/generated/index.js';
-import { AfPacketFlags, AfPacketMode } from '../../../vpp-api/generated/af_packet.js';
 import type { CheckProblem, FoundObject, ObjectKind, StepRunner } from '../../objects/kind.js';
 import type { HostCmd } from '../../linux/host-cmd.js';
-import { addNeighbor, addRoute, adminUp, delNeighbor, delRoute, deleteTolerant, setTag } from '../../pod/vpp-ops.js';
+import { createAfPacket, deleteAfPacket } from '../../vpp/af-packet.js';
+import { addAddress, adminUp, interfaceByIndex, setMtu, setTag } from '../../vpp/interface.js';
+import { addRoute, addStaticNeighbor, delRoute, delStaticNeighbor, enableIp6 } from '../../vpp/ip.js';
 import type { NodeCtx, NodeInventory } from '../context.js';
 
 export const HOST_LINK_TAG = 'vcni:node:hostlink';
-/** af_packet_delete of a host interface VPP does not know answers SYSCALL_ERROR_1. */
-const AF_PACKET_UNKNOWN = -11;
 
 const side = z.strictObject({ vpp: z.string(), host: z.string(), len: z.number().int().min(1).max(128) });
 
@@ -85,49 +83,31 @@ export const hostLinkKind: ObjectKind<HostLinkCtx, HostLinkSpec, MadeHostLink, N
     });
     const swIfIndex = await tx.step(
       'host link af_packet_create_v3',
-      async () =>
-        (
-          await ctx.vpp.request(afp.af_packet_create_v3, {
-            mode: AfPacketMode.AF_PACKET_API_MODE_ETHERNET,
-            hw_addr: d.vppMac,
-            use_random_hw_addr: false,
-            host_if_name: d.vppIf,
-            rx_frame_size: 2048,
-            tx_frame_size: 67584,
-            rx_frames_per_block: 64,
-            tx_frames_per_block: 32,
-            flags: AfPacketFlags.AF_PACKET_API_FLAG_QDISC_BYPASS | AfPacketFlags.AF_PACKET_API_FLAG_CKSUM_GSO,
-            num_rx_queues: 1,
-            num_tx_queues: 1,
-          })
-        ).sw_if_index,
-      () => deleteTolerant(() => ctx.vpp.request(afp.af_packet_delete, { host_if_name: d.vppIf }), [AF_PACKET_UNKNOWN]),
+      () => createAfPacket(ctx.vpp, { hostIfName: d.vppIf, mac: d.vppMac, rxFrameSize: 2048, txFrameSize: 67584, rxFramesPerBlock: 64, txFramesPerBlock: 32, rxQueues: 1, txQueues: 1 }),
+      () => deleteAfPacket(ctx.vpp, d.vppIf),
     );
     const made: MadeHostLink = { swIfIndex, ...d };
     await tx.step('host link tag', () => setTag(ctx.vpp, swIfIndex, HOST_LINK_TAG));
-    await tx.step('host link mtu', async () => {
-      await ctx.vpp.request(iface.sw_interface_set_mtu, { sw_if_index: swIfIndex, mtu: [d.mtu, 0, 0, 0] });
-    });
+    await tx.step('host link mtu', () => setMtu(ctx.vpp, swIfIndex, d.mtu));
     await tx.step('host link admin up', () => adminUp(ctx.vpp, swIfIndex));
     await tx.step('host link addresses', async () => {
-      for (const x of [d.ip4, d.ip6]) if (x) await ctx.vpp.request(iface.sw_interface_add_del_address, { sw_if_index: swIfIndex, is_add: true, prefix: `${x.vpp}/${x.len}` });
-      if (d.ip6) await ctx.vpp.request(ip.sw_interface_ip6_enable_disable, { sw_if_index: swIfIndex, enable: true });
+      for (const x of [d.ip4, d.ip6]) if (x) await addAddress(ctx.vpp, swIfIndex, `${x.vpp}/${x.len}`);
+      if (d.ip6) await enableIp6(ctx.vpp, swIfIndex);
     });
-    for (const n of neighbors(made)) await tx.step(`host link neighbor ${n.ip}`, () => addNeighbor(ctx.vpp, n), () => delNeighbor(ctx.vpp, n));
+    for (const n of neighbors(made)) await tx.step(`host link neighbor ${n.ip}`, () => addStaticNeighbor(ctx.vpp, n), () => delStaticNeighbor(ctx.vpp, n));
     for (const r of defaultRoutes(made)) await tx.step(`VPP default route ${r.prefix} via ${r.nh}`, () => addRoute(ctx.vpp, r), () => delRoute(ctx.vpp, r));
     return made;
   },
 
   async delete(ctx: HostLinkCtx, m: MadeHostLink): Promise<void> {
     for (const r of defaultRoutes(m)) await delRoute(ctx.vpp, r);
-    for (const n of neighbors(m)) await delNeighbor(ctx.vpp, n);
-    await deleteTolerant(() => ctx.vpp.request(afp.af_packet_delete, { host_if_name: m.vppIf }), [AF_PACKET_UNKNOWN]);
+    for (const n of neighbors(m)) await delStaticNeighbor(ctx.vpp, n);
+    await deleteAfPacket(ctx.vpp, m.vppIf);
     await deleteHostLinks(ctx.host, m.vppIf);
   },
 
   async check(ctx: HostLinkCtx, m: MadeHostLink): Promise<CheckProblem[]> {
-    const ifs = await ctx.vpp.dumpAll(iface.sw_interface_dump, { sw_if_index: m.swIfIndex });
-    const d = ifs.find((i) => i.sw_if_index === m.swIfIndex);
+    const d = await interfaceByIndex(ctx.vpp, m.swIfIndex);
     const out: CheckProblem[] = [];
     if (!d || d.tag !== HOST_LINK_TAG) out.push({ object: `host link ${m.vppIf} (sw_if_index ${m.swIfIndex})`, problem: d ? `tag is ${JSON.stringify(d.tag)}` : 'missing in VPP' });
     else if (d.mtu[0] !== m.mtu) out.push({ object: `host link ${m.vppIf}`, problem: `VPP MTU ${d.mtu[0]}, expected ${m.mtu}` });

@@ -8,17 +8,12 @@
  *    is ours (documented in docs/node-dataplane.md).
  */
 import { z } from 'zod';
-import { VppApiError } from '../../../vpp-api/client/index.js';
-import { VPP_RETVALS } from '../../../vpp-api/codec/retvals.js';
-import { cnat } from '../../../vpp-api/generated/index.js';
-import type { CnatEndpointIn } from '../../../vpp-api/generated/cnat.js';
-import { deleteIgnoringGone, type CheckProblem, type FoundObject, type ObjectKind, type StepRunner } from '../../objects/kind.js';
+import { deleteTranslation as vppDeleteTranslation, listTranslations, updateTranslation as vppUpdateTranslation } from '../../vpp/cnat.js';
+import type { CheckProblem, FoundObject, ObjectKind, StepRunner } from '../../objects/kind.js';
 import type { NodeCtx, NodeInventory, VppTranslation } from '../context.js';
 import { IP_PROTO, translationKey, type L4Protocol, type TranslationSpec } from '../services.js';
 
-const ANY_IF = 0xffffffff;
-/** ALLOC_PORT | NO_CLIENT, as Calico VPP sends them. */
-export const TRANSLATION_FLAGS = cnat.CnatTranslationFlags.CNAT_TRANSLATION_ALLOC_PORT | cnat.CnatTranslationFlags.CNAT_TRANSLATION_NO_CLIENT;
+export { TRANSLATION_FLAGS } from '../../vpp/cnat.js';
 
 export const madeTranslationSchema = z.strictObject({
   key: z.string().min(1),
@@ -35,26 +30,10 @@ export class ZeroPathsError extends Error {
   override readonly name = 'ZeroPathsError';
 }
 
-function endpoint(addr: string, port: number): CnatEndpointIn {
-  return { addr, port, sw_if_index: ANY_IF, if_af: addr.includes(':') ? 1 : 0 };
-}
-
 /** Sends the translation; returns VPP's id. */
 export async function updateTranslation(ctx: NodeCtx, spec: TranslationSpec): Promise<number> {
   if (spec.backends.length === 0) throw new ZeroPathsError(`Service ${spec.service} ${spec.key}: refusing a cnat translation without paths (VPP aborts on one)`);
-  const zero = spec.family === 6 ? '::' : '0.0.0.0';
-  const r = await ctx.vpp.request(cnat.cnat_translation_update, {
-    translation: {
-      vip: endpoint(spec.vip, spec.port),
-      id: ANY_IF,
-      ip_proto: IP_PROTO[spec.protocol],
-      is_real_ip: 0,
-      flags: TRANSLATION_FLAGS,
-      lb_type: cnat.CnatLbType.CNAT_LB_TYPE_DEFAULT,
-      paths: spec.backends.map((b) => ({ dst_ep: endpoint(b.addr, b.port), src_ep: endpoint(zero, 0), flags: 0 })),
-    },
-  });
-  return r.id;
+  return vppUpdateTranslation(ctx.vpp, { vip: spec.vip, port: spec.port, ipProto: IP_PROTO[spec.protocol], backends: spec.backends });
 }
 
 export function madeOf(spec: TranslationSpec, id: number): MadeTranslation {
@@ -97,9 +76,8 @@ export const serviceTranslationKind: ObjectKind<NodeCtx, TranslationSpec, MadeTr
   },
 
   async check(ctx: NodeCtx, made: MadeTranslation): Promise<CheckProblem[]> {
-    const all = await ctx.vpp.dumpAll(cnat.cnat_translation_dump, {});
-    const d = all.find((t) => t.translation.id === made.id);
-    return compare(made, d && { id: d.translation.id, vip: d.translation.vip.addr, port: d.translation.vip.port, ipProto: d.translation.ip_proto, backends: d.translation.paths.map((p) => ({ addr: p.dst_ep.addr, port: p.dst_ep.port })) });
+    const all = await listTranslations(ctx.vpp);
+    return compare(made, all.find((t) => t.id === made.id));
   },
 
   verify(_ctx: NodeCtx, made: MadeTranslation, inv: NodeInventory): CheckProblem[] {
@@ -120,9 +98,7 @@ export const serviceTranslationKind: ObjectKind<NodeCtx, TranslationSpec, MadeTr
   },
 };
 
+/** cnat_translation_del; a translation already gone (NO_SUCH_ENTRY) is done. */
 export async function deleteTranslation(ctx: NodeCtx, id: number): Promise<void> {
-  await deleteIgnoringGone(
-    () => ctx.vpp.request(cnat.cnat_translation_del, { id }),
-    (e) => e instanceof VppApiError && e.retval === VPP_RETVALS.NO_SUCH_ENTRY,
-  );
+  await vppDeleteTranslation(ctx.vpp, id);
 }
