@@ -13,7 +13,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../agent/kube/client.js';
 import { allModules, cnat } from '../vpp-api/generated/index.js';
 import { VppClient } from '../vpp-api/client/index.js';
 import { NodeDataplaneSource } from '../agent/kube/node-dataplane-source.js';
@@ -107,8 +107,7 @@ async function main(): Promise<void> {
       api.addObject('services', serviceRaw(i) as never);
       api.addObject('endpointslices', sliceRaw(i) as never);
     }
-    const kc = new KubeConfig();
-    kc.loadFromOptions(api.kubeconfigOptions());
+    const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
     const src = new NodeDataplaneSource({ kc, log, services: true });
     src.start();
     if (!(await src.waitForSync(30_000))) throw new Error('informers did not sync');

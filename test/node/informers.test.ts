@@ -3,7 +3,7 @@
  * watch (add, update, delete), zod validation of every object, relist after 410 Gone, restart after the
  * apiserver goes away.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../../agent/kube/client.js';
 import { NodeDataplaneSource } from '../../agent/kube/node-dataplane-source.js';
 import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { until } from '../helpers/until.js';
@@ -19,12 +19,14 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await src?.close();
+  for (const c of clients.splice(0)) c.close();
   await api.stop();
 });
 
-function kc(): KubeConfig {
-  const k = new KubeConfig();
-  k.loadFromOptions(api.kubeconfigOptions());
+const clients: KubeClient[] = [];
+function kc(): KubeClient {
+  const k = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
+  clients.push(k);
   return k;
 }
 

@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../../agent/kube/client.js';
 import { VppClient } from '../../vpp-api/client/index.js';
 import { allModules } from '../../vpp-api/generated/index.js';
 import { VppSimulator, noVhostNet } from '../../vpp-api/sim/index.js';
@@ -77,8 +77,7 @@ function routesOf(n: Node): string[] {
 
 async function startAgents(mode: CrossNodeMode): Promise<void> {
   for (const n of nodes) {
-    const kc = new KubeConfig();
-    kc.loadFromOptions(api.kubeconfigOptions());
+    const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
     n.src = new NodeDataplaneSource({ kc, log, services: false, backoff: { initialMs: 20, maxMs: 200 } });
     n.src.start();
     expect(await n.src.waitForSync(5000)).toBe(true);

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, parseKubeconfig } from '../../agent/kube/client.js';
 import { VppClient } from '../../vpp-api/client/index.js';
 import { allModules, cnat } from '../../vpp-api/generated/index.js';
 import { VppSimulator, noVhostNet } from '../../vpp-api/sim/index.js';
@@ -94,8 +94,7 @@ d('node reconciler (host-gw) against the simulator, a netns and the fake apiserv
     sh(['ip', 'link', 'set', 'up1', 'up']);
     sh(['ip', 'addr', 'add', '192.168.60.1/24', 'dev', 'up0']);
     ctx = { vpp, routes: new HostRoutes(new HostCmd({ netns: ns.name })), log };
-    const kc = new KubeConfig();
-    kc.loadFromOptions(api.kubeconfigOptions());
+    const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
     api.addObject('nodes', nodeObj('a', ['10.244.0.0/24'], '192.168.60.1'));
     api.addObject('nodes', nodeObj('b', ['10.244.1.0/24'], '192.168.60.2'));
     api.addObject('nodes', nodeObj('c', [], '192.168.60.3'));
