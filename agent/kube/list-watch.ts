@@ -34,8 +34,10 @@ export interface ListWatchOptions {
   readonly what: string;
   /** What the list reads, in its error ("pods of node n1"). */
   readonly listing: string;
-  /** The loop in readiness and sync lines ("pod informer for node n1"). */
+  /** The loop in readiness lines ("pod informer for node n1"). */
   readonly name: string;
+  /** The log line when the first list completed ("pod informer synced"). */
+  readonly syncedMsg: string;
   readonly log: KubeLogger;
   /** A fresh list: the objects replace everything known before. */
   readonly onList: (items: readonly unknown[], resourceVersion: string | undefined) => void;
@@ -171,7 +173,7 @@ export class ListWatch {
     this.touch();
     if (!this.everSynced) {
       this.everSynced = true;
-      this.o.log.info({ ...this.o.syncedFields?.(), resourceVersion: list.metadata?.resourceVersion }, `${this.o.name.replace(/ for .*$/, '')} synced`);
+      this.o.log.info({ ...this.o.syncedFields?.(), resourceVersion: list.metadata?.resourceVersion }, this.o.syncedMsg);
       for (const w of this.syncWaiters.splice(0)) w();
     }
     return list.metadata?.resourceVersion ?? '';

@@ -53,6 +53,7 @@ export class ObjectInformer<T> {
       what: o.kind,
       listing: `${o.kind}s`,
       name: `${o.kind} informer`,
+      syncedMsg: `${o.kind} informer synced`,
       log: o.log,
       syncedFields: () => ({ kind: o.kind, objects: this.cache.size }),
       onList: (items) => this.replace(items),

@@ -3,14 +3,8 @@
  * restricted by `fieldSelector=spec.nodeName=<node>`, over agent/kube/client.ts (node:https, zod).
  * Only what the agent reads of a pod is kept (namespace, name, uid, annotations, hostNetwork).
  *
- * Recovery:
- *  - the watch stream ends (apiserver timeout, graceful close): watch again from the last resourceVersion;
- *  - 410 Gone (HTTP status or an ERROR event): list again, then watch;
- *  - any other failure (apiserver down, refused, reset, 5xx, list failing): after an exponential backoff
- *    with jitter, list again, then watch;
- *  - a watch that stays silent longer than `watchIdleMs` (half-open connection: bookmarks, which we
- *    ask for, normally arrive every minute or so): it is dropped and a fresh list + watch replaces it.
- * The last listed cache stays readable while a new list is in flight.
+ * Listing, watching and recovery (closed stream, 410, backoff, idle watchdog) are the shared loop's
+ * (agent/kube/list-watch.ts). The last listed cache stays readable while a new list is in flight.
  *
  * At CNI ADD a pod is read from the cache; when the cache has not seen it (or holds an older pod of the
  * same name), from a direct GET bounded by the caller's timeout. Changes of a pod's VPP annotations
@@ -99,6 +93,7 @@ export class KubePodSource implements PodSource, PodAnnotationWatch {
       what: 'pod',
       listing: `pods of node ${o.nodeName}`,
       name: `pod informer for node ${o.nodeName}`,
+      syncedMsg: 'pod informer synced',
       log: o.log,
       syncedFields: () => ({ node: o.nodeName, pods: this.cache.size }),
       onList: (items) => this.replace(items),
