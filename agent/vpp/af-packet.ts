@@ -9,6 +9,11 @@ export interface AfPacketOnLink {
   txFramesPerBlock: number;
   rxQueues: number;
   txQueues: number;
+  /** A fixed MAC (default: a random one). */
+  mac?: string;
+  /** Frame sizes (default 0: VPP's own). */
+  rxFrameSize?: number;
+  txFrameSize?: number;
 }
 
 export interface AfPacketInfo {
@@ -16,15 +21,15 @@ export interface AfPacketInfo {
   hostIfName: string;
 }
 
-/** An ethernet-mode af_packet on the host link, with a random MAC. Returns its sw_if_index. */
+/** An ethernet-mode af_packet on the host link, with a random MAC unless one is given. Returns its sw_if_index. */
 export async function createAfPacket(vpp: VppApi, a: AfPacketOnLink): Promise<number> {
   const r = await vpp.request(afp.af_packet_create_v3, {
     mode: AfPacketMode.AF_PACKET_API_MODE_ETHERNET,
-    hw_addr: '00:00:00:00:00:00',
-    use_random_hw_addr: true,
+    hw_addr: a.mac ?? '00:00:00:00:00:00',
+    use_random_hw_addr: a.mac === undefined,
     host_if_name: a.hostIfName,
-    rx_frame_size: 0,
-    tx_frame_size: 0,
+    rx_frame_size: a.rxFrameSize ?? 0,
+    tx_frame_size: a.txFrameSize ?? 0,
     rx_frames_per_block: a.rxFramesPerBlock,
     tx_frames_per_block: a.txFramesPerBlock,
     // As VPP's own defaults for v1/v2: qdisc bypass, and the virtio-net header so packets the pod

@@ -11,7 +11,7 @@ import { VppApiError, VPP_RETVALS } from '../../vpp-api/client/index.js';
 
 export { VppApiError, VppTimeoutError, VppDisconnectedError, VppUnknownMessageError, Backoff, type BackoffOptions } from '../../vpp-api/client/index.js';
 /** The codec's address check (what VPP's address fields take). */
-export { isIpAddress, formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
+export { isIpAddress, canonicalIp, formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
 
 /** The part of the client the agent uses (tests may wrap it). */
 export type VppApi = Pick<VppClient, 'request' | 'dumpAll' | 'streamAll' | 'cli'>;

@@ -52,6 +52,16 @@ export async function setTag(vpp: VppApi, swIfIndex: number, tag: string): Promi
   await vpp.request(iface.sw_interface_tag_add_del, { is_add: true, sw_if_index: swIfIndex, tag });
 }
 
+/** The L3 MTU of an interface (IPv4, IPv6 and MPLS follow it). */
+export async function setMtu(vpp: VppApi, swIfIndex: number, mtu: number): Promise<void> {
+  await vpp.request(iface.sw_interface_set_mtu, { sw_if_index: swIfIndex, mtu: [mtu, 0, 0, 0] });
+}
+
+/** An address on an interface (`prefix` as `addr/len`). */
+export async function addAddress(vpp: VppApi, swIfIndex: number, prefix: string): Promise<void> {
+  await vpp.request(iface.sw_interface_add_del_address, { sw_if_index: swIfIndex, is_add: true, prefix });
+}
+
 /** The interface with that index, or undefined. */
 export async function interfaceByIndex(vpp: VppApi, swIfIndex: number): Promise<InterfaceInfo | undefined> {
   const all = await vpp.dumpAll(iface.sw_interface_dump, { sw_if_index: swIfIndex });

@@ -55,6 +55,11 @@ export async function addRoute(vpp: VppApi, r: InterfaceRoute): Promise<void> {
   await vpp.request(ip.ip_route_add_del, routeMsg(r, true));
 }
 
+/** IPv6 on an interface (link-local address, neighbor discovery). */
+export async function enableIp6(vpp: VppApi, swIfIndex: number): Promise<void> {
+  await vpp.request(ip.sw_interface_ip6_enable_disable, { sw_if_index: swIfIndex, enable: true });
+}
+
 /** Idempotent (a route whose interface is gone counts as gone). */
 export async function delRoute(vpp: VppApi, r: InterfaceRoute): Promise<void> {
   await deleteTolerant(() => vpp.request(ip.ip_route_add_del, routeMsg(r, false)));

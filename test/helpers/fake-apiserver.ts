@@ -4,6 +4,9 @@
  *    metadata.namespace), watch from a resourceVersion (one JSON event per line; ADDED / MODIFIED /
  *    DELETED as the selector sees them; BOOKMARK on request), GET one pod;
  *  - events: POST (create), PATCH (JSON patch, merge patch), GET list;
+ *  - nodes, services, endpointslices (discovery.k8s.io/v1): list and watch (all namespaces or one, optional
+ *    labelSelector `k=v`), GET one; changed through addObject / updateObject / deleteObject. They share the
+ *    pods' resourceVersion counter and compaction;
  *  - faults: compaction (a watch from an older resourceVersion answers 410 Gone, as an HTTP status or as
  *    an ERROR event), ending or cutting watch streams, stopping and restarting on the same port, failing
  *    lists, slow GETs.
@@ -55,6 +58,49 @@ interface Watcher {
 
 type Selector = (p: FakePod) => boolean;
 
+/** A Node, Service or EndpointSlice as stored (plain JSON). */
+export interface FakeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export type FakeResource = 'nodes' | 'services' | 'endpointslices';
+
+const RESOURCES: Record<FakeResource, { kind: string; apiVersion: string; namespaced: boolean; prefix: string }> = {
+  nodes: { kind: 'Node', apiVersion: 'v1', namespaced: false, prefix: '/api/v1' },
+  services: { kind: 'Service', apiVersion: 'v1', namespaced: true, prefix: '/api/v1' },
+  endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', namespaced: true, prefix: '/apis/discovery.k8s.io/v1' },
+};
+
+interface ObjHistoryEntry {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: FakeObject;
+}
+
+interface ObjWatcher {
+  res: ServerResponse;
+  match: (o: FakeObject) => boolean;
+  bookmarks: boolean;
+  rv: number;
+}
+
+function objectMatcher(namespace: string | undefined, labelSelector: string | undefined): (o: FakeObject) => boolean {
+  const terms = (labelSelector ?? '')
+    .split(',')
+    .filter((t) => t.length > 0)
+    .map((t) => {
+      const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(t);
+      if (!m) throw new Error(`bad labelSelector term ${t}`);
+      return { key: m[1]!, neg: m[2] === '!=', value: m[3]! };
+    });
+  return (o) =>
+    (namespace === undefined || o.metadata.namespace === namespace) &&
+    terms.every((t) => (t.neg ? o.metadata.labels?.[t.key] !== t.value : o.metadata.labels?.[t.key] === t.value));
+}
+
 function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
@@ -90,6 +136,9 @@ export class FakeApiServer {
   private compactedRv = 0;
   private readonly watchers = new Set<Watcher>();
   private uidSeq = 0;
+  private readonly objects: Record<FakeResource, Map<string, FakeObject>> = { nodes: new Map(), services: new Map(), endpointslices: new Map() };
+  private objHistory: Record<FakeResource, ObjHistoryEntry[]> = { nodes: [], services: [], endpointslices: [] };
+  private readonly objWatchers: Record<FakeResource, Set<ObjWatcher>> = { nodes: new Set(), services: new Set(), endpointslices: new Set() };
   readonly requests: RequestLog[] = [];
   /** The next `n` pod lists answer with this status. */
   failLists = { n: 0, status: 500 };
@@ -135,7 +184,7 @@ export class FakeApiServer {
   }
 
   get openWatches(): number {
-    return this.watchers.size;
+    return this.watchers.size + Object.values(this.objWatchers).reduce((n, w) => n + w.size, 0);
   }
 
   private async listen(): Promise<void> {
@@ -229,21 +278,151 @@ export class FakeApiServer {
     return p ? clone(p) : undefined;
   }
 
+  // ---- nodes, services, endpointslices ----
+
+  private objKey(resource: FakeResource, namespace: string | undefined, name: string): string {
+    return RESOURCES[resource].namespaced ? `${namespace ?? 'default'}/${name}` : name;
+  }
+
+  private recordObject(resource: FakeResource, type: ObjHistoryEntry['type'], object: FakeObject): void {
+    const e: ObjHistoryEntry = { rv: this.rv, type, object: clone(object) };
+    this.objHistory[resource].push(e);
+    for (const w of this.objWatchers[resource]) this.deliverObject(w, e);
+  }
+
+  private deliverObject(w: ObjWatcher, e: ObjHistoryEntry): void {
+    if (e.rv <= w.rv) return;
+    w.rv = e.rv;
+    if (w.match(e.object)) w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+  }
+
+  addObject(resource: FakeResource, obj: FakeObject): FakeObject {
+    const r = RESOURCES[resource];
+    const o = clone(obj);
+    o.apiVersion ??= r.apiVersion;
+    o.kind ??= r.kind;
+    if (r.namespaced) o.metadata.namespace ??= 'default';
+    else delete o.metadata.namespace;
+    o.metadata.uid ??= `uid-${++this.uidSeq}-${o.metadata.name}`;
+    const key = this.objKey(resource, o.metadata.namespace, o.metadata.name);
+    if (this.objects[resource].has(key)) throw new Error(`${resource} ${key} exists`);
+    o.metadata.resourceVersion = String(++this.rv);
+    this.objects[resource].set(key, o);
+    this.recordObject(resource, 'ADDED', o);
+    return clone(o);
+  }
+
+  updateObject(resource: FakeResource, namespace: string | undefined, name: string, mutate: (o: FakeObject) => void): FakeObject {
+    const key = this.objKey(resource, namespace, name);
+    const old = this.objects[resource].get(key);
+    if (!old) throw new Error(`no ${resource} ${key}`);
+    const o = clone(old);
+    mutate(o);
+    o.metadata.resourceVersion = String(++this.rv);
+    this.objects[resource].set(key, o);
+    this.recordObject(resource, 'MODIFIED', o);
+    return clone(o);
+  }
+
+  deleteObject(resource: FakeResource, namespace: string | undefined, name: string): void {
+    const key = this.objKey(resource, namespace, name);
+    const old = this.objects[resource].get(key);
+    if (!old) return;
+    this.objects[resource].delete(key);
+    const o = clone(old);
+    o.metadata.resourceVersion = String(++this.rv);
+    this.recordObject(resource, 'DELETED', o);
+  }
+
+  object(resource: FakeResource, namespace: string | undefined, name: string): FakeObject | undefined {
+    const o = this.objects[resource].get(this.objKey(resource, namespace, name));
+    return o ? clone(o) : undefined;
+  }
+
+  objectsOf(resource: FakeResource): FakeObject[] {
+    return [...this.objects[resource].values()].map(clone);
+  }
+
+  private routeObjects(method: string, path: string, q: Record<string, string>, res: ServerResponse): boolean {
+    if (method !== 'GET') return false;
+    for (const [resource, r] of Object.entries(RESOURCES) as [FakeResource, (typeof RESOURCES)[FakeResource]][]) {
+      if (!path.startsWith(`${r.prefix}/`)) continue;
+      const rest = path.slice(r.prefix.length + 1).split('/');
+      let namespace: string | undefined;
+      let name: string | undefined;
+      if (rest.length === 1 && rest[0] === resource) {
+        // all namespaces (or a cluster-scoped collection)
+      } else if (r.namespaced && rest.length >= 3 && rest[0] === 'namespaces' && rest[2] === resource && rest.length <= 4) {
+        namespace = rest[1];
+        name = rest[3];
+      } else if (!r.namespaced && rest.length === 2 && rest[0] === resource) {
+        name = rest[1];
+      } else continue;
+      if (name !== undefined) {
+        const o = this.objects[resource].get(this.objKey(resource, namespace, name));
+        if (o) this.json(res, 200, o);
+        else this.json(res, 404, status(404, 'NotFound', `${resource} "${name}" not found`));
+        return true;
+      }
+      const match = objectMatcher(namespace, q.labelSelector);
+      if (q.watch === 'true' || q.watch === '1') this.watchObjects(resource, match, q, res);
+      else if (this.failLists.n > 0) {
+        this.failLists.n--;
+        this.json(res, this.failLists.status, status(this.failLists.status, 'InternalError', 'list failed (injected)'));
+      } else {
+        const items = [...this.objects[resource].values()].filter(match);
+        this.json(res, 200, { kind: `${r.kind}List`, apiVersion: r.apiVersion, metadata: { resourceVersion: String(this.rv) }, items });
+      }
+      return true;
+    }
+    return false;
+  }
+
+  private watchObjects(resource: FakeResource, match: (o: FakeObject) => boolean, q: Record<string, string>, res: ServerResponse): void {
+    const from = q.resourceVersion ? Number(q.resourceVersion) : 0;
+    if (from > 0 && from < this.compactedRv) {
+      if (this.goneAs === 'status') return this.json(res, 410, status(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`) })}\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const w: ObjWatcher = { res, match, bookmarks: q.allowWatchBookmarks === 'true', rv: from };
+    if (from === 0) {
+      for (const o of this.objects[resource].values()) if (match(o)) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
+      w.rv = this.rv;
+    } else {
+      for (const e of this.objHistory[resource]) this.deliverObject(w, e);
+    }
+    this.objWatchers[resource].add(w);
+    res.on('close', () => this.objWatchers[resource].delete(w));
+  }
+
   // ---- faults ----
 
   /** Forgets history up to now: watches from an older resourceVersion get 410 Gone. */
   compact(): void {
     this.compactedRv = this.rv;
     this.history = [];
+    this.objHistory = { nodes: [], services: [], endpointslices: [] };
+  }
+
+  /** Every open watch of pods and of the other resources. */
+  private allWatchers(): { res: ServerResponse; drop: () => void }[] {
+    const out: { res: ServerResponse; drop: () => void }[] = [];
+    for (const w of this.watchers) out.push({ res: w.res, drop: () => this.watchers.delete(w) });
+    for (const set of Object.values(this.objWatchers)) for (const w of set) out.push({ res: w.res, drop: () => set.delete(w) });
+    return out;
   }
 
   /** Compacts and ends every open watch; `as: 'event'` sends an ERROR 410 event before ending it. */
   expireWatches(as: 'status' | 'event' = 'event'): void {
     this.compact();
-    for (const w of [...this.watchers]) {
+    for (const w of this.allWatchers()) {
       if (as === 'event') w.res.write(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') })}\n`);
       w.res.end();
-      this.watchers.delete(w);
+      w.drop();
     }
   }
 
@@ -258,21 +437,21 @@ export class FakeApiServer {
 
   /** Ends every watch stream cleanly (as the apiserver does when a watch times out). */
   endWatches(): void {
-    for (const w of [...this.watchers]) {
+    for (const w of this.allWatchers()) {
       w.res.end();
-      this.watchers.delete(w);
+      w.drop();
     }
   }
 
   /** Cuts every connection (no clean end). */
   dropConnections(): void {
-    for (const w of this.watchers) this.watchers.delete(w);
+    for (const w of this.allWatchers()) w.drop();
     for (const s of this.sockets) s.destroy();
   }
 
   /** Stops listening and cuts every connection (state is kept for `restart`). */
   async stop(): Promise<void> {
-    this.watchers.clear();
+    for (const w of this.allWatchers()) w.drop();
     const s = this.server;
     this.server = undefined;
     if (!s) return;
@@ -314,6 +493,7 @@ export class FakeApiServer {
 
   private route(method: string, path: string, q: Record<string, string>, body: string, contentType: string, res: ServerResponse): void {
     let m: RegExpExecArray | null;
+    if (this.routeObjects(method, path, q, res)) return;
     if (path === '/api/v1/pods' && method === 'GET') return q.watch === 'true' || q.watch === '1' ? this.watch(q, res) : this.list(q, res);
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(path)) && method === 'GET') {
       const p = this.pods.get(`${m[1]}/${m[2]}`);

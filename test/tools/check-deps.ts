@@ -21,7 +21,9 @@ const RULES: [string, string[]][] = [
   // Inside the agent: the VPP façade is the only part that knows VPP's messages; the object kinds' contract
   // and Linux operations depend on nothing of the agent; the pod layer (kinds, records, the store contract)
   // on those; the state layer (checkpoint, reconcile, sweep) on the pod layer; the CNI layer on the pod
-  // layer and observability; the Kubernetes pod source reports its own errors (no CNI layer); the
+  // layer and observability; the Kubernetes pod source reports its own errors (no CNI layer); the node
+  // dataplane (agent/node) on the kinds' contract, the façade, Linux and the pod layer's Transaction, and kube
+  // reads its object schemas; the
   // composition root (agent.ts, main.ts, config.ts, log.ts) wires them all. contract/ also holds the pure
   // helpers for hostile text that the agent and the plugin share (echo, strict JSON).
   ['agent/vpp', ['vpp-api/codec', 'vpp-api/generated', 'vpp-api/client']],
@@ -32,8 +34,9 @@ const RULES: [string, string[]][] = [
   ['agent/state', ['agent/pod', 'agent/objects', 'agent/vpp', 'agent/linux', 'agent/pod-info', 'contract']],
   ['agent/observability', ['agent/pod', 'agent/pod-info', 'agent/vpp', 'agent/linux', 'contract']],
   ['agent/cni', ['agent/pod', 'agent/pod-info', 'agent/observability', 'agent/vpp', 'agent/linux', 'contract']],
-  ['agent/kube', ['agent/pod', 'agent/pod-info', 'agent/observability']],
-  ['agent', ['agent/vpp', 'agent/objects', 'agent/linux', 'agent/pod-info', 'agent/pod', 'agent/state', 'agent/observability', 'agent/cni', 'agent/kube']],
+  ['agent/node', ['agent/objects', 'agent/vpp', 'agent/linux', 'agent/pod']],
+  ['agent/kube', ['agent/pod', 'agent/pod-info', 'agent/observability', 'agent/node']],
+  ['agent', ['agent/vpp', 'agent/objects', 'agent/linux', 'agent/pod-info', 'agent/pod', 'agent/state', 'agent/observability', 'agent/cni', 'agent/kube', 'agent/node']],
   ['cni-plugin', ['contract']],
   ['ctl', ['vpp-api', 'contract']],
   ['deploy', []],

@@ -209,7 +209,7 @@ describeWithShared('sim-golden', GOLDEN_DIR, 'the real VPP captures')('simulator
     const records = readGolden(file).sort((a, b) => a.seq - b.seq);
     const plan = PLANS[file]!;
     const host = hostFor(plan);
-    const sim = await VppSimulator.start({ socketPath: join(dir, `${file}.sock`), messageIds: idsOf(records), ...(host ? { host } : {}) });
+    const sim = await VppSimulator.start({ socketPath: join(dir, `${file}.sock`), messageIds: idsOf(records), onlyMessageIds: true, ...(host ? { host } : {}) });
     try {
       await warmUp(sim, plan);
       const client = await RawVppClient.connect(sim.socketPath);

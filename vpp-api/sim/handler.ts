@@ -52,6 +52,11 @@ export interface SimControl {
   scheduleRestart(): void;
   /** Drops every connection once the current replies are written. */
   scheduleDropConnections(): void;
+  /**
+   * VPP aborts (os_panic): no reply to this request, nothing more is handled, every connection drops and a
+   * fresh instance (new pid, empty state) takes over, as under a supervisor. Recorded in `aborts`.
+   */
+  abort(reason: string): void;
   /** Plain-data dump of the state, for `sim state`. */
   snapshot(): unknown;
 }

@@ -43,8 +43,10 @@ export class MessageTable {
   /**
    * @param crcOverrides message name -> CRC to announce instead of the bindings' one (a VPP whose definition
    *   of that message differs: version skew). The simulator still handles the message with its own descriptor.
+   * @param onlyGivenIds with messageIds: announce exactly that table (a VPP without the plugins of the messages
+   *   it lacks) instead of appending the bindings' other messages after its largest id.
    */
-  constructor(modules: readonly ApiModule[], messageIds?: ReadonlyMap<string, number>, crcOverrides?: ReadonlyMap<string, number>) {
+  constructor(modules: readonly ApiModule[], messageIds?: ReadonlyMap<string, number>, crcOverrides?: ReadonlyMap<string, number>, onlyGivenIds = false) {
     const entries: MessageTableEntry[] = [];
     const assigned = new Map<string, number>();
     if (messageIds) {
@@ -56,7 +58,7 @@ export class MessageTable {
         if (index > max) max = index;
       }
       // Messages the generated bindings know but the given table lacks get ids after the largest one.
-      for (const m of modules) {
+      for (const m of onlyGivenIds ? [] : modules) {
         for (const d of m.messages) {
           if (!assigned.has(d.nameCrc)) {
             max++;
@@ -100,7 +102,8 @@ export class MessageTable {
     this.entries = entries;
     for (const m of modules) {
       for (const d of m.messages) {
-        const id = assigned.get(d.nameCrc)!;
+        const id = assigned.get(d.nameCrc);
+        if (id === undefined) continue; // not announced (onlyGivenIds)
         this.idByName.set(d.name, id);
         this.defById[id] = d;
         const r = this.ranges.get(m.module);

@@ -19,6 +19,7 @@ import { Faults } from './faults.js';
 import { flagsOf, type ConnectionControl, type HandlerContext, type HandlerSpec, type SimConfig, type SimControl, type VersionInfo } from './handler.js';
 import { afPacketHandlers } from './handlers/af-packet.js';
 import { cliHandlers, isSimCommand } from './handlers/cli.js';
+import { cnatHandlers } from './handlers/cnat.js';
 import { interfaceHandlers } from './handlers/interface.js';
 import { ipHandlers } from './handlers/ip.js';
 import { ipNeighborHandlers } from './handlers/ip-neighbor.js';
@@ -49,6 +50,8 @@ export interface VppSimulatorOptions {
   host?: SimHost;
   /** name_crc -> id, to use the exact ids of a captured VPP. */
   messageIds?: ReadonlyMap<string, number>;
+  /** With messageIds: announce only those messages (a VPP without the plugins of the others). */
+  onlyMessageIds?: boolean;
   /** message name -> CRC announced instead of the bindings' one (a VPP with another definition: version skew). */
   crcOverrides?: ReadonlyMap<string, number>;
   /** Entries per `*_get` call before retval -165 (default: unlimited). */
@@ -69,6 +72,7 @@ export const ALL_HANDLERS: readonly HandlerSpec[] = [
   ...tapHandlers,
   ...afPacketHandlers,
   ...pblHandlers,
+  ...cnatHandlers,
   ...sessionHandlers,
   ...puntHandlers,
   ...urpfHandlers,
@@ -108,6 +112,10 @@ export class VppSimulator {
   /** Requests handled, by message name, since start (tests count what a client asked for). */
   readonly requestCounts = new Map<string, number>();
   private readonly requestListeners = new Set<(name: string) => void>();
+  /** Every abort of the simulated VPP (e.g. a cnat translation without paths), oldest first. */
+  readonly aborts: { readonly reason: string; readonly vpePid: number }[] = [];
+  private readonly abortListeners = new Set<(reason: string) => void>();
+  private aborting = false;
   readonly config: SimConfig;
   private stateRef: SimState;
   private readonly dispatchById: (Dispatch | undefined)[] = [];
@@ -141,7 +149,7 @@ export class VppSimulator {
         return base.createTap(req);
       },
     });
-    this.table = new MessageTable(allModules, opts.messageIds, opts.crcOverrides);
+    this.table = new MessageTable(allModules, opts.messageIds, opts.crcOverrides, opts.onlyMessageIds ?? false);
     this.config = {
       runtimeDir: opts.runtimeDir ?? '/run/vpp',
       cursorPageSize: opts.cursorPageSize ?? Number.MAX_SAFE_INTEGER,
@@ -170,6 +178,7 @@ export class VppSimulator {
       scheduleRestart: () => this.afterFlush(() => this.restart()),
       scheduleDropConnections: () => this.afterFlush(() => this.dropConnections()),
       snapshot: () => this.snapshot(),
+      abort: (reason) => this.abortProcess(reason),
     };
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', (e) => this.logger.warn('listener error', { error: e.message }));
@@ -270,6 +279,24 @@ export class VppSimulator {
     for (const c of [...this.connections]) this.release(c, 'destroy');
   }
 
+  /** Called with the reason each time the simulated VPP aborts. */
+  onAbort(l: (reason: string) => void): () => void {
+    this.abortListeners.add(l);
+    return () => this.abortListeners.delete(l);
+  }
+
+  private abortProcess(reason: string): void {
+    if (this.aborting) return;
+    this.aborting = true;
+    this.aborts.push({ reason, vpePid: this.stateRef.vpePid });
+    this.logger.warn('vpp simulator aborted', { reason });
+    for (const l of this.abortListeners) l(reason);
+    this.afterFlush(() => {
+      this.aborting = false;
+      this.restart();
+    });
+  }
+
   /** Called with each request's message name as it is dispatched (before it is handled). */
   onRequest(l: (name: string) => void): () => void {
     this.requestListeners.add(l);
@@ -348,7 +375,7 @@ export class VppSimulator {
   }
 
   private process(conn: SimConnection, msg: Buffer, delayed: boolean): void {
-    if (msg.length < 2 || conn.released) return;
+    if (msg.length < 2 || conn.released || this.aborting) return;
     const id = msg.readUInt16BE(0);
     const d = this.dispatchById[id];
     if (d === undefined) {

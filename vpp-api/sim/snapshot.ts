@@ -59,5 +59,15 @@ export function snapshotState(st: SimState): Record<string, unknown> {
       urpf: [...st.punt.urpf].map(([key, c]) => ({ key, mode: c.mode, tableId: c.tableId, custom: c.custom, active: c.enabledOn !== undefined && st.get(c.enabledOn.swIfIndex) === c.enabledOn })),
     },
     interfaceEventRegistrations: st.eventRegistrations(),
+    cnat: {
+      translations: st.cnat.translationList(),
+      snatAddresses: [...st.cnat.snatEntries.values()],
+      snatPolicy: st.cnat.snatPolicy,
+      excludePrefixes: [...st.cnat.excludePrefixes],
+      podInterfaces: [...st.cnat.policyInterfaces[2]],
+      hostInterfaces: [...st.cnat.policyInterfaces[3]],
+      featureInterfaces: [...st.cnat.featureInterfaces],
+      sessions: st.cnat.sessions.length,
+    },
   };
 }

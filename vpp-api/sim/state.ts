@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatMac } from '../codec/ip.js';
+import { CnatState } from './cnat-state.js';
 import { IndexPool, VppRandom } from './index-pool.js';
 import { broadcastBytes, contains, formatBytes, maskBytes, parsePrefix, type Af } from './ip-prefix.js';
 
@@ -144,6 +145,8 @@ export interface SimInterface {
   rxModes: number[];
   /** ip-neighbor entries on this interface, in the order they were made. */
   readonly neighbors: Map<string, SimNeighbor>;
+  /** sw_interface_ip6_enable_disable (an IPv6 address enables it too). */
+  ip6Enabled: boolean;
 }
 
 export interface SimPath {
@@ -274,6 +277,8 @@ export class SimState {
   readonly eventRegs = new Map<number, EventRegistration>();
   /** Neighbor adjacencies (adj_pool indexes: the stats_index of ip_neighbor_add_del_reply). */
   readonly adjPool = new IndexPool();
+  /** The cnat plugin's translations, snat configuration and sessions. */
+  readonly cnat = new CnatState();
   private readonly pendingEvents = new Map<number, number>();
   private nextStatsIndex = 8;
 
@@ -320,6 +325,7 @@ export class SimState {
       txQueues: a.txQueues ?? 1,
       rxModes: initialRxModes(a.device),
       neighbors: new Map(),
+      ip6Enabled: false,
     };
     this.interfaces.set(swIfIndex, itf);
     this.markEvent(swIfIndex, IfEvent.ADD);
@@ -333,6 +339,7 @@ export class SimState {
     // The interface's remaining neighbors (the static ones admin down kept) go with it.
     for (const n of [...itf.neighbors.values()]) this.destroyNeighbor(itf, n);
     this.markEvent(itf.swIfIndex, IfEvent.DEL);
+    this.cnat.forgetInterface(itf.swIfIndex);
     for (const other of this.interfaces.values()) {
       if (other.unnumberedOf === itf.swIfIndex) other.unnumberedOf = undefined;
     }
@@ -480,9 +487,21 @@ export class SimState {
         if (a.af !== table.af) continue;
         out.push(...connectedRoutes(itf.swIfIndex, a));
       }
+      // Adj-fibs: a neighbor's host route (link-local IPv6 neighbors live in the link-local table instead).
+      for (const n of itf.neighbors.values()) {
+        if (n.af !== table.af || n.noFibEntry || (n.af === 6 && /^fe[89ab]/i.test(n.ip))) continue;
+        const max = n.af === 4 ? 32 : 128;
+        out.push({
+          prefix: `${n.ip}/${max}`,
+          statsIndex: 0,
+          paths: [{ swIfIndex: itf.swIfIndex, tableId: 0, rpfId: 0, weight: 1, preference: 0, type: 0, flags: 0, proto: n.af === 4 ? 0 : 1, nh: n.ip }],
+        });
+      }
     }
-    for (const r of table.routes.values()) out.push(r);
-    return out;
+    // An API route for a prefix of a special or connected entry (0.0.0.0/0, ::/0) takes its place.
+    const filtered = out.filter((r) => !table.routes.has(r.prefix));
+    for (const r of table.routes.values()) filtered.push(r);
+    return filtered;
   }
 }
 

@@ -7,6 +7,7 @@ import { vlib } from '../../generated/index.js';
 import { on, type HandlerContext, type HandlerSpec } from '../handler.js';
 import { Retval, U32_MAX } from '../retval.js';
 import type { MemifDevice, SimState } from '../state.js';
+import { showCnatSessions, showCnatSnatPolicy, showCnatTranslations } from './cnat.js';
 import { showPblClients } from './pbl.js';
 
 interface CliResult {
@@ -172,7 +173,48 @@ function simCommand(ctx: HandlerContext, args: string[]): CliResult {
   return fail(`unknown input \`sim ${args.join(' ')}'`);
 }
 
+/**
+ * `show interface features <name>`: the arcs of the captured build in its order. ip4/ip6 unicast and multicast
+ * carry ip4-/ip6-not-enabled until the family is enabled on the interface (an address, or ip6 enable); arp-reply
+ * sits on the arp arc of an interface with an IPv4 address; cnat adds its nodes to unicast and output.
+ */
+function showInterfaceFeatures(ctx: HandlerContext, args: string[]): CliResult {
+  const itf = args[0] === undefined ? undefined : ctx.state.findByName(args[0]);
+  if (!itf) return fail(`unknown input \`${args.join(' ')}'`);
+  const ip4 = itf.addresses.some((a) => a.af === 4);
+  const ip6 = itf.ip6Enabled || itf.addresses.some((a) => a.af === 6);
+  const cnatOn = ctx.state.cnat.featureInterfaces.has(itf.swIfIndex);
+  const arcs: [string, string[]][] = [
+    ['arp', ip4 ? ['arp-reply'] : []],
+    ['nsh-output', []],
+    ['mpls-output', []],
+    ['mpls-input', ['mpls-not-enabled']],
+    ['ip6-drop', []],
+    ['ip6-punt', []],
+    ['ip6-local', []],
+    ['ip6-output', cnatOn ? ['cnat-output-ip6', 'cnat-writeback-ip6'] : []],
+    ['ip6-multicast', ip6 ? [] : ['ip6-not-enabled']],
+    ['ip6-unicast', [...(cnatOn ? ['cnat-lookup-ip6', 'cnat-input-ip6'] : []), ...(ip6 ? [] : ['ip6-not-enabled'])]],
+    ['ip4-drop', []],
+    ['ip4-punt', []],
+    ['ip4-local', []],
+    ['ip4-output', cnatOn ? ['cnat-output-ip4', 'cnat-writeback-ip4'] : []],
+    ['ip4-multicast', ip4 ? [] : ['ip4-not-enabled']],
+    ['ip4-unicast', [...(cnatOn ? ['cnat-lookup-ip4', 'cnat-input-ip4'] : []), ...(ip4 ? [] : ['ip4-not-enabled'])]],
+    ...['l2-output-nonip', 'l2-input-nonip', 'l2-output-ip6', 'l2-input-ip6', 'l2-output-ip4', 'l2-input-ip4', 'ethernet-output', 'error-drop', 'interface-output', 'port-rx-eth', 'device-input', 'l2-input', 'l2-output'].map(
+      (a): [string, string[]] => [a, []],
+    ),
+  ];
+  let out = `Feature paths configured on ${itf.name}...\n`;
+  for (const [arc, nodes] of arcs) out += `\n${arc}:\n${(nodes.length ? nodes : ['none configured']).map((n) => `  ${n}\n`).join('')}`;
+  return ok(out);
+}
+
 const COMMANDS: readonly CliCommand[] = [
+  { path: ['show', 'interface', 'features'], run: showInterfaceFeatures },
+  { path: ['show', 'cnat', 'translation'], run: (ctx) => ok(showCnatTranslations(ctx.state.cnat)) },
+  { path: ['show', 'cnat', 'snat-policy'], run: (ctx) => ok(showCnatSnatPolicy(ctx)) },
+  { path: ['show', 'cnat', 'session'], run: (ctx) => ok(showCnatSessions(ctx.state.cnat)) },
   {
     path: ['show', 'version'],
     run: (ctx) => {

@@ -159,6 +159,8 @@ export const ipHandlers: readonly HandlerSpec[] = [
   }),
 
   on(ip.sw_interface_ip6_enable_disable, (req, ctx) => {
-    ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: ctx.state.get(req.sw_if_index) ? 0 : Retval.INVALID_SW_IF_INDEX });
+    const itf = ctx.state.get(req.sw_if_index);
+    if (itf) itf.ip6Enabled = req.enable;
+    ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: itf ? 0 : Retval.INVALID_SW_IF_INDEX });
   }),
 ];

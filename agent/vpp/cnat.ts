@@ -1,0 +1,105 @@
+/**
+ * cnat operations of the VPP façade, for the node dataplane: Service translations (VIP, port, protocol →
+ * backends) and the SNAT setup around them (snat addresses, K8S policy, excluded prefixes, POD/HOST
+ * interface tables, the cnat feature on an interface).
+ */
+import { cnat } from '../../vpp-api/generated/index.js';
+import type { CnatEndpointIn } from '../../vpp-api/generated/cnat.js';
+import { deleteTolerant, type VppApi } from './api.js';
+
+const ANY_IF = 0xffffffff;
+/** ALLOC_PORT | NO_CLIENT, as Calico VPP sends them. */
+export const TRANSLATION_FLAGS = cnat.CnatTranslationFlags.CNAT_TRANSLATION_ALLOC_PORT | cnat.CnatTranslationFlags.CNAT_TRANSLATION_NO_CLIENT;
+
+/** A cnat translation as VPP dumps it. */
+export interface VppTranslation {
+  readonly id: number;
+  readonly vip: string;
+  readonly port: number;
+  readonly ipProto: number;
+  readonly backends: { addr: string; port: number }[];
+}
+
+/** What a translation is made from (addresses as text, protocol as its IP number). */
+export interface TranslationRequest {
+  readonly vip: string;
+  readonly port: number;
+  readonly ipProto: number;
+  readonly backends: readonly { addr: string; port: number }[];
+}
+
+function endpoint(addr: string, port: number): CnatEndpointIn {
+  return { addr, port, sw_if_index: ANY_IF, if_af: addr.includes(':') ? 1 : 0 };
+}
+
+/**
+ * cnat_translation_update: VPP keys a translation by VIP + port + protocol, returns the same id for an existing
+ * one and replaces its paths (an update is a create). The caller must not send one without backends (VPP aborts).
+ */
+export async function updateTranslation(vpp: VppApi, t: TranslationRequest): Promise<number> {
+  const zero = t.vip.includes(':') ? '::' : '0.0.0.0';
+  const r = await vpp.request(cnat.cnat_translation_update, {
+    translation: {
+      vip: endpoint(t.vip, t.port),
+      id: ANY_IF,
+      ip_proto: t.ipProto,
+      is_real_ip: 0,
+      flags: TRANSLATION_FLAGS,
+      lb_type: cnat.CnatLbType.CNAT_LB_TYPE_DEFAULT,
+      paths: t.backends.map((b) => ({ dst_ep: endpoint(b.addr, b.port), src_ep: endpoint(zero, 0), flags: 0 })),
+    },
+  });
+  return r.id;
+}
+
+/** cnat_translation_del by id; a translation already gone (NO_SUCH_ENTRY) is done. */
+export async function deleteTranslation(vpp: VppApi, id: number): Promise<void> {
+  await deleteTolerant(() => vpp.request(cnat.cnat_translation_del, { id }));
+}
+
+export async function listTranslations(vpp: VppApi): Promise<VppTranslation[]> {
+  const all = await vpp.dumpAll(cnat.cnat_translation_dump, {});
+  return all.map((d) => ({
+    id: d.translation.id,
+    vip: d.translation.vip.addr,
+    port: d.translation.vip.port,
+    ipProto: d.translation.ip_proto,
+    backends: d.translation.paths.map((p) => ({ addr: p.dst_ep.addr, port: p.dst_ep.port })),
+  }));
+}
+
+/** The node's SNAT addresses for any interface, NO_CLIENT | USE_AS_DEFAULT (unset family: the zero address). */
+export async function setSnatAddresses(vpp: Pick<VppApi, 'request'>, ip4: string | undefined, ip6: string | undefined): Promise<void> {
+  await vpp.request(cnat.cnat_set_snat_addresses_v2, {
+    snat_ip4: ip4 ?? '0.0.0.0',
+    snat_ip6: ip6 ?? '::',
+    sw_if_index: ANY_IF,
+    flags: cnat.CnatSnatPolicyFlags.CNAT_SNAT_POLICY_F_NO_CLIENT | cnat.CnatSnatPolicyFlags.CNAT_SNAT_POLICY_F_USE_AS_DEFAULT,
+  });
+}
+
+/** The K8S snat policy. */
+export async function setSnatPolicyK8s(vpp: Pick<VppApi, 'request'>): Promise<void> {
+  await vpp.request(cnat.cnat_set_snat_policy, { policy: cnat.CnatSnatPolicies.CNAT_POLICY_K8S });
+}
+
+/** A prefix excluded from SNAT (a set member in VPP: one delete removes it). */
+export async function setSnatExcluded(vpp: Pick<VppApi, 'request'>, prefix: string, add: boolean): Promise<void> {
+  await vpp.request(cnat.cnat_snat_policy_add_del_exclude_pfx, { is_add: add ? 1 : 0, prefix });
+}
+
+export type SnatInterfaceTable = 'pod' | 'host';
+
+/** An interface in the K8S policy's POD or HOST table. */
+export async function setSnatInterface(vpp: Pick<VppApi, 'request'>, swIfIndex: number, table: SnatInterfaceTable, add: boolean): Promise<void> {
+  await vpp.request(cnat.cnat_snat_policy_add_del_if, {
+    sw_if_index: swIfIndex,
+    is_add: add ? 1 : 0,
+    table: table === 'pod' ? cnat.CnatSnatPolicyTable.CNAT_POLICY_POD : cnat.CnatSnatPolicyTable.CNAT_POLICY_HOST,
+  });
+}
+
+/** The cnat feature arcs on an interface. */
+export async function setCnatFeature(vpp: Pick<VppApi, 'request'>, swIfIndex: number, enable: boolean): Promise<void> {
+  await vpp.request(cnat.feature_cnat_enable_disable, { sw_if_index: swIfIndex, enable_disable: enable });
+}
