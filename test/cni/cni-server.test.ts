@@ -276,7 +276,7 @@ describe('bounds and validation', () => {
       pod: { namespace: 'default', name: 'web' },
       ips: [{ address: '10.0.0.5/32', gateway: '10.0.0.1' }, { address: 'fd00::5/128' }],
       routes: [],
-      networkName: 'vppnet',
+      network: 'vppnet',
       annotations: { a: 'b' },
     });
     await add(addRequest('ok2'));
