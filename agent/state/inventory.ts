@@ -24,6 +24,8 @@ import { memifSocketName } from '../pod/kinds/memif.js';
 import { vclLoopbackMac, vclNamespaceId } from '../pod/kinds/vcl.js';
 import { vethAliasOwnedBy, vethHostName } from '../pod/kinds/veth-names.js';
 import { shortContainerId } from '../pod/tags.js';
+import { ANY, vppIsolationOps } from '../vpp/isolation.js';
+import { emptyIsolationObjects, isolationObjectsOf, type IsolationObjects } from '../pod/isolation/inventory.js';
 import { type HostVeth, type InvAppNamespace, type InvInterface, type InvPblClient, type VppInventory } from '../pod/inventory.js';
 
 export { emptyInventory, takeHostVeths, takeInventory, parseAppNamespaces } from '../pod/inventory.js';
@@ -61,14 +63,20 @@ export interface OwnedObjects {
   links: [string, string][];
   /** Links to remove in the host netns (veth host ends; their pod ends go with them). */
   hostLinks: string[];
+  /**
+   * The attachments' pod VRFs and source-check tables (found by the owner their names carry), table 0's and
+   * the punt table's routes into them, the uRPF configs against them (agent/pod/isolation).
+   */
+  isolation?: IsolationObjects;
 }
 
 export function emptyOwned(): OwnedObjects {
-  return { interfaces: [], routes: [], pbl: [], sockets: [], appNamespaces: [], links: [], hostLinks: [] };
+  return { interfaces: [], routes: [], pbl: [], sockets: [], appNamespaces: [], links: [], hostLinks: [], isolation: emptyIsolationObjects() };
 }
 
 export function isEmpty(o: OwnedObjects): boolean {
-  return o.interfaces.length + o.routes.length + o.pbl.length + o.sockets.length + o.appNamespaces.length + o.links.length + o.hostLinks.length === 0;
+  const iso = o.isolation ? o.isolation.tables.length + o.isolation.routes.length + o.isolation.urpf.length : 0;
+  return o.interfaces.length + o.routes.length + o.pbl.length + o.sockets.length + o.appNamespaces.length + o.links.length + o.hostLinks.length + iso === 0;
 }
 
 /** The filenames our memif driver gives an attachment's sockets in its netns. */
@@ -116,10 +124,14 @@ export function objectsOf(inv: VppInventory, ids: readonly AttachmentIdentity[],
       if (picked.has(p.swIfIndex) || (prefixes.has(r.prefix) && p.swIfIndex !== U32_MAX && !inv.interfaces.has(p.swIfIndex))) out.routes.push({ prefix: r.prefix, tableId: 0, swIfIndex: p.swIfIndex, ...(p.nh ? { nh: p.nh } : {}) });
     }
   }
+  // The pod VRF and source-check table by the owner their names carry, and what leads into them (a VCL pod's
+  // table-0 route goes into its VRF, through no interface of its own).
+  out.isolation = isolationObjectsOf(inv.isolation, (owner) => wanted.has(owner));
   // VPP's pbl_client_details carry the id and address only: clients are found by the attachment's addresses
-  // (given, or read from the routes through its interfaces), minus the clients someone else holds.
+  // (given, or read from the routes through its interfaces or into its VRF), minus the clients someone else holds.
   const ips = new Set(ids.flatMap((id) => (id.ips ?? []).map(ipOf)));
   for (const r of out.routes) ips.add(ipOf(r.prefix));
+  for (const r of out.isolation.routes) if (r.tableId === 0) ips.add(ipOf(r.prefix));
   for (const c of inv.pbl ?? []) {
     if (ips.has(c.addr) && !protect?.pblIds.has(c.id) && !protect?.addrs.has(c.addr)) out.pbl.push(c);
   }
@@ -162,8 +174,13 @@ export async function removeObjects(ctx: RemovalContext, inv: VppInventory, o: O
     }
   };
   const { vpp } = ctx;
+  const iso = o.isolation ?? emptyIsolationObjects();
+  const isoOps = vppIsolationOps(vpp);
+  // uRPF off before the interfaces go (no config outlives its interface).
+  for (const u of iso.urpf) await attempt(`ipv${u.af} uRPF on ${u.swIfIndex}`, () => isoOps.urpfSet(u.swIfIndex, u.af, 'off', ANY));
   for (const c of o.pbl) await attempt(`pbl client ${c.id}`, () => deletePblClient(vpp, c.id));
   for (const r of o.routes) await attempt(`route ${r.prefix} via ${r.swIfIndex}`, () => delRoute(vpp, r));
+  for (const r of iso.routes) await attempt(`route ${r.prefix} in table ${r.tableId}`, () => isoOps.routeDel(r));
   const byName = new Map([...inv.interfaces.values()].map((i) => [i.name, i.swIfIndex]));
   for (const a of o.appNamespaces) {
     const secret = /^\d+$/.test(a.secret) ? BigInt(a.secret) : 0n;
@@ -184,6 +201,8 @@ export async function removeObjects(ctx: RemovalContext, inv: VppInventory, o: O
     if (l.name.startsWith('loop')) await attempt(`loopback ${l.name}`, () => deleteLoopback(vpp, l.swIfIndex));
     else failures.push(`interface ${l.name} (tag ${l.tag}): not a tap, memif, af_packet or loopback; left alone`);
   }
+  // The tables last in VPP: the VCL loopback bound into the VRF is gone by now.
+  for (const t of iso.tables) await attempt(`ipv${t.af} table ${t.tableId} (${t.name})`, () => isoOps.tableDel(t));
   for (const [netns, name] of o.links) await attempt(`${name} in ${netns}`, () => deleteLinkTolerant(ctx.netns, netns, name));
   for (const name of o.hostLinks) await attempt(`host interface ${name}`, () => deleteLinkTolerant(ctx.netns, undefined, name));
   return failures;
@@ -199,5 +218,6 @@ export function describeObjects(o: OwnedObjects): Record<string, unknown> {
     ...(o.appNamespaces.length ? { appNamespaces: o.appNamespaces.map((a) => a.id) } : {}),
     ...(o.links.length ? { links: o.links.map(([n, l]) => `${l} in ${n}`) } : {}),
     ...(o.hostLinks.length ? { hostLinks: o.hostLinks } : {}),
+    ...(o.isolation?.tables.length ? { tables: o.isolation.tables.map((t) => `${t.name} (ipv${t.af} ${t.tableId})`) } : {}),
   };
 }

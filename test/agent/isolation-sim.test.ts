@@ -16,7 +16,7 @@ import { planNodePunt, planSourceCheck, planVcl, ANY, type PodInterfaceRef } fro
 import { allocateTableId, tableKey } from '../../agent/pod/isolation/tables.js';
 import { IsolationNode } from '../../agent/pod/isolation/node.js';
 import { StepError, transact } from '../../agent/pod/transaction.js';
-import { orphanTables, readIsolationInventory, sweepOrphanTables, verifySourceCheck, verifyVclIsolation } from '../../agent/pod/isolation/inventory.js';
+import { isolationObjectsOf, orphanTables, readIsolationInventory, steeredAddressOwners, sweepOrphanTables, verifySourceCheck, verifyVclIsolation } from '../../agent/pod/isolation/inventory.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vcni-isolation-'));
 let n = 0;
@@ -300,6 +300,21 @@ describe('adoption, sweep and VPP restart', () => {
     const inv2 = await readIsolationInventory(ops, [p.loop], puntId);
     expect(verifyVclIsolation(p.vcl, inv2)).toEqual([{ object: `route 10.244.5.5/32 in table ${puntId}`, problem: 'missing in VPP' }]);
     expect(verifySourceCheck(p.src, inv2)).toEqual([{ object: `ipv6 uRPF on interface ${p.eth0.swIfIndex}`, problem: `not loose against table ${p.src.tables[0]!.tableId}` }]);
+  });
+
+  test('removal by identity finds one owner\'s tables and what leads into them; a steered address names its owner', async () => {
+    const vpp = await start();
+    const ops = vppIsolationOps(vpp);
+    const puntId = allocateTableId('node:punt', new Set());
+    await ensureNodePunt(ops, planNodePunt(puntId));
+    const p = await vclPod(vpp, puntId, ['10.244.7.5']);
+    const inv = await readIsolationInventory(ops, [p.loop], puntId);
+    expect(isolationObjectsOf(inv, (o) => o === 'bbbbbbbbbbbb:eth0')).toEqual({ tables: [], routes: [], urpf: [] });
+    const mine = isolationObjectsOf(inv, (o) => o === 'aaaaaaaaaaaa:eth0');
+    expect(mine.tables.map((t) => [t.af, t.purpose]).sort()).toEqual([[4, 'rpf'], [4, 'vrf'], [6, 'rpf'], [6, 'vrf']]);
+    expect(mine.routes.map((r) => [r.tableId, r.prefix])).toEqual([[0, '10.244.7.5/32'], [puntId, '10.244.7.5/32']]);
+    expect(mine.urpf.map((u) => u.af).sort()).toEqual([4, 6]);
+    expect([...steeredAddressOwners(inv)]).toEqual([['10.244.7.5', 'aaaaaaaaaaaa:eth0']]);
   });
 
   test('the sweep removes the tables of an owner without a record and what refers to them, and keeps the live owner', async () => {

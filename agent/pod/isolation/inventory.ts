@@ -111,17 +111,29 @@ export function verifySourceCheck(made: MadeSourceCheck, inv: IsolationInventory
   return out;
 }
 
-export interface OrphanTables {
+/** Our pod tables of some owners, and what refers to them. */
+export interface IsolationObjects {
   tables: (TableEntry & ParsedTableName)[];
-  /** Routes in table 0 or the punt table that lead into an orphan VRF or carry an orphan VRF's pod prefixes. */
+  /** Routes in table 0 or the punt table that lead into one of these VRFs or carry its pod prefixes. */
   routes: RoutePlan[];
-  /** uRPF configs that check against an orphan table (switched off before the table goes). */
+  /** uRPF configs that check against one of these tables (switched off before the table goes). */
   urpf: UrpfState[];
 }
+/** What the sweep removes: the isolation objects of owners no record holds. */
+export type OrphanTables = IsolationObjects;
 
-/** What the sweep removes: our tables whose owner (`<cid12>:<ifname>`) holds no record, and what refers to them. */
-export function orphanTables(inv: IsolationInventory, liveOwners: ReadonlySet<string>, puntTableId?: number): OrphanTables {
-  const tables = ownedTables(inv.tables).filter((t) => !liveOwners.has(t.owner));
+export function emptyIsolationObjects(): IsolationObjects {
+  return { tables: [], routes: [], urpf: [] };
+}
+
+/**
+ * Our tables whose owner (`<cid12>:<ifname>`, from the table's name) `selected` accepts, with table 0's routes
+ * into their VRFs, the punt table's routes of the same prefixes and the uRPF configs against their source-check
+ * tables: everything isolation made for those owners, found without a record (rollback of an interrupted ADD,
+ * removal by identity, the sweep).
+ */
+export function isolationObjectsOf(inv: IsolationInventory, selected: (owner: string) => boolean, puntTableId: number | undefined = inv.puntTableId): IsolationObjects {
+  const tables = ownedTables(inv.tables).filter((t) => selected(t.owner));
   const routes: RoutePlan[] = [];
   for (const af of [4, 6] as const) {
     const vrfIds = new Set(tables.filter((t) => t.af === af && t.purpose === 'vrf').map((t) => t.tableId));
@@ -136,6 +148,23 @@ export function orphanTables(inv: IsolationInventory, liveOwners: ReadonlySet<st
   const rpf = new Set(tables.filter((t) => t.purpose === 'rpf').map((t) => `${t.af}/${t.tableId}`));
   const urpf = inv.urpf.filter((u) => u.mode !== 0 && rpf.has(`${u.af}/${u.tableId}`));
   return { tables, routes, urpf };
+}
+
+/** What the sweep removes: our tables whose owner (`<cid12>:<ifname>`) holds no record, and what refers to them. */
+export function orphanTables(inv: IsolationInventory, liveOwners: ReadonlySet<string>, puntTableId?: number): OrphanTables {
+  return isolationObjectsOf(inv, (owner) => !liveOwners.has(owner), puntTableId);
+}
+
+/** Pod addresses whose table-0 route leads into one of our VRFs, by the owner its table's name carries. */
+export function steeredAddressOwners(inv: IsolationInventory): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const t of ownedTables(inv.tables)) {
+    if (t.purpose !== 'vrf') continue;
+    for (const r of inv.routes.get(routesKey(t.af, 0)) ?? []) {
+      if (r.paths.some((p) => p.via === 'table' && p.tableId === t.tableId)) out.set(r.prefix.split('/')[0]!, t.owner);
+    }
+  }
+  return out;
 }
 
 /** Removes orphans found by `orphanTables`: checks off, routes, then the tables. */

@@ -10,6 +10,7 @@ import { PROTO_NUMBERS, type PortRange } from '../annotations.js';
 import type { CheckProblem } from './context.js';
 import type { PodDesired, PodInterfaceKind, PodKindContext, SharedObjects } from './kind.js';
 import { madePblClientSchema, type MadePblClient } from './parts.js';
+import { steeredAddressOwners } from '../isolation/inventory.js';
 
 export interface PblClientSpec {
   ip: string;
@@ -69,9 +70,12 @@ export const pblKind: PodInterfaceKind<'pbl', PblDesired, MadePblClient[]> & { r
     const have = new Map((inv.pbl ?? []).map((c) => [c.id, c.addr]));
     return clients.filter((p) => have.get(p.id) !== p.ip).map((p) => ({ object: `pbl client ${p.id} (${p.ip})`, problem: 'missing' }));
   },
-  /** PBL clients on addresses routed to interfaces carrying one of our owner tags, grouped by that owner. */
+  /**
+   * PBL clients on addresses routed to interfaces carrying one of our owner tags, or (a VCL pod) routed into a
+   * pod VRF of ours, grouped by that owner.
+   */
   owned(inv) {
-    const ownerOfAddr = new Map<string, string>();
+    const ownerOfAddr = steeredAddressOwners(inv.isolation);
     for (const r of inv.routes) {
       for (const p of r.paths) {
         const o = inv.interfaces.get(p.swIfIndex)?.owner;

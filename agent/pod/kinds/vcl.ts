@@ -97,7 +97,6 @@ export const vclKind: PodInterfaceKind<'vcl', PodDesired, MadeVcl> = {
     }
     for (const r of eth0Routes) shared.routes.splice(shared.routes.indexOf(r), 1);
     return { namespaceId, secret: secret.toString(), sockName, socketName: `@${VCL_SOCKET}`, loopSwIfIndex: loop, isolation };
-    return { namespaceId, secret: secret.toString(), sockName, socketName: `@${VCL_SOCKET}`, loopSwIfIndex: loop };
   },
   async delete(ctx, v) {
     if (v.isolation) await deleteVclIsolation(vppIsolationOps(ctx.vpp), v.isolation, { restore: false });
