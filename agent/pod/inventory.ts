@@ -13,7 +13,7 @@ import { listRoutes, listStaticNeighbors } from '../vpp/ip.js';
 import { listMemifs, listMemifSockets } from '../vpp/memif.js';
 import { listPblClients } from '../vpp/pbl.js';
 import { listAppNamespaces, parseAppNamespaces as parseAppNamespaceRows } from '../vpp/session.js';
-import { listTaps } from '../vpp/tap.js';
+import { listTaps, type TapInfo } from '../vpp/tap.js';
 import { isVethHostName, parseVethAlias } from './kinds/veth-names.js';
 import { parseTag, type ParsedTag } from './tags.js';
 import { emptyIsolationInventory, readIsolationInventory, type IsolationInventory } from './isolation/inventory.js';
@@ -28,15 +28,8 @@ export interface InvInterface {
   owner?: ParsedTag;
 }
 
-export interface InvTap {
-  swIfIndex: number;
-  hostNamespace: string;
-  hostIfName: string;
-  hostMac: string;
-  tun: boolean;
-  rxRingSize: number;
-  txRingSize: number;
-}
+/** A tap as the façade lists it. */
+export type InvTap = TapInfo;
 
 export interface InvMemif {
   swIfIndex: number;

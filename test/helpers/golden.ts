@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatIp4, formatIp6, ipToBytes } from '../../vpp-api/codec/ip.js';
+import type { MessageDef } from '../../vpp-api/codec/types.js';
 
 export interface GoldenRecord {
   seq: number;
@@ -86,4 +87,25 @@ export function maskPrefixes(v: unknown, key = ''): unknown {
   if (Array.isArray(v)) return v.map((x) => maskPrefixes(x));
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskPrefixes(x, k)]));
   return v;
+}
+
+/** The message table of a capture's handshake: name_crc → id as that VPP numbered them. */
+export function idsOf(records: GoldenRecord[]): Map<string, number> {
+  const reply = records.find((r) => r.name === 'sockclnt_create_reply');
+  const table = (reply?.fields?.message_table ?? []) as { index: number; name: string }[];
+  return new Map(table.map((e) => [e.name, e.index]));
+}
+
+/** A captured message's fields without the header fields the transport fills (id, context, client index). */
+export function bodyOf(rec: GoldenRecord, def: MessageDef): Record<string, unknown> {
+  const f = { ...(rec.fields ?? {}) };
+  delete f._vl_msg_id;
+  if (def.contextOffset >= 0) delete f.context;
+  if (def.clientIndexOffset >= 0) delete f.client_index;
+  return f;
+}
+
+/** A decoded message in the captures' form, with prefixes masked as VPP prints them. */
+export function decodedForm(def: MessageDef, msg: Buffer): Record<string, unknown> {
+  return maskPrefixes(toGoldenForm(def.decode(msg))) as Record<string, unknown>;
 }

@@ -4,18 +4,11 @@
  */
 import { allModules } from '../../vpp-api/generated/index.js';
 import type { MessageDef } from '../../vpp-api/codec/types.js';
-import { describeWithShared, GOLDEN_DIR, GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
+import { describeWithShared, GOLDEN_DIR, GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord, bodyOf } from '../helpers/golden.js';
 
 const byNameCrc = new Map<string, MessageDef>();
 for (const m of allModules) for (const d of m.messages) byNameCrc.set(d.nameCrc, d);
 
-function bodyOf(rec: GoldenRecord, def: MessageDef): Record<string, unknown> {
-  const f = { ...(rec.fields ?? {}) };
-  delete f._vl_msg_id;
-  if (def.contextOffset >= 0) delete f.context;
-  if (def.clientIndexOffset >= 0) delete f.client_index;
-  return f;
-}
 
 const cases: [string, GoldenRecord][] = [];
 if (haveGolden) {

@@ -18,10 +18,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MessageDef } from '../../vpp-api/codec/types.js';
 import { memclnt } from '../../vpp-api/generated/index.js';
 import { VppSimulator, noVhostNet } from '../../vpp-api/sim/index.js';
-import { haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
+import { haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord, idsOf, bodyOf, decodedForm } from '../helpers/golden.js';
 import { RawVppClient, type RawFrame } from '../helpers/raw-vpp-client.js';
 
 const FILES = ['cnat.jsonl', 'hostlink.jsonl'] as const;
@@ -35,23 +34,8 @@ const RUN_TIED: Record<string, (v: Record<string, unknown>) => void> = {
   ip_route_details: (v) => delete (v.route as Record<string, unknown>).stats_index,
 };
 
-function idsOf(records: GoldenRecord[]): Map<string, number> {
-  const reply = records.find((r) => r.name === 'sockclnt_create_reply');
-  const table = (reply?.fields?.message_table ?? []) as { index: number; name: string }[];
-  return new Map(table.map((e) => [e.name, e.index]));
-}
 
-function bodyOf(rec: GoldenRecord, def: MessageDef): Record<string, unknown> {
-  const f = { ...(rec.fields ?? {}) };
-  delete f._vl_msg_id;
-  if (def.contextOffset >= 0) delete f.context;
-  if (def.clientIndexOffset >= 0) delete f.client_index;
-  return f;
-}
 
-function decodedForm(def: MessageDef, msg: Buffer): Record<string, unknown> {
-  return maskPrefixes(toGoldenForm(def.decode(msg))) as Record<string, unknown>;
-}
 
 /** The configuration-bearing lines of a CLI reply (see the file comment). */
 export function cliEssence(cmd: string, text: string): string[] {

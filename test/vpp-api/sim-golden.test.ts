@@ -18,10 +18,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MessageDef } from '../../vpp-api/codec/types.js';
 import { interface_, memclnt, memif } from '../../vpp-api/generated/index.js';
 import { VppSimulator, noVhostNet, type SimHost } from '../../vpp-api/sim/index.js';
-import { describeWithShared, GOLDEN_DIR, GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord } from '../helpers/golden.js';
+import { describeWithShared, GOLDEN_DIR, GOLDEN_FILES, haveGolden, maskPrefixes, readGolden, toGoldenForm, type GoldenRecord, idsOf, bodyOf, decodedForm } from '../helpers/golden.js';
 import { RawVppClient, type RawFrame } from '../helpers/raw-vpp-client.js';
 
 const NETNS = 'gld-pod1';
@@ -64,23 +63,8 @@ const RUN_TIED: Record<string, { why: string; strip: (v: Record<string, unknown>
   ip_route_details: { why: 'stats_index is a stats segment slot', strip: (v) => delete (v.route as Record<string, unknown>).stats_index },
 };
 
-function idsOf(records: GoldenRecord[]): Map<string, number> {
-  const reply = records.find((r) => r.name === 'sockclnt_create_reply');
-  const table = (reply?.fields?.message_table ?? []) as { index: number; name: string }[];
-  return new Map(table.map((e) => [e.name, e.index]));
-}
 
-function bodyOf(rec: GoldenRecord, def: MessageDef): Record<string, unknown> {
-  const f = { ...(rec.fields ?? {}) };
-  delete f._vl_msg_id;
-  if (def.contextOffset >= 0) delete f.context;
-  if (def.clientIndexOffset >= 0) delete f.client_index;
-  return f;
-}
 
-function decodedForm(def: MessageDef, msg: Buffer): Record<string, unknown> {
-  return maskPrefixes(toGoldenForm(def.decode(msg))) as Record<string, unknown>;
-}
 
 /** Compares one received frame with its captured counterpart. */
 function expectSameFrame(rec: GoldenRecord, frame: RawFrame, client: RawVppClient): void {
