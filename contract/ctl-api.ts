@@ -143,3 +143,101 @@ export interface CtlPodDetail extends CtlPodSummary {
 export interface CtlErrorBody {
   error: string;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The node dataplane (host link, routes to other nodes, Service translations), for `vpp-cnictl node`,
+// `vpp-cnictl service <ns>/<name>` and `vpp-cnictl node cleanup`.
+//   GET  /v1/node                     → CtlNodeStatus (404 when the node dataplane is off)
+//   GET  /v1/services/<ns>/<name>     → CtlServiceStatus (404 when no such Service is known)
+//   POST /v1/node/cleanup             → CtlNodeCleanupReport (removes every node object of ours; the agent
+//                                       stops programming the node until it restarts)
+
+export type CtlCrossNodeMode = 'host-gw' | 'vxlan' | 'none';
+
+/** One end of the host link as it is now (read from VPP or the host), undefined when missing. */
+export interface CtlLinkEnd {
+  name: string;
+  addresses: string[];
+  mtu: number;
+  /** VPP: admin and link flags; host: the kernel's operstate. */
+  state: string;
+  mac?: string;
+}
+
+export interface CtlHostLinkStatus {
+  /** As made (the checkpoint's record). */
+  vppIf: string;
+  hostIf: string;
+  swIfIndex: number;
+  mtu: number;
+  /** As read now; undefined: missing on that side. */
+  vpp: CtlLinkEnd | undefined;
+  host: CtlLinkEnd | undefined;
+}
+
+export interface CtlNodeRouteStatus {
+  node: string;
+  podCidr: string;
+  via: string;
+  dev?: string;
+  /** In the host's routing table (our protocol) right now. */
+  present: boolean;
+}
+
+export interface CtlNodeStatus {
+  nodeName: string;
+  mode: CtlCrossNodeMode;
+  servicesEnabled: boolean;
+  natOutgoing: boolean;
+  clusterCidrs: string[];
+  serviceCidrs: string[];
+  hostLink: CtlHostLinkStatus | undefined;
+  /** Routes to other nodes' pod CIDRs, as desired, each flagged present or missing. */
+  routes: CtlNodeRouteStatus[];
+  /** Nodes and Services that cannot be programmed, with the reason. */
+  skipped: { subject: string; reason: string }[];
+  /** cnat translations VPP holds that are ours. */
+  translations: number;
+  /** Milliseconds from the last Kubernetes change to VPP, when known. */
+  lastSyncLatencyMs?: number;
+  lastSyncError?: string;
+}
+
+export interface CtlServiceTranslation {
+  vip: string;
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  /** VPP's translation id (undefined: desired but not in VPP). */
+  id?: number;
+  /** `addr:port` as VPP holds them. */
+  backends: string[];
+}
+
+export interface CtlServiceStatus {
+  service: string;
+  translations: CtlServiceTranslation[];
+  /** Why nothing (or not everything) is programmed. */
+  skipped?: string;
+  warnings: string[];
+}
+
+export interface CtlNodeCleanupReport {
+  removed: string[];
+  errors: string[];
+}
+
+/** What the agent's node dataplane offers to vpp-cnictl and the metrics. */
+export interface NodeDataplaneView {
+  status(): Promise<CtlNodeStatus>;
+  service(namespace: string, name: string): Promise<CtlServiceStatus | undefined>;
+  /** Cheap counts for the metrics (no VPP call). */
+  counts(): { nodesRouted: number; translations: number };
+  cleanup(): Promise<CtlNodeCleanupReport>;
+}
+
+/** Told after every node dataplane sync (metrics). */
+export interface NodeSyncObserver {
+  /** A sync finished; `latencySeconds` from the Kubernetes change that caused it, when known. */
+  syncDone(latencySeconds: number | undefined): void;
+  syncFailed(): void;
+}

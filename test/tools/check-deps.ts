@@ -34,7 +34,7 @@ const RULES: [string, string[]][] = [
   ['agent/state', ['agent/pod', 'agent/objects', 'agent/vpp', 'agent/linux', 'agent/pod-info', 'contract']],
   ['agent/observability', ['agent/pod', 'agent/pod-info', 'agent/vpp', 'agent/linux', 'contract']],
   ['agent/cni', ['agent/pod', 'agent/pod-info', 'agent/observability', 'agent/vpp', 'agent/linux', 'contract']],
-  ['agent/node', ['agent/objects', 'agent/vpp', 'agent/linux', 'agent/pod']],
+  ['agent/node', ['agent/objects', 'agent/vpp', 'agent/linux', 'agent/pod', 'contract']],
   ['agent/kube', ['agent/pod', 'agent/pod-info', 'agent/observability', 'agent/node']],
   ['agent', ['agent/vpp', 'agent/objects', 'agent/linux', 'agent/pod-info', 'agent/pod', 'agent/state', 'agent/observability', 'agent/cni', 'agent/kube', 'agent/node']],
   ['cni-plugin', ['contract']],
