@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 # npm ci refuses this lock file (it is written without registry URLs); npm install keeps the locked versions.
 RUN npm install --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY lib ./lib
 COPY vpp-api ./vpp-api
 COPY agent ./agent
 COPY cni-plugin ./cni-plugin

@@ -11,9 +11,9 @@ import { escapeText } from '../../contract/echo.js';
 import { attachmentKey, type AttachRequest } from '../pod/attachment.js';
 import { containerId, linuxIfName, netnsPath, podRef } from '../pod/kinds/parts.js';
 import { ipConfigSchema, recordSchema, type AttachmentRecord, type AttachmentStore } from '../pod/record.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../lib/atomic-file.js';
 
-export { writeFileAtomic } from './atomic-file.js';
+export { writeFileAtomic } from '../../lib/atomic-file.js';
 
 export const CHECKPOINT_VERSION = 1;
 export const CHECKPOINT_FILE = 'attachments.json';

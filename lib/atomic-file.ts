@@ -1,4 +1,5 @@
 /**
+ * lib/: helpers every area may use; this one is the one atomic file writer.
  * Files replaced atomically: the new content goes to a temp file in the same directory, is fsynced, then
  * renamed over the target; the directory is fsynced after the rename. On any failure the temp file is
  * removed and the target is as it was.
