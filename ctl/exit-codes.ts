@@ -26,7 +26,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** The table as the README shows it (between its exit-codes markers). */
 export const EXIT_TABLE: readonly [ExitCode, string][] = [
   [EXIT.ok, 'ok'],
-  [EXIT.refused, 'VPP returned an error (its retval name is printed); for `pods`/`pod`: the agent does not know the pod, or answered with an error'],
+  [EXIT.refused, 'VPP returned an error (its retval name is printed); for `pods`/`pod`/`node`/`service`: the agent does not know the pod or Service, its node dataplane is off, or it answered with an error (`node cleanup`: some objects could not be removed)'],
   [EXIT.usage, 'usage or bad input'],
   [EXIT.connect, 'cannot connect, or the connection was lost (missing socket, permission, refused, closed by the peer)'],
   [EXIT.incompatible, 'API mismatch (a message missing or with another CRC)'],

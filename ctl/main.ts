@@ -4,17 +4,23 @@
  *   vpp-cnictl api ...     talk to a VPP API socket (see `vpp-cnictl api --help`)
  *   vpp-cnictl pods        the node's pods as the local agent holds them
  *   vpp-cnictl pod NS/NAME one pod: VPP objects, Linux side, last errors
+ *   vpp-cnictl node        the node dataplane (host link, routes to other nodes, Services); `node cleanup`
+ *   vpp-cnictl service NS/NAME one Service's VIPs and backends as VPP holds them
  */
 import { parseArgs } from 'node:util';
 import { runApiCommand, API_USAGE, type Io } from './api-command.js';
 import { EXIT } from './exit-codes.js';
 import { runPodsCommand, PODS_USAGE } from './pods-command.js';
+import { runNodeCommand, NODE_USAGE } from './node-command.js';
 import { DEFAULT_CTL_SOCKET } from '../contract/ctl-api.js';
 
 const USAGE = `usage: vpp-cnictl <command> ...
   api ...          VPP binary API: call, dump, cli, check, bench (vpp-cnictl api --help)
   pods             the node's pods with their VPP interfaces, memif sockets, PBL ports, VCL, last error
   pod <ns>/<name>  one pod: VPP objects and state, Linux side in its netns, last errors (vpp-cnictl pods --help)
+  node             the node dataplane: host link, routes to other nodes, Service translations, skipped objects
+  node cleanup     remove the node dataplane's objects before uninstalling (vpp-cnictl node --help)
+  service <ns>/<name>  one Service's VIP:port/protocol and backends as VPP holds them
 Global options: --socket PATH (VPP API socket; default $VPPCNI_VPP_API_SOCKET or /run/vpp/api.sock), --timeout MS (default 5000)`;
 
 /**
@@ -70,6 +76,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     case 'pods':
     case 'pod':
       return runPodsCommand(cmd, rest, { agentSocket: process.env.VPPCNI_CTL_SOCKET || DEFAULT_CTL_SOCKET, timeoutMs: explicitTimeout ? timeoutMs : 15_000 }, io);
+    case 'node':
+    case 'service': {
+      // A cleanup removes every translation and route one by one: give it longer than a read.
+      const defaultMs = cmd === 'node' && rest.includes('cleanup') ? 120_000 : 15_000;
+      return runNodeCommand(cmd, rest, { agentSocket: process.env.VPPCNI_CTL_SOCKET || DEFAULT_CTL_SOCKET, timeoutMs: explicitTimeout ? timeoutMs : defaultMs }, io);
+    }
     case undefined:
     case '--help':
     case 'help':
@@ -78,6 +90,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.out(API_USAGE);
       io.out('');
       io.out(PODS_USAGE);
+      io.out('');
+      io.out(NODE_USAGE);
       return cmd ? EXIT.ok : EXIT.usage;
     default:
       io.err(`vpp-cnictl: unknown command "${cmd}"\n${USAGE}`);

@@ -3,13 +3,11 @@
  * the agent's root-only troubleshooting socket (VPPCNI_CTL_SOCKET). Text by default, `-o json` for JSON.
  * Answers are validated (zod) before use: an agent of another release fails with one line naming the field.
  */
-import { request } from 'node:http';
 import { z } from 'zod';
 import {
   CTL_API_PREFIX,
   DEFAULT_CTL_SOCKET,
   type CtlAttachment,
-  type CtlErrorBody,
   type CtlInterfaceMode,
   type CtlPodDetail,
   type CtlPodError,
@@ -17,6 +15,7 @@ import {
 } from '../contract/ctl-api.js';
 import { parseArgs } from 'node:util';
 import type { Io } from './io.js';
+import { agentCall, agentErrorExit } from './agent-client.js';
 import { EXIT } from './exit-codes.js';
 
 /** vpp-cnictl's one exit-code table (exit-codes.ts), under the names these commands use. */
@@ -43,19 +42,6 @@ export interface PodsCommandOptions {
   agentSocket: string;
   timeoutMs: number;
 }
-
-class CtlHttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-class CtlConnectError extends Error {}
-class CtlTimeoutError extends Error {}
-class CtlMalformedError extends Error {}
 
 // ---------------------------------------------------------------------------------------------------------
 // Answer validation (contract/ctl-api.ts)
@@ -138,55 +124,7 @@ export const podDetailSchema: z.ZodType<CtlPodDetail> = z.object({
   vppError: z.string().optional(),
 });
 
-/** The validated answer, or a CtlMalformedError naming the first bad field. */
-export function parseAnswer<T>(schema: z.ZodType<T>, path: string, value: unknown): T {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const where = issue ? `${issue.path.join('.') || '(top)'}: ${issue.message}` : r.error.message;
-  throw new CtlMalformedError(`the agent answered GET ${path} with something this vpp-cnictl does not understand (agent of another release?): ${where}`);
-}
-
 // ---------------------------------------------------------------------------------------------------------
-
-function get<T>(socketPath: string, path: string, timeoutMs: number, schema: z.ZodType<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(body);
-        } catch {
-          return reject(new CtlHttpError(res.statusCode ?? 0, `agent answered HTTP ${res.statusCode} with something that is not JSON`));
-        }
-        if (res.statusCode === 200) {
-          try {
-            resolve(parseAnswer(schema, path, parsed));
-          } catch (e) {
-            reject(e as Error);
-          }
-        } else reject(new CtlHttpError(res.statusCode ?? 0, (parsed as CtlErrorBody).error ?? `HTTP ${res.statusCode}`));
-      });
-    });
-    req.on('timeout', () => req.destroy(new CtlTimeoutError(`no answer from the agent at ${socketPath} within ${timeoutMs} ms`)));
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      if (e instanceof CtlTimeoutError) return reject(e);
-      const hint =
-        e.code === 'ENOENT'
-          ? 'no such socket (is the agent running on this node? --agent-socket / VPPCNI_CTL_SOCKET)'
-          : e.code === 'EACCES'
-            ? 'permission denied (the socket is root only)'
-            : e.code === 'ECONNREFUSED'
-              ? 'connection refused (agent not running?)'
-              : e.message;
-      reject(new CtlConnectError(`cannot reach the agent at ${socketPath}: ${hint}`));
-    });
-    req.end();
-  });
-}
 
 /** Left-aligned columns. */
 export function table(headers: string[], rows: string[][]): string[] {
@@ -336,25 +274,18 @@ export async function runPodsCommand(cmd: 'pods' | 'pod', argv: string[], opts: 
   }
   try {
     if (cmd === 'pods') {
-      const l = await get(socket, `${CTL_API_PREFIX}/pods`, opts.timeoutMs, podListSchema);
+      const l = await agentCall(socket, 'GET', `${CTL_API_PREFIX}/pods`, opts.timeoutMs, podListSchema);
       if (output === 'json') io.out(JSON.stringify(l, null, 2));
       else for (const line of formatPodList(l)) io.out(line);
     } else {
       const [ns, name] = args[0]!.split('/') as [string, string];
-      const d = await get(socket, `${CTL_API_PREFIX}/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, opts.timeoutMs, podDetailSchema);
+      const d = await agentCall(socket, 'GET', `${CTL_API_PREFIX}/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, opts.timeoutMs, podDetailSchema);
       if (output === 'json') io.out(JSON.stringify(d, null, 2));
       else for (const line of formatPodDetail(d)) io.out(line);
     }
     return PODS_EXIT.ok;
   } catch (e) {
     io.err(`vpp-cnictl: ${(e as Error).message}`);
-    if (e instanceof CtlConnectError) return PODS_EXIT.connect;
-    if (e instanceof CtlTimeoutError) return PODS_EXIT.timeout;
-    if (e instanceof CtlMalformedError) return PODS_EXIT.malformed;
-    if (e instanceof CtlHttpError && e.status === 404) return PODS_EXIT.notFound;
-    if (e instanceof CtlHttpError && e.status === 400) return PODS_EXIT.usage;
-    // Another status: the agent answered, with a failure of its own.
-    if (e instanceof CtlHttpError) return PODS_EXIT.notFound;
-    return PODS_EXIT.internal;
+    return agentErrorExit(e);
   }
 }
