@@ -1,11 +1,13 @@
 /**
  * The agent's Prometheus metrics, registered in a Registry passed in (never prom-client's global one:
  * tests run several agents in one process). Gauges about pods are computed at scrape time from the
- * attachment records, so they cannot drift from what the agent actually holds.
+ * attachment records, so they cannot drift from what the agent actually holds; the node dataplane's gauges
+ * likewise from its own counts (bindNode; 0 while it is off).
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { AttachmentRecord } from '../pod/record.js';
 import type { InterfaceModeStatus } from '../pod/interface-mode.js';
+import type { NodeSyncObserver } from '../../contract/ctl-api.js';
 
 /** What /metrics exposes: name, type and help (the README's metrics reference lists the same). */
 export const METRICS = {
@@ -25,6 +27,15 @@ export const METRICS = {
   vppConnected: { name: 'vppcni_vpp_connected', type: 'gauge', labels: [], help: '1 when the VPP API connection is up' },
   events: { name: 'vppcni_pod_events_total', type: 'counter', labels: ['reason', 'outcome'], help: 'Kubernetes Events about pods, by reason and outcome (sent, patched, coalesced, dropped, failed)' },
   pblUpdates: { name: 'vppcni_pbl_live_updates_total', type: 'counter', labels: ['result'], help: 'Live updates of PBL ports after an annotation change, by result' },
+  nodeSyncLatency: {
+    name: 'vppcni_node_sync_latency_seconds',
+    type: 'histogram',
+    labels: [],
+    help: 'Node dataplane syncs: seconds from the Kubernetes change (Node, Service, EndpointSlice) that caused one to the end of its VPP and host changes, for syncs with a known cause',
+  },
+  nodeSyncFailures: { name: 'vppcni_node_sync_failures_total', type: 'counter', labels: [], help: 'Node dataplane syncs that failed (each is retried with backoff; `vpp-cnictl node` shows the last error)' },
+  nodesRouted: { name: 'vppcni_nodes_routed', type: 'gauge', labels: [], help: 'Other nodes whose pod CIDRs this node routes (host-gw or vxlan); 0 while the node dataplane is off' },
+  serviceTranslations: { name: 'vppcni_service_translations', type: 'gauge', labels: [], help: 'cnat translations (one per Service VIP, port and protocol) the agent holds in VPP; 0 while the node dataplane is off' },
 } as const;
 
 /** The README's metrics reference, made from METRICS (a test keeps the README in sync). */
@@ -36,6 +47,7 @@ export function metricsMarkdown(): string {
 const meta = (m: { name: string; help: string }): { name: string; help: string } => ({ name: m.name, help: m.help });
 
 const CNI_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const NODE_SYNC_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const VPP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
 export type PodInterfaceKind = 'tun' | 'veth' | 'memif-pbl' | 'memif-multinet' | 'vcl';
@@ -66,9 +78,12 @@ export class AgentMetrics {
   readonly vppReconnects: Counter;
   readonly events: Counter<'reason' | 'outcome'>;
   readonly pblUpdates: Counter<'result'>;
+  readonly nodeSyncLatency: Histogram;
+  readonly nodeSyncFailures: Counter;
   private records: () => readonly AttachmentRecord[] = () => [];
   private vppState: () => boolean = () => false;
   private modeState: (() => InterfaceModeStatus) | undefined;
+  private nodeCounts: (() => { nodesRouted: number; translations: number }) | undefined;
 
   constructor(
     readonly registry: Registry,
@@ -82,6 +97,8 @@ export class AgentMetrics {
     this.vppReconnects = new Counter({ ...meta(METRICS.vppReconnects), registers });
     this.events = new Counter({ ...meta(METRICS.events), labelNames: ['reason', 'outcome'], registers });
     this.pblUpdates = new Counter({ ...meta(METRICS.pblUpdates), labelNames: ['result'], registers });
+    this.nodeSyncLatency = new Histogram({ ...meta(METRICS.nodeSyncLatency), buckets: NODE_SYNC_BUCKETS, registers });
+    this.nodeSyncFailures = new Counter({ ...meta(METRICS.nodeSyncFailures), registers });
     const self = this;
     new Gauge({
       ...meta(METRICS.pods),
@@ -117,6 +134,19 @@ export class AgentMetrics {
         this.set(self.vppState() ? 1 : 0);
       },
     });
+    // counts() is cheap (no VPP call): each gauge asks for its own.
+    const nodeGauge = (m: { name: string; help: string }, pick: (c: { nodesRouted: number; translations: number }) => number): void => {
+      new Gauge({
+        ...meta(m),
+        registers,
+        collect() {
+          // A gauge without labels always has its one series: 0 while the node dataplane is off.
+          this.set(self.nodeCounts ? pick(self.nodeCounts()) : 0);
+        },
+      });
+    };
+    nodeGauge(METRICS.nodesRouted, (c) => c.nodesRouted);
+    nodeGauge(METRICS.serviceTranslations, (c) => c.translations);
     if (opts.processMetrics) collectDefaultMetrics({ register: registry });
   }
 
@@ -126,6 +156,22 @@ export class AgentMetrics {
     this.vppState = vppConnected;
     this.modeState = interfaceMode;
   }
+
+  /**
+   * Where the node dataplane's gauges read their counts (NodeDataplaneView.counts: no VPP call); undefined
+   * (the default): the node dataplane is off and the gauges read 0.
+   */
+  bindNode(counts: (() => { nodesRouted: number; translations: number }) | undefined): void {
+    this.nodeCounts = counts;
+  }
+
+  /** Told by the node dataplane after every sync. */
+  readonly nodeObserver: NodeSyncObserver = {
+    syncDone: (latencySeconds) => {
+      if (latencySeconds !== undefined && Number.isFinite(latencySeconds) && latencySeconds >= 0) this.nodeSyncLatency.observe(latencySeconds);
+    },
+    syncFailed: () => this.nodeSyncFailures.inc(),
+  };
 
   /** VppClient's `observer` option. */
   readonly vppObserver = (message: string, seconds: number, error: string | undefined): void => {
