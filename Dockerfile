@@ -35,9 +35,10 @@ RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime ----
 FROM node:20-bookworm-slim
-# iproute2: ip (pod netns links, addresses, routes); util-linux: nsenter; procps: sysctl.
+# iproute2: ip (pod netns links, addresses, routes); util-linux: nsenter; procps: sysctl;
+# iptables: the node dataplane's VPPCNI-* chains (iptables, ip6tables, *-restore).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 util-linux procps \
+ && apt-get install -y --no-install-recommends iproute2 util-linux procps iptables \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/vpp-cni
 # package.json carries "type": "module", which the compiled ES modules in dist/ need.
@@ -50,6 +51,7 @@ RUN printf '#!/bin/sh\nexec node /opt/vpp-cni/dist/ctl/main.js "$@"\n' > /usr/lo
 ENV NODE_ENV=production
 # No USER: the agent runs as UID 0 because VPP's API socket, the CNI socket directory (0700) and the state
 # directory are root's on the host, and it enters pod network namespaces (setns) and configures links
-# there. The chart drops every capability except NET_ADMIN and SYS_ADMIN and does not run it privileged.
+# there. The chart drops every capability except NET_ADMIN and SYS_ADMIN and does not run it privileged
+# (unless node.enabled: the node dataplane writes the host's /proc/sys; docs/install.md).
 # The install step also writes root-owned host directories (/opt/cni/bin, /etc/cni/net.d).
 ENTRYPOINT ["node", "dist/agent/main.js"]

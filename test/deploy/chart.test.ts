@@ -133,6 +133,21 @@ describe('helm chart charts/vpp-cni', () => {
     ['explicit IPAM', { install: { ipam: { type: 'host-local', ranges: [[{ subnet: '10.9.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }] } } }],
     ['pod CIDRs', { install: { podCidrs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], alsoPortmap: true, cniVersion: '1.0.0' } }],
     ['veth pod interfaces', { agent: { podInterfaceMode: 'veth' } }],
+    ['node dataplane on (vxlan)', { node: { enabled: true, clusterCidrs: ['10.244.0.0/16'] } }],
+    [
+      'node dataplane host-gw, dual stack, host link set',
+      {
+        node: {
+          enabled: true,
+          crossNode: 'host-gw',
+          clusterCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'],
+          serviceCidrs: ['10.96.0.0/12', 'fd00:10:96::/112'],
+          natOutgoing: false,
+          services: false,
+          hostLink: { ip4: '169.254.100.1/30,169.254.100.2', ip6: 'fd00:1::1/126,fd00:1::2', mtu: 9000 },
+        },
+      },
+    ],
   ];
   test.each(valueSets)('renders valid objects: %s', (_name, values) => {
     validateAll(render(values));
@@ -271,6 +286,103 @@ describe('helm chart charts/vpp-cni', () => {
     expect(podSpec(objs).serviceAccountName).toBe(byKind(objs, 'ServiceAccount').metadata.name);
   });
 
+  /** Every key the node dataplane adds to the agent ConfigMap (the names agent/config.ts reads). */
+  const NODE_ENV = [
+    'VPPCNI_NODE_DATAPLANE',
+    'VPPCNI_CROSS_NODE',
+    'VPPCNI_CLUSTER_CIDRS',
+    'VPPCNI_SERVICE_CIDRS',
+    'VPPCNI_NAT_OUTGOING',
+    'VPPCNI_SERVICES',
+    'VPPCNI_HOST_LINK_IP4',
+    'VPPCNI_HOST_LINK_IP6',
+    'VPPCNI_HOST_LINK_MTU',
+    'VPPCNI_VXLAN_VNI',
+    'VPPCNI_VXLAN_PORT',
+  ];
+  const nodeKeys = (env: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(env).filter(([k]) => NODE_ENV.includes(k)));
+  const xtablesMount = (objs: Obj[]): Obj | undefined => (container(objs, 'agent').volumeMounts as Obj[]).find((m) => m.mountPath === '/run/xtables.lock');
+
+  test('node dataplane off by default: no node keys, no extra RBAC, agent not privileged, no xtables lock', () => {
+    const objs = render();
+    expect(nodeKeys(agentEnv(objs))).toEqual({});
+    expect(byKind(objs, 'ClusterRole').rules).not.toContainEqual(expect.objectContaining({ resources: ['services'] }));
+    expect(container(objs, 'agent').securityContext.privileged).toBe(false);
+    expect(xtablesMount(objs)).toBeUndefined();
+  });
+
+  test('node.enabled: its values become the agent settings, vxlan by default with VNI and port', () => {
+    const env = agentEnv(render({ node: { enabled: true, clusterCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] } }));
+    expect(nodeKeys(env)).toEqual({
+      VPPCNI_NODE_DATAPLANE: 'true',
+      VPPCNI_CROSS_NODE: 'vxlan',
+      VPPCNI_CLUSTER_CIDRS: '10.244.0.0/16,fd00:10:244::/56',
+      VPPCNI_SERVICE_CIDRS: '10.96.0.0/12',
+      VPPCNI_NAT_OUTGOING: 'true',
+      VPPCNI_SERVICES: 'true',
+      VPPCNI_VXLAN_VNI: '4097',
+      VPPCNI_VXLAN_PORT: '4789',
+    });
+    // The pod settings are untouched.
+    expect(env.VPPCNI_POD_MTU).toBe(agentEnv(render()).VPPCNI_POD_MTU);
+  });
+
+  test('node.enabled with host-gw: no VXLAN keys; false flags as "false"; host link strings passed through as written', () => {
+    expect(nodeKeys(agentEnv(render(valueSets.find(([n]) => n.startsWith('node dataplane host-gw'))![1])))).toEqual({
+      VPPCNI_NODE_DATAPLANE: 'true',
+      VPPCNI_CROSS_NODE: 'host-gw',
+      VPPCNI_CLUSTER_CIDRS: '10.244.0.0/16,fd00:10:244::/56',
+      VPPCNI_SERVICE_CIDRS: '10.96.0.0/12,fd00:10:96::/112',
+      VPPCNI_NAT_OUTGOING: 'false',
+      VPPCNI_SERVICES: 'false',
+      VPPCNI_HOST_LINK_IP4: '169.254.100.1/30,169.254.100.2',
+      VPPCNI_HOST_LINK_IP6: 'fd00:1::1/126,fd00:1::2',
+      VPPCNI_HOST_LINK_MTU: '9000',
+    });
+    expect(nodeKeys(agentEnv(render({ node: { enabled: true, crossNode: 'none', clusterCidrs: ['10.244.0.0/16'], vxlan: { vni: 7, port: 8472 } } }))).VPPCNI_VXLAN_VNI).toBeUndefined();
+    expect(agentEnv(render({ node: { enabled: true, clusterCidrs: ['10.244.0.0/16'], vxlan: { vni: 7, port: 8472 } } }))).toMatchObject({ VPPCNI_VXLAN_VNI: '7', VPPCNI_VXLAN_PORT: '8472' });
+  });
+
+  test('node.enabled RBAC: exactly list+watch of nodes, services, endpointslices added (nodes get kept), no wildcards', () => {
+    const role = byKind(render({ node: { enabled: true, clusterCidrs: ['10.244.0.0/16'] } }), 'ClusterRole');
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    ]);
+    expect(JSON.stringify(role.rules)).not.toContain('*');
+  });
+
+  test('node.enabled: the agent runs privileged in the host network and shares the host\'s xtables lock', () => {
+    const objs = render({ node: { enabled: true, clusterCidrs: ['10.244.0.0/16'] } });
+    expect(podSpec(objs).hostNetwork).toBe(true);
+    const sc = container(objs, 'agent').securityContext;
+    expect(sc).toEqual({ runAsUser: 0, privileged: true });
+    expect(xtablesMount(objs)).toEqual({ name: 'xtables-lock', mountPath: '/run/xtables.lock' });
+    expect(hostPathAt(objs, 'agent', '/run/xtables.lock')).toBe('/run/xtables.lock');
+    expect((podSpec(objs).volumes as Obj[]).find((v) => v.name === 'xtables-lock')?.hostPath.type).toBe('FileOrCreate');
+    // Nothing runs at pod stop: a rolling restart leaves the node objects for the new agent to adopt.
+    for (const c of podSpec(objs).containers as Obj[]) expect(c.lifecycle).toBeUndefined();
+    expect(objs.filter((o) => o.metadata.annotations?.['helm.sh/hook'])).toEqual([]);
+  });
+
+  test('node.enabled checks: cluster CIDRs required; pod MTU within the host link MTU (less 50 with vxlan)', () => {
+    const noCidrs = template({ node: { enabled: true } });
+    expect(noCidrs.status).not.toBe(0);
+    expect(noCidrs.stderr).toContain('node.clusterCidrs: required when node.enabled');
+    const on = { enabled: true, clusterCidrs: ['10.244.0.0/16'] };
+    const tooBig = template({ agent: { podMtu: 1460 }, node: { ...on, hostLink: { ip4: '', ip6: '', mtu: 1500 } } });
+    expect(tooBig.status).not.toBe(0);
+    expect(tooBig.stderr).toContain('agent.podMtu (1460) is above node.hostLink.mtu (1500) minus 50 (crossNode vxlan)');
+    expect(template({ agent: { podMtu: 1450 }, node: { ...on, hostLink: { ip4: '', ip6: '', mtu: 1500 } } }).status).toBe(0);
+    expect(template({ agent: { podMtu: 1500 }, node: { ...on, crossNode: 'host-gw', hostLink: { ip4: '', ip6: '', mtu: 1500 } } }).status).toBe(0);
+    expect(template({ agent: { podMtu: 1501 }, node: { ...on, crossNode: 'host-gw', hostLink: { ip4: '', ip6: '', mtu: 1500 } } }).status).not.toBe(0);
+    // Off: nothing is checked (the values are not used).
+    expect(template({ node: { enabled: false, clusterCidrs: [] } }).status).toBe(0);
+  });
+
   const bad: [string, unknown, string][] = [
     ['empty image repository', { image: { repository: '' } }, 'image.repository'],
     ['empty VPP tag', { vpp: { image: { tag: '' } } }, 'vpp.image.tag'],
@@ -297,6 +409,16 @@ describe('helm chart charts/vpp-cni', () => {
     ['not a CIDR', { install: { podCidrs: ['10.0.0.1'] } }, 'install.podCidrs.0'],
     ['ipam without type', { install: { ipam: { ranges: [] } } }, 'install.ipam'],
     ['conflist name', { install: { conflistName: 'vpp.conf' } }, 'install.conflistName'],
+    ['node.enabled as a string', { node: { enabled: 'yes' } }, 'node.enabled'],
+    ['unknown cross-node mode', { node: { crossNode: 'bgp' } }, 'node.crossNode'],
+    ['cluster CIDR not a CIDR', { node: { clusterCidrs: ['10.244.0.0'] } }, 'node.clusterCidrs.0'],
+    ['three service CIDRs', { node: { serviceCidrs: ['10.96.0.0/12', 'fd00::/112', '10.97.0.0/16'] } }, 'node.serviceCidrs'],
+    ['VNI 0', { node: { vxlan: { vni: 0 } } }, 'node.vxlan.vni'],
+    ['VNI above 24 bits', { node: { vxlan: { vni: 16777216 } } }, 'node.vxlan.vni'],
+    ['VXLAN port 70000', { node: { vxlan: { port: 70000 } } }, 'node.vxlan.port'],
+    ['host link MTU below IPv6 minimum', { node: { hostLink: { mtu: 1000 } } }, 'node.hostLink.mtu'],
+    ['host link address as a number', { node: { hostLink: { ip4: 1 } } }, 'node.hostLink.ip4'],
+    ['unknown node key', { node: { bgp: true } }, 'bgp'],
   ];
   test.each(bad)('the schema rejects %s', (_name, values, named) => {
     const r = template(values);

@@ -103,11 +103,11 @@ describe('Dockerfile', () => {
     expect(runtime.instructions.some((i) => i.op === 'COPY' && i.args.includes('--from=prod-deps') && i.args.includes('node_modules'))).toBe(true);
   });
 
-  test('the runtime stage: only iproute2, util-linux, procps from apt; dist, plugin binary, entry point', () => {
+  test('the runtime stage: only iproute2, util-linux, procps, iptables from apt; dist, plugin binary, entry point', () => {
     const runtime = stages.at(-1)!;
     const r = runs(runtime);
     const m = /apt-get install -y --no-install-recommends ([^&]+)/.exec(r);
-    expect(m?.[1]!.trim().split(/\s+/).sort()).toEqual(['iproute2', 'procps', 'util-linux']);
+    expect(m?.[1]!.trim().split(/\s+/).sort()).toEqual(['iproute2', 'iptables', 'procps', 'util-linux']);
     const copies = runtime.instructions.filter((i) => i.op === 'COPY').map((i) => i.args);
     expect(copies.some((c) => c.includes('--from=build') && /\/src\/dist\s+\.\/dist$/.test(c))).toBe(true);
     // The install step's default source binary is where the plugin is copied.
