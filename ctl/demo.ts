@@ -24,6 +24,7 @@ import { haveCommand, listNetns, NetnsSet, podLinuxState, vethHostEnds, type Net
 import { allocatedAddresses, buildPlugin, CNI_PATH, findHostLocal, netconf, pluginBinary, pluginEnv, pluginStale, runPlugin, type NetworkDef, type PluginCall, type PluginOutput } from './demo/plugin.js';
 import { cniArgs, DEMO_PODS, MEMIF_NET, PRIMARY_NET, podsYaml, type DemoAttachment, type DemoPod } from './demo/pods.js';
 import { Printer, shellQuote, Steps } from './demo/print.js';
+import { showNodeDataplane } from './demo/node.js';
 import { shortId, VppView } from './demo/vpp-state.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -351,6 +352,15 @@ class Demo {
     }
   }
 
+  /**
+   * The node dataplane as `vpp-cnictl node` shows it, when the agent runs one (its ctl socket answers
+   * GET /v1/node with 200; ctl.sock next to the CNI socket, the agent's default). Services: none listed yet.
+   */
+  async showNode(services: readonly string[] = []): Promise<void> {
+    if (!this.agent?.running) return;
+    await showNodeDataplane(this.p, this.steps, join(dirname(this.cniSocket), 'ctl.sock'), services);
+  }
+
   // ---- teardown ----
 
   async deletePods(): Promise<void> {
@@ -555,6 +565,7 @@ async function main(argv: readonly string[]): Promise<number> {
     await demo.startVpp();
     await demo.startAgent();
     await demo.addPods();
+    await demo.showNode();
   } catch (e) {
     stopped = e instanceof Interrupted ? e.message : (e as Error).message;
     p.line();
