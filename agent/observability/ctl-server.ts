@@ -85,7 +85,7 @@ export class CtlServer {
         return this.json(res, 200, d);
       }
       const paths = ['pods', 'pods/<namespace>/<name>', 'node', 'services/<namespace>/<name>'].map((p) => `${CTL_API_PREFIX}/${p}`);
-      this.fail(res, 404, `unknown path ${path}; try ${paths.join(', ')} (GET) or ${CTL_API_PREFIX}/node/cleanup (POST)`);
+      this.fail(res, 404, `unknown path ${echo(path)}; try ${paths.join(', ')} (GET) or ${CTL_API_PREFIX}/node/cleanup (POST)`);
     } catch (e) {
       this.log.warn({ err: (e as Error).message, url: req.url }, 'ctl request failed');
       if (!res.headersSent) this.fail(res, 500, (e as Error).message);

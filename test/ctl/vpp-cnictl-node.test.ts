@@ -283,6 +283,12 @@ describe('vpp-cnictl node / service against the ctl server', () => {
     expect(await raw(socket, 'POST', '/v1/node')).toMatchObject({ status: 405, allow: 'GET' });
     expect(await raw(socket, 'DELETE', '/v1/pods')).toMatchObject({ status: 405, allow: 'GET' });
     expect(await raw(socket, 'POST', '/v1/node/cleanup', '{"all":true}')).toMatchObject({ status: 400 });
+    // An unknown path is echoed escaped (no forged line), with the paths there are.
+    const unknown = await raw(socket, 'GET', '/v1/nope%0Aforged');
+    expect(unknown.status).toBe(404);
+    expect((JSON.parse(unknown.body) as { error: string }).error).toBe(
+      'unknown path "/v1/nope\\nforged"; try /v1/pods, /v1/pods/<namespace>/<name>, /v1/node, /v1/services/<namespace>/<name> (GET) or /v1/node/cleanup (POST)',
+    );
     expect(fake.cleanups).toBe(0);
 
     let open!: () => void;
