@@ -52,7 +52,7 @@ export interface AgentDeps {
   /** Told after every node dataplane sync (metrics). */
   nodeObserver?: NodeDataplaneOptions['observer'];
   /** Tuning of the node dataplane (tests: a short resync). */
-  nodeDataplane?: { resyncMs?: number; retry?: { initialMs: number; maxMs: number } };
+  nodeDataplane?: { resyncMs?: number; retry?: { initialMs: number; maxMs: number }; host?: HostCmd };
   /** Tuning of the state layer (tests: short retry backoff). */
   state?: Partial<Pick<StateKeeperOptions, 'retry' | 'concurrency' | 'drainTimeoutMs' | 'sweepAtStart'>>;
 }
@@ -101,7 +101,7 @@ export class Agent {
       deps.cluster && cfg.node.enabled !== 'off'
         ? new NodeDataplane({
             vpp: this.vpp,
-            host: new HostCmd({ netns: cfg.node.netns }),
+            host: deps.nodeDataplane?.host ?? new HostCmd({ netns: cfg.node.netns }),
             log: nodeLog,
             nodeName: cfg.nodeName,
             settings: cfg.node,

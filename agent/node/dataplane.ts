@@ -124,6 +124,7 @@ export class NodeDataplane implements NodeDataplaneView {
   private reconciler: NodeReconciler | undefined;
   private hostLink: MadeHostLink | undefined;
   private unsubscribe: (() => void) | undefined;
+  private adopting: Promise<void> = Promise.resolve();
   /** Node-level work (host link, chains, cnat) one at a time. */
   private queue: Promise<void> = Promise.resolve();
   private started = false;
@@ -374,7 +375,7 @@ export class NodeDataplane implements NodeDataplaneView {
       rec.trigger(undefined, c);
       if (c.what === 'node') this.nodesChanged();
     });
-    void rec
+    this.adopting = rec
       .adopt()
       .then((a) => {
         this.o.log.info({ translations: a.translations, routes: a.routes }, 'node objects adopted');
@@ -401,6 +402,7 @@ export class NodeDataplane implements NodeDataplaneView {
   /** Settles once the reconciler has nothing pending (tests). */
   async idle(): Promise<void> {
     await this.queue;
+    await this.adopting;
     await this.reconciler?.idle();
   }
 
@@ -477,7 +479,7 @@ export class NodeDataplane implements NodeDataplaneView {
     });
     await step('cnat configuration', async () => {
       const cur = this.cnat.current;
-      if (!cur || !this.o.settings.services) return undefined;
+      if (!cur || !this.o.settings.services || (cur.excludePrefixes.length === 0 && cur.hostInterfaces.length === 0)) return undefined;
       await this.cnat.apply({ ...cur, excludePrefixes: [], hostInterfaces: [] });
       return `cnat excluded prefixes (${cur.excludePrefixes.length}) and the host link in cnat's HOST table`;
     });
