@@ -23,6 +23,7 @@ import { NodeDataplaneSource } from '../../agent/kube/node-dataplane-source.js';
 import { HostCmd } from '../../agent/linux/host-cmd.js';
 import { HOST_LINK_TAG } from '../../agent/node/kinds/host-link.js';
 import type { PodSource } from '../../agent/pod-info/source.js';
+import { vethHostName } from '../../agent/pod/kinds/veth-names.js';
 import { VppClient } from '../../vpp-api/client/index.js';
 import { allModules, cnat, interface_ as iface, ip } from '../../vpp-api/generated/index.js';
 import { VppSimulator, noVhostNet } from '../../vpp-api/sim/index.js';
@@ -56,7 +57,8 @@ function mutating(calls: readonly string[][]): string[] {
     .map((a) => a.join(' '));
 }
 
-const pods: PodSource = { getPod: () => Promise.resolve(undefined), close: () => Promise.resolve() };
+const POD = { namespace: 'default', name: 'client', uid: 'uid-client' };
+const pods: PodSource = { getPod: (ns, name) => Promise.resolve(ns === POD.namespace && name === POD.name ? { ...POD, annotations: {} } : undefined), close: () => Promise.resolve() };
 const dir = mkdtempSync(join(tmpdir(), 'vcni-agent-node-'));
 const stateDir = join(dir, 'state');
 const RUN = `c${(process.pid % 0xfffffff).toString(16).padStart(7, '0')}`;
@@ -79,6 +81,16 @@ let host: CountingHostCmd;
 
 function sh(argv: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns.name, ...argv], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } });
+}
+
+/** A link of the machine's own netns (pod veth host ends live there). */
+function hostLinkExists(name: string): boolean {
+  try {
+    execFileSync('ip', ['link', 'show', 'dev', name], { timeout: 10_000, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function linkIn(name: string): { ifname: string; ifindex: number; mtu: number; ifalias?: string; address: string } | undefined {
@@ -130,6 +142,7 @@ async function startAgent(): Promise<Agent> {
     '--sweep-interval', '0',
     '--cross-node', 'host-gw',
     '--node-netns', ns.name,
+    '--pod-interface-mode', 'veth',
   ]);
   const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
   const s = new NodeDataplaneSource({ kc, log: { debug: () => undefined, info: () => undefined, warn: () => undefined }, services: true, backoff: { initialMs: 20, maxMs: 200 } });
@@ -168,8 +181,9 @@ beforeAll(async () => {
   sh(['ip', 'link', 'set', 'up0', 'up']);
   sh(['ip', 'link', 'set', 'up1', 'up']);
   sh(['ip', 'addr', 'add', '192.168.80.1/24', 'dev', 'up0']);
-  const inNs = (name: string): boolean => linkIn(name) !== undefined;
-  sim = await VppSimulator.start({ socketPath: join(dir, 'api.sock'), host: noVhostNet({ interfaceExists: inNs, interfaceUp: inNs, interfaceMtu: (n) => linkIn(n)?.mtu ?? 1500 }) });
+  // The host link's af_packet binds in the node netns; a pod veth's host end is in the machine's own.
+  const exists = (name: string): boolean => linkIn(name) !== undefined || hostLinkExists(name);
+  sim = await VppSimulator.start({ socketPath: join(dir, 'api.sock'), host: noVhostNet({ interfaceExists: exists, interfaceUp: exists, interfaceMtu: (n) => linkIn(n)?.mtu ?? 1500 }) });
   vpp = new VppClient({ socketPath: sim.socketPath, modules: allModules, healthCheck: false, requestTimeoutMs: 5000, backoff: { initialDelayMs: 20, maxDelayMs: 200 } });
   await vpp.connect();
   host = new CountingHostCmd({ netns: ns.name });
@@ -229,6 +243,47 @@ d('the agent runs the node dataplane (host-gw, Services in VPP)', () => {
     expect(await a.nodeDataplane!.service('default', 'web')).toMatchObject({ service: 'default/web', translations: [{ vip: '10.96.0.20', port: 80, protocol: 'TCP', backends: ['10.244.0.5:8080', '10.244.1.7:8080'] }], warnings: [] });
     expect(await a.nodeDataplane!.service('default', 'nope')).toBeUndefined();
     expect(a.nodeDataplane!.counts()).toEqual({ nodesRouted: 1, translations: 1 });
+  });
+
+  test("a pod's eth0 joins cnat's POD table with the feature on, and leaves it on DEL", async () => {
+    const podNs = createNetns('agp');
+    const req = {
+      containerId: `${RUN}0001${'0123456789abcdef'.repeat(3)}`,
+      ifName: 'eth0',
+      netns: podNs.path,
+      pod: POD,
+      ips: [{ address: '10.244.0.9/24' }],
+      routes: [{ dst: '0.0.0.0/0' }],
+      network: 'vpp-cni',
+    };
+    const podTable = async (): Promise<string[]> => {
+      const out = (await vpp.cli('show cnat snat-policy')).split('\n');
+      const i = out.indexOf('k8s pod interfaces:');
+      const names: string[] = [];
+      for (const l of out.slice(i + 1)) {
+        if (!l.startsWith('  ')) break;
+        names.push(l.trim());
+      }
+      return names;
+    };
+    try {
+      await agent!.manager.add(req);
+      const rec = agent!.manager.records.find((r) => r.containerId === req.containerId)!;
+      const eth0 = (rec.objects as { veth?: { swIfIndex: number } }).veth!.swIfIndex;
+      expect((rec.objects as { cnat?: unknown }).cnat).toEqual([{ swIfIndex: eth0 }]);
+      const name = (await vpp.dumpAll(iface.sw_interface_dump, { sw_if_index: eth0 }))[0]!.interface_name;
+      expect(await podTable()).toEqual([name]);
+      expect(await vpp.cli(`show interface features ${name}`)).toMatch(/cnat/);
+      await agent!.manager.del(req);
+      expect(await podTable()).toEqual([]);
+    } finally {
+      await agent!.manager.del(req).catch(() => undefined);
+      try {
+        execFileSync('ip', ['link', 'del', 'dev', vethHostName(req.containerId, req.ifName)], { stdio: 'ignore', timeout: 10_000 });
+      } catch {
+        // gone with the DEL
+      }
+    }
   });
 
   test('an EndpointSlice change reaches VPP; a stale route of ours is removed by the periodic full run', async () => {
