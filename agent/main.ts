@@ -80,6 +80,7 @@ async function main(): Promise<void> {
         services: () => src.services?.list() ?? [],
         slices: () => src.slices?.list() ?? [],
         onChange: (l) => src.onChange(l),
+        waitForSync: (ms) => src.waitForSync(ms),
       };
       clusterNotReady = () => src.notReady();
       closeCluster = () => src.close();

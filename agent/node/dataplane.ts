@@ -52,7 +52,15 @@ export type ClusterChange = NonNullable<Parameters<NodeReconciler['trigger']>[1]
 export interface ClusterSource extends ClusterView {
   /** Calls `l` after every change; returns the unsubscribe function. */
   onChange(l: (c: ClusterChange) => void): () => void;
+  /**
+   * Resolves true once the lists are complete (the informers' first list); a source without it is complete at
+   * once. Nothing is programmed before: an empty view would remove every route and translation of ours.
+   */
+  waitForSync?(timeoutMs: number): Promise<boolean>;
 }
+
+/** How long start() waits for the cluster lists before it fails (and is retried). */
+export const CLUSTER_SYNC_TIMEOUT_MS = 10_000;
 
 export interface NodeDataplaneSettings {
   readonly crossNode: CrossNodeMode;
@@ -124,7 +132,7 @@ export class NodeDataplane implements NodeDataplaneView {
   private reconciler: NodeReconciler | undefined;
   private hostLink: MadeHostLink | undefined;
   private unsubscribe: (() => void) | undefined;
-  private adopting: Promise<void> = Promise.resolve();
+  private nodeJobPending = false;
   /** Node-level work (host link, chains, cnat) one at a time. */
   private queue: Promise<void> = Promise.resolve();
   private started = false;
@@ -204,6 +212,9 @@ export class NodeDataplane implements NodeDataplaneView {
   }
 
   private async startOnce(): Promise<void> {
+    if (this.o.cluster.waitForSync && !(await this.o.cluster.waitForSync(CLUSTER_SYNC_TIMEOUT_MS))) {
+      throw new Error(`Nodes, Services and EndpointSlices not listed within ${CLUSTER_SYNC_TIMEOUT_MS} ms (API server unreachable?)`);
+    }
     this.checkpoint = this.loadCheckpoint();
     const inv = await takeNodeInventory(this.ctx);
     const adopted = await this.adoptHostLink(inv);
@@ -220,7 +231,7 @@ export class NodeDataplane implements NodeDataplaneView {
     }
     await this.applyCnat(want);
     this.startReport = { hostLink: adopted ? 'adopted' : 'created', cnat: cnatState, chainsChanged };
-    this.startReconciler();
+    await this.startReconciler();
     this.started = true;
     this.o.log.info({ hostLink: this.startReport.hostLink, cnat: cnatState, chainsChanged, mode: this.o.settings.crossNode, services: this.o.settings.services }, 'node dataplane started');
   }
@@ -352,7 +363,7 @@ export class NodeDataplane implements NodeDataplaneView {
     this.saveCheckpoint();
   }
 
-  private startReconciler(): void {
+  private async startReconciler(): Promise<void> {
     this.unsubscribe?.();
     this.reconciler?.close();
     const s = this.o.settings;
@@ -371,26 +382,31 @@ export class NodeDataplane implements NodeDataplaneView {
       ...(this.o.onWarning ? { onWarning: this.o.onWarning } : {}),
     });
     this.reconciler = rec;
+    // Adopt first: a run before it would take every translation VPP holds for missing and send it again.
+    try {
+      const a = await rec.adopt();
+      this.o.log.info({ translations: a.translations, routes: a.routes }, 'node objects adopted');
+    } catch (e) {
+      this.o.log.warn({ err: errText(e) }, 'node inventory not readable; every translation will be sent');
+    }
+    // Changes from here on; the first run below reads the whole view (what changed meanwhile included).
     this.unsubscribe = this.o.cluster.onChange((c) => {
       rec.trigger(undefined, c);
       if (c.what === 'node') this.nodesChanged();
     });
-    this.adopting = rec
-      .adopt()
-      .then((a) => {
-        this.o.log.info({ translations: a.translations, routes: a.routes }, 'node objects adopted');
-        rec.trigger();
-      })
-      .catch((e: unknown) => {
-        this.o.log.warn({ err: errText(e) }, 'node inventory not readable; every translation will be sent');
-        rec.trigger();
-      });
+    rec.trigger();
     rec.startResync(this.o.resyncMs);
   }
 
-  /** A Node changed: cluster CIDRs and this node's addresses may have (chains, cnat excludes). */
+  /**
+   * A Node changed: cluster CIDRs and this node's addresses may have (chains, cnat excludes). Coalesced: one job
+   * pending at a time (a relist of 500 Nodes costs one comparison, not 500).
+   */
   private nodesChanged(): void {
+    if (this.nodeJobPending) return;
+    this.nodeJobPending = true;
     void this.serial(async () => {
+      this.nodeJobPending = false;
       if (this.stopped || !this.started) return;
       if (JSON.stringify(this.chainSpec()) !== this.lastChains) await this.syncChains();
       const want = this.cnatSetup();
@@ -402,7 +418,6 @@ export class NodeDataplane implements NodeDataplaneView {
   /** Settles once the reconciler has nothing pending (tests). */
   async idle(): Promise<void> {
     await this.queue;
-    await this.adopting;
     await this.reconciler?.idle();
   }
 
@@ -426,7 +441,7 @@ export class NodeDataplane implements NodeDataplaneView {
         const inv = await takeNodeInventory(this.ctx);
         await this.remakeHostLink(inv);
         await this.applyCnat(this.cnatSetup());
-        this.startReconciler();
+        await this.startReconciler();
         this.o.log.info({ swIfIndex: this.hostLink?.swIfIndex }, 'node dataplane made again after the VPP restart');
       } catch (e) {
         this.lastError = errText(e);

@@ -152,7 +152,7 @@ async function startAgent(): Promise<Agent> {
   const a = new Agent(cfg, createLogger('debug', 'a', sink), {
     pods,
     netns: new ScopedHostNetns(RUN),
-    cluster: { nodes: () => s.nodes.list(), services: () => s.services!.list(), slices: () => s.slices!.list(), onChange: (l) => s.onChange(l) },
+    cluster: { nodes: () => s.nodes.list(), services: () => s.services!.list(), slices: () => s.slices!.list(), onChange: (l) => s.onChange(l), waitForSync: (ms) => s.waitForSync(ms) },
     nodeDataplane: { resyncMs: 300, retry: { initialMs: 50, maxMs: 400 }, host },
     state: { retry: { initialMs: 50, maxMs: 400 }, drainTimeoutMs: 2000 },
   });
