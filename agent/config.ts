@@ -250,6 +250,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
   const sweepIntervalSeconds = Number(sweepIn.value);
   if (!/^\d+$/.test(sweepIn.value) || sweepIntervalSeconds > 86_400) throw new ConfigError(`${sweepIn.name}: "${sweepIn.value}" is not a number of seconds between 0 and 86400`);
   const node = nodeDataplaneConfig(get, mtu, mtuIn.name);
+  if (node.enabled === 'on' && nodeName.value === '') throw new ConfigError(`${nodeName.name}: required with ${get('VPPCNI_NODE_DATAPLANE').name} on (which Node in the cluster lists is this one)`);
   return {
     vppApiSocket,
     cniSocket,

@@ -47,6 +47,10 @@ async function main(): Promise<void> {
     // auto: the node dataplane runs when the file lists cluster objects (nodes, services, endpointSlices).
     const file = pods as PodsFileSource;
     if (cfg.node.enabled === 'on' || (cfg.node.enabled === 'auto' && file.cluster() !== undefined)) {
+      if (cfg.nodeName === '') {
+        process.stderr.write('vpp-cni-agent: invalid configuration: NODE_NAME: required when the pods file lists cluster objects (which Node is this one); or VPPCNI_NODE_DATAPLANE=off\n');
+        process.exit(2);
+      }
       const cluster = new StaticCluster(log.child({ subsystem: 'node' }), file.cluster());
       const off = file.onClusterChange((c) => cluster.set(c));
       closeCluster = () => Promise.resolve(off());

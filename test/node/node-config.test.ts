@@ -31,6 +31,7 @@ test('values are read and canonicalised', () => {
 
 test.each([
   [{ VPPCNI_NODE_DATAPLANE: 'yes' }, [], 'VPPCNI_NODE_DATAPLANE: "yes" is not one of on, off, auto'],
+  [{ NODE_NAME: '', VPPCNI_PODS_FILE: '/x.yaml', VPPCNI_NODE_DATAPLANE: 'on' }, [], 'NODE_NAME: required with VPPCNI_NODE_DATAPLANE on (which Node in the cluster lists is this one)'],
   [{}, ['--cross-node', 'ipip'], '--cross-node: "ipip" is not one of host-gw, vxlan, none'],
   [{ VPPCNI_CLUSTER_CIDRS: '10.244.0.0' }, [], 'VPPCNI_CLUSTER_CIDRS: "10.244.0.0" is not a prefix (address/length)'],
   [{ VPPCNI_CLUSTER_CIDRS: '10.0.0.0/8' }, [], 'VPPCNI_SERVICE_CIDRS: 10.96.0.0/12 overlaps the cluster CIDR 10.0.0.0/8 of VPPCNI_CLUSTER_CIDRS'],
