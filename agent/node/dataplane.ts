@@ -274,7 +274,7 @@ export class NodeDataplane implements NodeDataplaneView {
   private async remakeHostLink(inv: NodeInventory): Promise<void> {
     await this.removeHostLink(inv);
     const spec = this.desiredHostLink();
-    const made = await transact(`node ${this.o.nodeName}`, this.o.log, undefined, (tx) => hostLinkKind.create(this.ctx, tx, spec));
+    const made = await transact(`node ${this.o.nodeName} host link`, this.o.log, undefined, (tx) => hostLinkKind.create(this.ctx, tx, spec));
     this.hostLink = made;
     this.checkpoint = { version: 1, ...(this.o.vpePid?.() !== undefined ? { vpePid: this.o.vpePid()! } : {}), hostLink: made };
     this.saveCheckpoint();

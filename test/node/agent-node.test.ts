@@ -11,7 +11,7 @@
  *    node checkpoint).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -324,6 +324,23 @@ d('the agent runs the node dataplane (host-gw, Services in VPP)', () => {
     expect(mutating(host.calls)).toEqual([]);
     expect(host.calls.length).toBeGreaterThan(0);
     expect({ vpp: await hostLinkInVpp(), hl0: linkIn('vcni-hl0'), hl1: linkIn('vcni-hl1'), routes: ourRoutes(), filter: iptablesSave('filter'), nat: iptablesSave('nat'), translations: await translations() }).toEqual(before);
+  });
+
+  test('a node checkpoint that does not parse: what is ours is removed and the host link made again (one af_packet, one veth pair)', async () => {
+    await stopAgent();
+    const oldVeth = linkIn('vcni-hl0')!.ifindex;
+    writeFileSync(join(stateDir, 'node.json'), '{"version":1,"hostLink":{"swIfIndex":"x"}}\n');
+    logLines.length = 0;
+    await startAgent();
+    expect(agent!.nodeDataplane!.startReport).toMatchObject({ hostLink: 'created', cnat: 'applied' });
+    expect(logLines.some((l) => l.msg === 'node checkpoint not usable: the host link is made again')).toBe(true);
+    const tagged = (await vpp.dumpAll(iface.sw_interface_dump, {})).filter((i) => i.tag === HOST_LINK_TAG);
+    expect(tagged).toHaveLength(1);
+    // Made again (VPP may hand out the freed sw_if_index again; the kernel gives the new veth a new ifindex).
+    expect(linkIn('vcni-hl0')!.ifindex).not.toBe(oldVeth);
+    expect((ipj(ns, ['link', 'show']) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith('vcni')).sort()).toEqual(['vcni-hl0', 'vcni-hl1']);
+    expect(ourRoutes()).toEqual(['10.244.0.0/24 via 169.254.100.1 dev vcni-hl1', '10.244.1.0/24 via 192.168.80.2 dev up0']);
+    expect(await translations()).toEqual(['10.96.0.20:80 -> 10.244.1.7:8080,10.244.1.8:8080']);
   });
 
   test('VPP restart: the host link, cnat and the translation are made again', async () => {
