@@ -34,8 +34,9 @@ async function main(): Promise<void> {
   let events: KubeEventRecorder | undefined;
   let closeCluster: (() => Promise<void>) | undefined;
   if (cfg.podsFile) {
+    let file: PodsFileSource;
     try {
-      pods = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
+      file = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
     } catch (e) {
       if (e instanceof PodsFileError) {
         process.stderr.write(`vpp-cni-agent: invalid configuration: ${e.message}\n`);
@@ -43,9 +44,9 @@ async function main(): Promise<void> {
       }
       throw e;
     }
+    pods = file;
     deps = { pods, metrics };
     // auto: the node dataplane runs when the file lists cluster objects (nodes, services, endpointSlices).
-    const file = pods as PodsFileSource;
     if (cfg.node.enabled === 'on' || (cfg.node.enabled === 'auto' && file.cluster() !== undefined)) {
       if (cfg.nodeName === '') {
         process.stderr.write('vpp-cni-agent: invalid configuration: NODE_NAME: required when the pods file lists cluster objects (which Node is this one); or VPPCNI_NODE_DATAPLANE=off\n');

@@ -118,6 +118,11 @@ function macFor(node: string, end: string): string {
   return ['02', ...[h[0]!, h[1]!, h[2]!, h[3]!, h[4]!].map((x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
+/** JSON with sorted keys (a record read back compares equal whatever its key order). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -241,7 +246,7 @@ export class NodeDataplane implements NodeDataplaneView {
     const rec = this.checkpoint.hostLink;
     if (!rec) return false;
     const { swIfIndex: _sw, ...spec } = rec;
-    if (JSON.stringify(spec) !== JSON.stringify(this.desiredHostLink())) {
+    if (canonical(spec) !== canonical(this.desiredHostLink())) {
       this.o.log.info({ recorded: spec }, 'host link: configuration changed; made again');
       return false;
     }
