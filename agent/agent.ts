@@ -26,6 +26,8 @@ import { PodView } from './observability/pod-view.js';
 import { CtlServer } from './observability/ctl-server.js';
 import { CheckpointStore } from './state/checkpoint.js';
 import { StateKeeper, type StateKeeperOptions } from './state/keeper.js';
+import { HostCmd } from './linux/host-cmd.js';
+import { NodeDataplane, type ClusterSource, type NodeDataplaneOptions } from './node/dataplane.js';
 
 export interface AgentDeps {
   pods: PodSource;
@@ -42,6 +44,15 @@ export interface AgentDeps {
   podWatch?: PodAnnotationWatch;
   /** Last errors per pod (default: a new log). */
   errorLog?: PodErrorLog;
+  /**
+   * Nodes, Services and EndpointSlices for the node dataplane (Kubernetes informers, or a pods file's lists);
+   * without it, or with VPPCNI_NODE_DATAPLANE=off, the agent reaches only the pods of its own node.
+   */
+  cluster?: ClusterSource;
+  /** Told after every node dataplane sync (metrics). */
+  nodeObserver?: NodeDataplaneOptions['observer'];
+  /** Tuning of the node dataplane (tests: a short resync). */
+  nodeDataplane?: { resyncMs?: number; retry?: { initialMs: number; maxMs: number }; host?: HostCmd };
   /** Tuning of the state layer (tests: short retry backoff). */
   state?: Partial<Pick<StateKeeperOptions, 'retry' | 'concurrency' | 'drainTimeoutMs' | 'sweepAtStart'>>;
 }
@@ -59,6 +70,8 @@ export class Agent {
   readonly ctl: CtlServer;
   /** Checkpoint reconcile, VPP-restart recovery, orphan sweep (agent/state). */
   readonly state: StateKeeper;
+  /** Host link, routes to other nodes, egress NAT, Services in VPP (agent/node); undefined when off. */
+  readonly nodeDataplane: NodeDataplane | undefined;
   private stopped = false;
   private connectLoop: Promise<void> | undefined;
   private readonly unsubscribe: (() => void)[] = [];
@@ -83,7 +96,26 @@ export class Agent {
     });
     this.node = new NodeResources(this.vpp);
     const netns = deps.netns ?? new LinuxNetns();
-    const ctx: DriverContext = { vpp: this.vpp, netns, node: this.node, cfg: cfg.pod, log: log.child({ subsystem: 'pod' }) };
+    const nodeLog = log.child({ subsystem: 'node' });
+    this.nodeDataplane =
+      deps.cluster && cfg.node.enabled !== 'off'
+        ? new NodeDataplane({
+            vpp: this.vpp,
+            host: deps.nodeDataplane?.host ?? new HostCmd({ netns: cfg.node.netns }),
+            log: nodeLog,
+            nodeName: cfg.nodeName,
+            settings: cfg.node,
+            cluster: deps.cluster,
+            stateDir: cfg.stateDir,
+            vpePid: () => this.vpp.pid,
+            // The Event recorder writes Events on pods only: a Service warning is a log line (the reconciler's).
+            ...(deps.nodeObserver ? { observer: deps.nodeObserver } : {}),
+            ...(deps.nodeDataplane?.resyncMs ? { resyncMs: deps.nodeDataplane.resyncMs } : {}),
+          })
+        : undefined;
+    // Pod eth0s join cnat's POD table only when Services are translated in VPP.
+    const podCfg = { ...cfg.pod, servicesInVpp: this.nodeDataplane !== undefined && cfg.node.services };
+    const ctx: DriverContext = { vpp: this.vpp, netns, node: this.node, cfg: podCfg, log: log.child({ subsystem: 'pod' }) };
     // auto mode's switch to veth: a warning Event on the first pod that got one (the log says it too).
     const interfaceMode = new PodInterfaceModeState(cfg.pod.interfaceMode ?? 'auto', ctx.log, (pod, s) => deps.events?.warn(pod, 'PodInterfaceFallback', fallbackEventMessage(s)));
     this.network = new PodNetwork(ctx, { interfaceMode, ...(deps.stepHook ? { stepHook: deps.stepHook } : {}) });
@@ -118,7 +150,7 @@ export class Agent {
       },
     });
     this.state = new StateKeeper({
-      ctx: { vpp: this.vpp, netns, node: this.node, cfg: cfg.pod, network: this.network, store, pods: deps.pods, exclusive: (cid, fn) => this.manager.exclusive(cid, fn), log: log.child({ subsystem: 'state' }) },
+      ctx: { vpp: this.vpp, netns, node: this.node, cfg: podCfg, network: this.network, store, pods: deps.pods, exclusive: (cid, fn) => this.manager.exclusive(cid, fn), log: log.child({ subsystem: 'state' }) },
       rebuild: store instanceof CheckpointStore && store.outcome.kind === 'moved-aside',
       sweepIntervalMs: cfg.sweepIntervalSeconds * 1000,
       busy: () => this.manager.busy,
@@ -161,7 +193,14 @@ export class Agent {
     this.vpp.onRestart((r) => {
       this.log.warn({ previousPid: r.previousPid, vpePid: r.vpePid }, 'VPP restarted: node objects will be made again');
       this.node.reset();
-      this.state.onVppRestart(r);
+      const nd = this.nodeDataplane?.vppRestarted();
+      if (!nd) {
+        this.state.onVppRestart(r);
+        return;
+      }
+      // Pods made again join cnat's POD table: cnat's SNAT base goes first (a few calls).
+      void nd.base.then(() => this.state.onVppRestart(r));
+      nd.done.catch(() => this.scheduleNodeStart());
     });
   }
 
@@ -172,6 +211,8 @@ export class Agent {
     if (s === 'not-responding') return 'VPP is not answering health pings';
     const st = this.state.notReady();
     if (st) return st;
+    const nd = this.nodeDataplane?.notReady();
+    if (nd) return nd;
     if (!this.server.isListening) return 'CNI server not listening';
     return undefined;
   }
@@ -204,6 +245,9 @@ export class Agent {
       try {
         const info = await this.vpp.connect();
         this.log.info({ vpePid: info.vpePid, messages: info.messageCount, socket: this.cfg.vppApiSocket }, 'connected to VPP');
+        // The node dataplane first: pods the reconcile makes again need cnat's SNAT base (their POD-table
+        // calls answer FEATURE_DISABLED before it); on an agent restart it adopts everything with no change.
+        await this.startNodeDataplane();
         await this.state.start(); // reconcile the checkpoint and sweep orphans before ADDs are served
         return;
       } catch (e) {
@@ -214,13 +258,48 @@ export class Agent {
     }
   }
 
+  /** Starts the node dataplane; on failure logs and retries in the background (ADD answers not ready meanwhile). */
+  private async startNodeDataplane(): Promise<void> {
+    const nd = this.nodeDataplane;
+    if (!nd) return;
+    try {
+      await nd.start();
+    } catch (e) {
+      this.log.error({ subsystem: 'node', err: (e as Error).message }, 'node dataplane not started; retrying');
+      this.scheduleNodeStart();
+    }
+  }
+
+  private nodeRetry: NodeJS.Timeout | undefined;
+  private nodeBackoff: Backoff | undefined;
+
+  private scheduleNodeStart(): void {
+    if (this.stopped || this.nodeRetry) return;
+    const r = this.deps.nodeDataplane?.retry ?? { initialMs: 1000, maxMs: 30_000 };
+    this.nodeBackoff ??= new Backoff({ initialDelayMs: r.initialMs, maxDelayMs: r.maxMs, multiplier: 2, jitter: 0 });
+    this.nodeRetry = setTimeout(() => {
+      this.nodeRetry = undefined;
+      if (this.stopped) return;
+      this.nodeDataplane!.start().then(
+        () => (this.nodeBackoff = undefined),
+        (e: unknown) => {
+          this.log.error({ subsystem: 'node', err: (e as Error).message }, 'node dataplane not started; retrying');
+          this.scheduleNodeStart();
+        },
+      );
+    }, this.nodeBackoff.nextDelay());
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.nodeRetry);
+    const nodeStopped = this.nodeDataplane?.stop();
     const stateStopped = this.state.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     await this.server.stop();
     await this.ctl.stop();
     await this.observability.stop();
+    await nodeStopped;
     await this.vpp.close();
     await stateStopped;
   }

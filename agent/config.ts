@@ -16,6 +16,9 @@ import {
   type PodInterfaceConfig,
   type PodInterfaceModeSetting,
 } from './pod/interface-spec.js';
+import { CROSS_NODE_MODES, type CrossNodeMode } from './node/node-routes.js';
+import { overlaps, parseCidr, type Cidr } from './node/cidr.js';
+import { VXLAN_OVERHEAD } from './linux/vxlan.js';
 
 export interface AgentConfig {
   vppApiSocket: string;
@@ -34,6 +37,30 @@ export interface AgentConfig {
   /** vpp-cnictl's socket (HTTP/JSON, root only). */
   ctlSocket: string;
   pod: PodInterfaceConfig;
+  node: NodeDataplaneConfig;
+}
+
+/** One end pair of the host link in one family. */
+export interface HostLinkAddresses {
+  vpp: string;
+  host: string;
+  len: number;
+}
+
+/** The node dataplane's settings (agent/node/dataplane.ts). */
+export interface NodeDataplaneConfig {
+  /** auto: on with Kubernetes; with a pods file, on when the file lists cluster objects. */
+  enabled: 'on' | 'off' | 'auto';
+  crossNode: CrossNodeMode;
+  /** undefined: derived from every Node's podCIDRs. */
+  clusterCidrs: string[] | undefined;
+  serviceCidrs: string[];
+  natOutgoing: boolean;
+  services: boolean;
+  hostLink: { ip4: HostLinkAddresses | undefined; ip6: HostLinkAddresses | undefined; mtu: number };
+  vxlan: { vni: number; port: number };
+  /** Named netns of the host side; undefined: the agent's own. */
+  netns: string | undefined;
 }
 
 /** One row per setting: variable, flag, default, description (the README table is made from it). */
@@ -59,6 +86,43 @@ export const SETTINGS = [
   },
   { env: 'VPPCNI_CTL_SOCKET', flag: '--ctl-socket', default: '', doc: "vpp-cnictl's socket (0600, in a 0700 directory); empty: ctl.sock next to the CNI socket (/var/run/vpp-cni/ctl.sock)" },
   { env: 'KUBECONFIG', flag: '--kubeconfig', default: '', doc: 'kubeconfig file; empty: the in-cluster service account (not used with a pods file)' },
+  {
+    env: 'VPPCNI_NODE_DATAPLANE',
+    flag: '--node-dataplane',
+    default: 'auto',
+    doc: 'on, off, auto: the host link, routes to other nodes, egress NAT and Services in VPP; auto: on with Kubernetes, and with a pods file when the file lists nodes, services or endpointSlices',
+  },
+  { env: 'VPPCNI_CROSS_NODE', flag: '--cross-node', default: 'vxlan', doc: 'routes to other nodes\' pod CIDRs: host-gw (via their InternalIP, one L2 segment), vxlan (kernel VXLAN device), none (the underlay routes them)' },
+  {
+    env: 'VPPCNI_CLUSTER_CIDRS',
+    flag: '--cluster-cidrs',
+    default: '',
+    doc: 'comma list of the cluster\'s pod CIDRs (FORWARD accept, masquerade sources, no SNAT toward them); empty: every podCIDR of every Node, followed as Nodes change',
+  },
+  { env: 'VPPCNI_SERVICE_CIDRS', flag: '--service-cidrs', default: '10.96.0.0/12', doc: 'comma list of the Service CIDRs (never masqueraded, no SNAT toward them)' },
+  { env: 'VPPCNI_NAT_OUTGOING', flag: '--nat-outgoing', default: 'true', doc: 'true: the host masquerades pod traffic to destinations outside the cluster and service CIDRs (chain VPPCNI-POSTROUTING)' },
+  { env: 'VPPCNI_SERVICES', flag: '--services', default: 'true', doc: 'true: ClusterIPs and externalIPs of Services are translated in VPP (cnat) for pod-originated traffic' },
+  {
+    env: 'VPPCNI_HOST_LINK_IP4',
+    flag: '--host-link-ip4',
+    default: '169.254.100.1/30,169.254.100.2/30',
+    doc: 'VPP\'s and the host\'s address of the host link, one prefix (link-local by default); none: no IPv4 on the link',
+  },
+  {
+    env: 'VPPCNI_HOST_LINK_IP6',
+    flag: '--host-link-ip6',
+    default: 'fd56:6370:636e::1/126,fd56:6370:636e::2/126',
+    doc: 'VPP\'s and the host\'s IPv6 address of the host link, one prefix (a fixed ULA by default); none: no IPv6 on the link',
+  },
+  { env: 'VPPCNI_HOST_LINK_MTU', flag: '--host-link-mtu', default: '1500', doc: 'MTU of the node\'s link and of the host link; pods need VPPCNI_POD_MTU ≤ this − 50 with vxlan (≤ this otherwise)' },
+  { env: 'VPPCNI_VXLAN_VNI', flag: '--vxlan-vni', default: '4097', doc: 'VNI of the VXLAN device (cross-node vxlan), 1-16777215' },
+  { env: 'VPPCNI_VXLAN_PORT', flag: '--vxlan-port', default: '4789', doc: 'UDP port of the VXLAN device' },
+  {
+    env: 'VPPCNI_NODE_NETNS',
+    flag: '--node-netns',
+    default: '',
+    doc: "named network namespace holding the node's host side (host link, routes, VXLAN, iptables); empty: the agent's own (tests and the demo use a named one)",
+  },
 ] as const;
 
 /** The README's configuration table, made from SETTINGS (a test keeps the README in sync). */
@@ -174,21 +238,23 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
   if (ctlSocket === cniSocket) throw new ConfigError(`${get('VPPCNI_CTL_SOCKET').name}: "${ctlSocket}" is the CNI socket too`);
 
   const podsFile = str('VPPCNI_PODS_FILE');
-  const node = get('NODE_NAME');
-  if (node.value === '' && podsFile === '') {
-    throw new ConfigError(`${node.name}: required when pods come from Kubernetes (no --pods-file); set it from the downward API (fieldRef spec.nodeName)`);
+  const nodeName = get('NODE_NAME');
+  if (nodeName.value === '' && podsFile === '') {
+    throw new ConfigError(`${nodeName.name}: required when pods come from Kubernetes (no --pods-file); set it from the downward API (fieldRef spec.nodeName)`);
   }
-  if (node.value !== '' && (node.value.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(node.value))) {
-    throw new ConfigError(`${node.name}: "${node.value}" is not a node name (lower-case DNS subdomain, at most 253 characters)`);
+  if (nodeName.value !== '' && (nodeName.value.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(nodeName.value))) {
+    throw new ConfigError(`${nodeName.name}: "${nodeName.value}" is not a node name (lower-case DNS subdomain, at most 253 characters)`);
   }
   const kubeconfig = str('KUBECONFIG');
   const sweepIn = get('VPPCNI_SWEEP_INTERVAL');
   const sweepIntervalSeconds = Number(sweepIn.value);
   if (!/^\d+$/.test(sweepIn.value) || sweepIntervalSeconds > 86_400) throw new ConfigError(`${sweepIn.name}: "${sweepIn.value}" is not a number of seconds between 0 and 86400`);
+  const node = nodeDataplaneConfig(get, mtu, mtuIn.name);
+  if (node.enabled === 'on' && nodeName.value === '') throw new ConfigError(`${nodeName.name}: required with ${get('VPPCNI_NODE_DATAPLANE').name} on (which Node in the cluster lists is this one)`);
   return {
     vppApiSocket,
     cniSocket,
-    nodeName: node.value,
+    nodeName: nodeName.value,
     logLevel: lvl.value as AgentConfig['logLevel'],
     metricsPort: num('VPPCNI_METRICS_PORT'),
     healthPort: num('VPPCNI_HEALTH_PORT'),
@@ -198,5 +264,97 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     kubeconfig: kubeconfig === '' ? undefined : kubeconfig,
     ctlSocket,
     pod: { gates: { ...DEFAULT_FEATURE_GATES, ...gates.data }, defaults, limits, mtu, interfaceMode },
+    node,
+  };
+}
+
+type Getter = (envName: string) => { name: string; value: string };
+
+function cidrList(name: string, value: string): Cidr[] {
+  const out: Cidr[] = [];
+  for (const t of value.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const c = parseCidr(t);
+    if (!c) throw new ConfigError(`${name}: "${t}" is not a prefix (address/length)`);
+    out.push(c);
+  }
+  return out;
+}
+
+function boolOf(get: Getter, envName: string): boolean {
+  const { name, value } = get(envName);
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new ConfigError(`${name}: "${value}" is not true or false`);
+}
+
+/** `VPP/len,HOST/len` in one prefix, or `none`. */
+function hostLinkPair(get: Getter, envName: string, family: 4 | 6): HostLinkAddresses | undefined {
+  const { name, value } = get(envName);
+  if (value === 'none') return undefined;
+  const parts = value.split(',').map((x) => x.trim());
+  const cidrs = parts.map((p) => parseCidr(p));
+  if (parts.length !== 2 || cidrs.some((c) => c === undefined)) throw new ConfigError(`${name}: "${value}" is not two addresses with their prefix length (VPP,host: 169.254.100.1/30,169.254.100.2/30) or none`);
+  const [a, b] = cidrs as [Cidr, Cidr];
+  const [va, vb] = parts.map((p) => p.slice(0, p.indexOf('/'))) as [string, string];
+  if (a.family !== family) throw new ConfigError(`${name}: "${value}" is not IPv${family}`);
+  if (a.text !== b.text) throw new ConfigError(`${name}: "${value}": both addresses must be in one prefix of one length`);
+  if (va === vb) throw new ConfigError(`${name}: "${value}": VPP and the host need two different addresses`);
+  const maxLen = family === 4 ? 30 : 126;
+  if (a.len > maxLen) throw new ConfigError(`${name}: "${value}": the prefix must be /${maxLen} or shorter`);
+  if (family === 4 && (va === a.network || vb === a.network)) throw new ConfigError(`${name}: "${value}": the network address of ${a.text} cannot be an end of the link`);
+  return { vpp: va, host: vb, len: a.len };
+}
+
+/** The node dataplane's settings, checked together (overlaps, MTU). */
+function nodeDataplaneConfig(get: Getter, podMtu: number, podMtuName: string): NodeDataplaneConfig {
+  const en = get('VPPCNI_NODE_DATAPLANE');
+  if (!['on', 'off', 'auto'].includes(en.value)) throw new ConfigError(`${en.name}: "${en.value}" is not one of on, off, auto`);
+  const cn = get('VPPCNI_CROSS_NODE');
+  if (!(CROSS_NODE_MODES as readonly string[]).includes(cn.value)) throw new ConfigError(`${cn.name}: "${cn.value}" is not one of ${CROSS_NODE_MODES.join(', ')}`);
+  const crossNode = cn.value as CrossNodeMode;
+  const cc = get('VPPCNI_CLUSTER_CIDRS');
+  const cluster = cidrList(cc.name, cc.value);
+  const sc = get('VPPCNI_SERVICE_CIDRS');
+  const service = cidrList(sc.name, sc.value);
+  for (const a of cluster) for (const b of service) if (overlaps(a, b)) throw new ConfigError(`${sc.name}: ${b.text} overlaps the cluster CIDR ${a.text} of ${cc.name}`);
+  const ip4 = hostLinkPair(get, 'VPPCNI_HOST_LINK_IP4', 4);
+  const ip6 = hostLinkPair(get, 'VPPCNI_HOST_LINK_IP6', 6);
+  if (!ip4 && !ip6) throw new ConfigError(`${get('VPPCNI_HOST_LINK_IP4').name}: the host link needs an address in at least one family (both are none)`);
+  for (const [envName, pair] of [['VPPCNI_HOST_LINK_IP4', ip4], ['VPPCNI_HOST_LINK_IP6', ip6]] as const) {
+    if (!pair) continue;
+    const link = parseCidr(`${pair.vpp}/${pair.len}`)!;
+    for (const [otherName, list] of [[cc.name, cluster], [sc.name, service]] as const) {
+      const hit = list.find((c) => overlaps(c, link));
+      if (hit) throw new ConfigError(`${get(envName).name}: ${link.text} overlaps ${hit.text} of ${otherName}`);
+    }
+  }
+  const mtuIn = get('VPPCNI_HOST_LINK_MTU');
+  const mtu = Number(mtuIn.value);
+  if (!/^\d+$/.test(mtuIn.value) || mtu < 1280 || mtu > 9216) throw new ConfigError(`${mtuIn.name}: "${mtuIn.value}" is not an MTU between 1280 and 9216`);
+  const vniIn = get('VPPCNI_VXLAN_VNI');
+  const vni = Number(vniIn.value);
+  if (!/^\d+$/.test(vniIn.value) || vni < 1 || vni > 16_777_215) throw new ConfigError(`${vniIn.name}: "${vniIn.value}" is not a VNI (1-16777215)`);
+  const portIn = get('VPPCNI_VXLAN_PORT');
+  const vxPort = Number(portIn.value);
+  if (!/^\d+$/.test(portIn.value) || vxPort < 1 || vxPort > 65535) throw new ConfigError(`${portIn.name}: "${portIn.value}" is not a UDP port (1-65535)`);
+  const nsIn = get('VPPCNI_NODE_NETNS');
+  if (nsIn.value !== '' && !/^[A-Za-z0-9_.-]{1,64}$/.test(nsIn.value)) throw new ConfigError(`${nsIn.name}: "${nsIn.value}" is not a netns name (letters, digits, _ . -; at most 64)`);
+  const enabled = en.value as NodeDataplaneConfig['enabled'];
+  if (enabled !== 'off') {
+    const overhead = crossNode === 'vxlan' ? VXLAN_OVERHEAD : 0;
+    if (podMtu > mtu - overhead) {
+      throw new ConfigError(`${podMtuName}: ${podMtu} does not fit ${mtuIn.name} ${mtu}${overhead ? ` − ${overhead} (vxlan encapsulation)` : ''}: at most ${mtu - overhead}`);
+    }
+  }
+  return {
+    enabled,
+    crossNode,
+    clusterCidrs: cc.value.trim() === '' ? undefined : cluster.map((c) => c.text),
+    serviceCidrs: service.map((c) => c.text),
+    natOutgoing: boolOf(get, 'VPPCNI_NAT_OUTGOING'),
+    services: boolOf(get, 'VPPCNI_SERVICES'),
+    hostLink: { ip4, ip6, mtu },
+    vxlan: { vni, port: vxPort },
+    netns: nsIn.value === '' ? undefined : nsIn.value,
   };
 }

@@ -13,6 +13,8 @@ import type { PodSource } from './pod-info/source.js';
 // The Kubernetes access (agent/kube: node:https and zod, no client library) is loaded only when the agent talks to Kubernetes.
 import type { KubeEventRecorder } from './kube/events.js';
 import { AgentMetrics } from './observability/metrics.js';
+import { StaticCluster } from './node/static-cluster.js';
+import type { ClusterSource } from './node/dataplane.js';
 
 async function main(): Promise<void> {
   let cfg;
@@ -30,9 +32,11 @@ async function main(): Promise<void> {
   let pods: PodSource;
   let deps: AgentDeps;
   let events: KubeEventRecorder | undefined;
+  let closeCluster: (() => Promise<void>) | undefined;
   if (cfg.podsFile) {
+    let file: PodsFileSource;
     try {
-      pods = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
+      file = new PodsFileSource(cfg.podsFile, log.child({ subsystem: 'pods-file' }));
     } catch (e) {
       if (e instanceof PodsFileError) {
         process.stderr.write(`vpp-cni-agent: invalid configuration: ${e.message}\n`);
@@ -40,7 +44,19 @@ async function main(): Promise<void> {
       }
       throw e;
     }
+    pods = file;
     deps = { pods, metrics };
+    // auto: the node dataplane runs when the file lists cluster objects (nodes, services, endpointSlices).
+    if (cfg.node.enabled === 'on' || (cfg.node.enabled === 'auto' && file.cluster() !== undefined)) {
+      if (cfg.nodeName === '') {
+        process.stderr.write('vpp-cni-agent: invalid configuration: NODE_NAME: required when the pods file lists cluster objects (which Node is this one); or VPPCNI_NODE_DATAPLANE=off\n');
+        process.exit(2);
+      }
+      const cluster = new StaticCluster(log.child({ subsystem: 'node' }), file.cluster());
+      const off = file.onClusterChange((c) => cluster.set(c));
+      closeCluster = () => Promise.resolve(off());
+      deps.cluster = cluster;
+    }
   } else {
     const { KubeConfigError, loadKubeConfig } = await import('./kube/client.js');
     const { KubePodSource } = await import('./kube/pod-source.js');
@@ -58,7 +74,24 @@ async function main(): Promise<void> {
     const kube = new KubePodSource({ kc, nodeName: cfg.nodeName, log: log.child({ subsystem: 'pods' }), onWatchRestart: (reason) => metrics.watchRestarts.inc({ reason }) });
     events = new KubeEventRecorder({ kc, nodeName: cfg.nodeName, log: log.child({ subsystem: 'events' }), onOutcome: (reason, outcome) => metrics.events.inc({ reason, outcome }) });
     pods = kube;
-    deps = { pods, metrics, events, podWatch: kube, podsNotReady: () => kube.notReady() };
+    let cluster: ClusterSource | undefined;
+    let clusterNotReady: () => string | undefined = () => undefined;
+    if (cfg.node.enabled !== 'off') {
+      // Nodes, and with Services on, Services and EndpointSlices (RBAC: list and watch of those three).
+      const { NodeDataplaneSource } = await import('./kube/node-dataplane-source.js');
+      const src = new NodeDataplaneSource({ kc, log: log.child({ subsystem: 'node-informers' }), services: cfg.node.services });
+      cluster = {
+        nodes: () => src.nodes.list(),
+        services: () => src.services?.list() ?? [],
+        slices: () => src.slices?.list() ?? [],
+        onChange: (l) => src.onChange(l),
+        waitForSync: (ms) => src.waitForSync(ms),
+      };
+      clusterNotReady = () => src.notReady();
+      closeCluster = () => src.close();
+      src.start();
+    }
+    deps = { pods, metrics, events, podWatch: kube, podsNotReady: () => kube.notReady() ?? clusterNotReady(), ...(cluster ? { cluster } : {}) };
     kube.start();
   }
   const agent = new Agent(cfg, log, deps);
@@ -69,7 +102,7 @@ async function main(): Promise<void> {
     log.info({ signal: sig }, 'stopping');
     void agent
       .stop()
-      .then(() => Promise.all([pods.close(), events?.close()]))
+      .then(() => Promise.all([pods.close(), events?.close(), closeCluster?.()]))
       .finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -26,6 +26,19 @@ export class CnatConfigurator {
 
   constructor(private readonly vpp: Pick<VppApi, 'request'>) {}
 
+  /** What was applied last (undefined: nothing known to be applied). */
+  get current(): CnatSetup | undefined {
+    return this.applied;
+  }
+
+  /**
+   * Takes `setup` as applied without a call (agent restart with the same VPP: the node checkpoint says it was
+   * applied and the host link, made after it, verified): the next apply sends only the difference.
+   */
+  assume(setup: CnatSetup): void {
+    this.applied = { ...setup, excludePrefixes: [...setup.excludePrefixes], podInterfaces: [...setup.podInterfaces], hostInterfaces: [...setup.hostInterfaces] };
+  }
+
   /** After a VPP restart everything is gone: the next apply starts from nothing. */
   forget(): void {
     this.applied = undefined;

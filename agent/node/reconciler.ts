@@ -27,6 +27,9 @@ import { desiredForService, mergeServices, sameTranslation, slicesByService, typ
 import { keyOf } from './kube-objects.js';
 import { deleteTranslation, serviceTranslationKind, type MadeTranslation } from './kinds/service-translation.js';
 
+/** Latency samples kept in `stats.latencies`. */
+export const MAX_LATENCY_SAMPLES = 10_000;
+
 export interface ClusterView {
   nodes(): KubeNode[];
   services(): KubeService[];
@@ -55,6 +58,8 @@ export interface ReconcilerOptions {
   readonly concurrency?: number;
   /** Milliseconds clock (default performance.now). */
   readonly clock?: () => number;
+  /** Told after every run: `latencyMs` from the change that caused it (undefined for a periodic run). */
+  readonly onRun?: (ok: boolean, latencyMs: number | undefined) => void;
   /** A Service warning (once per Service and reason): a Warning Event in a cluster. */
   readonly onWarning?: (service: string, reason: string) => void;
 }
@@ -200,9 +205,16 @@ export class NodeReconciler {
         try {
           await this.runOnce();
           this.stats.lastError = undefined;
-          if (since !== undefined) this.stats.latencies.push(this.clock() - since);
+          const latency = since === undefined ? undefined : this.clock() - since;
+          if (latency !== undefined) {
+            this.stats.latencies.push(latency);
+            // Bounded: a long-running agent keeps the latest samples only.
+            if (this.stats.latencies.length > MAX_LATENCY_SAMPLES) this.stats.latencies.splice(0, this.stats.latencies.length - MAX_LATENCY_SAMPLES);
+          }
+          this.o.onRun?.(true, latency);
         } catch (e) {
           this.stats.lastError = (e as Error).message;
+          this.o.onRun?.(false, undefined);
           this.ctx.log.warn({ err: (e as Error).message, retryInMs: this.retryMs }, 'node dataplane sync failed; retrying');
           const t = setTimeout(() => this.trigger(), this.retryMs);
           t.unref();

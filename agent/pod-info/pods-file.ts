@@ -178,12 +178,59 @@ function issueText(e: z.ZodError): string {
   return `${path ? `${cut(path.replace(/^\./, ''))}: ` : ''}${i.message}${e.issues.length > 1 ? ` (and ${e.issues.length - 1} more)` : ''}`;
 }
 
+/** Most objects of one cluster list in a pods file. */
+export const MAX_CLUSTER_OBJECTS = 10_000;
+const CLUSTER_KEYS = ['nodes', 'services', 'endpointSlices'] as const;
+const clusterListsSchema = z.object({
+  nodes: z.array(z.unknown()).max(MAX_CLUSTER_OBJECTS).optional(),
+  services: z.array(z.unknown()).max(MAX_CLUSTER_OBJECTS).optional(),
+  endpointSlices: z.array(z.unknown()).max(MAX_CLUSTER_OBJECTS).optional(),
+  items: z.array(z.unknown()).optional(),
+});
+
+/**
+ * Cluster objects a pods file may list next to its pods (a document with `nodes`, `services`,
+ * `endpointSlices`, and optionally `items`): kept as found here; the node dataplane validates each object
+ * with its own schemas (agent/node/kube-objects.ts) before using it.
+ */
+export interface ClusterObjectsRaw {
+  nodes: unknown[];
+  services: unknown[];
+  endpointSlices: unknown[];
+}
+
+export interface PodsFileContents {
+  pods: PodInfo[];
+  /** undefined: the file lists no cluster objects. */
+  cluster: ClusterObjectsRaw | undefined;
+}
+
+function hasClusterKeys(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && CLUSTER_KEYS.some((k) => k in v);
+}
+
 /** Turns parsed documents into pods; throws PodsFileError naming the document and the field. */
 export function podsOfDocuments(docs: readonly unknown[]): PodInfo[] {
+  return contentsOfDocuments(docs).pods;
+}
+
+/** Pods and cluster lists of parsed documents; throws PodsFileError naming the document and the field. */
+export function contentsOfDocuments(docs: readonly unknown[]): PodsFileContents {
   const out: PodInfo[] = [];
-  docs.forEach((v, d) => {
-    if (v === null || v === undefined) return;
-    const r = Array.isArray(v) ? z.array(podSchema).safeParse(v) : typeof v === 'object' && 'items' in v ? listSchema.safeParse(v) : podSchema.safeParse(v);
+  let cluster: ClusterObjectsRaw | undefined;
+  docs.forEach((found, d) => {
+    if (found === null || found === undefined) return;
+    let v: unknown = found;
+    if (hasClusterKeys(found)) {
+      const c = clusterListsSchema.safeParse(found);
+      if (!c.success) throw new PodsFileError(`document ${d + 1}: ${issueText(c.error)}; expected lists of at most ${MAX_CLUSTER_OBJECTS} objects (nodes, services, endpointSlices) and pod objects (items)`);
+      cluster ??= { nodes: [], services: [], endpointSlices: [] };
+      cluster.nodes.push(...(c.data.nodes ?? []));
+      cluster.services.push(...(c.data.services ?? []));
+      cluster.endpointSlices.push(...(c.data.endpointSlices ?? []));
+      v = { items: c.data.items ?? [] };
+    }
+    const r = Array.isArray(v) ? z.array(podSchema).safeParse(v) : typeof v === 'object' && v !== null && 'items' in v ? listSchema.safeParse(v) : podSchema.safeParse(v);
     if (!r.success) throw new PodsFileError(`document ${d + 1}: ${issueText(r.error)}; expected pod objects (metadata.name, metadata.namespace, metadata.annotations: string to string, spec.hostNetwork: boolean)`);
     const pods = Array.isArray(r.data) ? r.data : 'items' in r.data ? r.data.items : [r.data];
     for (const p of pods) {
@@ -193,7 +240,7 @@ export function podsOfDocuments(docs: readonly unknown[]): PodInfo[] {
       out.push(info);
     }
   });
-  return out;
+  return { pods: out, cluster };
 }
 
 function precheck(text: string): void {
@@ -210,8 +257,18 @@ export function parsePodsFile(text: string, timeoutMs = PODS_FILE_PARSE_TIMEOUT_
 
 /** As parsePodsFile, without blocking the event loop. */
 export async function parsePodsFileAsync(text: string, timeoutMs = PODS_FILE_PARSE_TIMEOUT_MS, track?: (w: Worker | undefined) => void): Promise<PodInfo[]> {
+  return (await parsePodsFileContentsAsync(text, timeoutMs, track)).pods;
+}
+
+/** Pods and cluster lists of a pods file's text. */
+export function parsePodsFileContents(text: string, timeoutMs = PODS_FILE_PARSE_TIMEOUT_MS): PodsFileContents {
   precheck(text);
-  return podsOfDocuments(await parseYamlAsync(text, timeoutMs, track));
+  return contentsOfDocuments(parseYamlSync(text, timeoutMs));
+}
+
+export async function parsePodsFileContentsAsync(text: string, timeoutMs = PODS_FILE_PARSE_TIMEOUT_MS, track?: (w: Worker | undefined) => void): Promise<PodsFileContents> {
+  precheck(text);
+  return contentsOfDocuments(await parseYamlAsync(text, timeoutMs, track));
 }
 
 /** Reads at most MAX_PODS_FILE_BYTES of `path` (a larger file is refused without reading it). */
@@ -242,6 +299,8 @@ export interface PodsFileOptions {
 
 export class PodsFileSource implements PodSource {
   private pods = new Map<string, PodInfo>();
+  private clusterObjects: ClusterObjectsRaw | undefined;
+  private readonly clusterListeners = new Set<(c: ClusterObjectsRaw | undefined) => void>();
   private watcher: FSWatcher | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private generation = 0;
@@ -257,7 +316,7 @@ export class PodsFileSource implements PodSource {
   ) {
     this.timeoutMs = opts.parseTimeoutMs ?? PODS_FILE_PARSE_TIMEOUT_MS;
     try {
-      this.apply(parsePodsFile(readPodsFile(path), this.timeoutMs));
+      this.apply(parsePodsFileContents(readPodsFile(path), this.timeoutMs));
     } catch (e) {
       throw e instanceof PodsFileError ? new PodsFileError(`pods file ${path}: ${e.message}`) : e;
     }
@@ -268,9 +327,24 @@ export class PodsFileSource implements PodSource {
     }
   }
 
-  private apply(list: PodInfo[]): void {
+  private apply(c: PodsFileContents): void {
+    const list = c.pods;
     this.pods = new Map(list.map((p) => [`${p.namespace}/${p.name}`, p]));
-    this.log.info({ path: this.path, pods: list.length }, 'pods file loaded');
+    const changed = JSON.stringify(c.cluster) !== JSON.stringify(this.clusterObjects);
+    this.clusterObjects = c.cluster;
+    this.log.info({ path: this.path, pods: list.length, ...(c.cluster ? { nodes: c.cluster.nodes.length, services: c.cluster.services.length, endpointSlices: c.cluster.endpointSlices.length } : {}) }, 'pods file loaded');
+    if (changed) for (const l of this.clusterListeners) l(c.cluster);
+  }
+
+  /** The file's cluster objects (unvalidated), undefined when it lists none. */
+  cluster(): ClusterObjectsRaw | undefined {
+    return this.clusterObjects;
+  }
+
+  /** Calls `l` when a reload changed the cluster objects. */
+  onClusterChange(l: (c: ClusterObjectsRaw | undefined) => void): () => void {
+    this.clusterListeners.add(l);
+    return () => this.clusterListeners.delete(l);
   }
 
   private scheduleReload(): void {
@@ -289,8 +363,8 @@ export class PodsFileSource implements PodSource {
         if (w) this.worker = mine = w;
         else if (this.worker === mine) this.worker = undefined;
       };
-      const list = await parsePodsFileAsync(readPodsFile(this.path), this.timeoutMs, track);
-      if (gen === this.generation && !this.closed) this.apply(list);
+      const contents = await parsePodsFileContentsAsync(readPodsFile(this.path), this.timeoutMs, track);
+      if (gen === this.generation && !this.closed) this.apply(contents);
     } catch (e) {
       if (gen !== this.generation || this.closed) return;
       this.log.warn({ path: this.path, err: e instanceof PodsFileError ? e.message : cut(String((e as Error)?.message)) }, 'pods file not reloaded, keeping the previous contents');

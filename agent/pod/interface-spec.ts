@@ -77,6 +77,8 @@ export interface PodInterfaceConfig {
   mtu: number;
   /** How eth0 is made (default `auto`). */
   interfaceMode?: PodInterfaceModeSetting;
+  /** Services are translated in VPP (cnat): pod eth0s join cnat's POD table (set by the agent when its node dataplane runs). */
+  servicesInVpp?: boolean;
 }
 
 /** Exact for any safe integer (no 32-bit arithmetic: 2^32 + 2^31 is not a power of two). */

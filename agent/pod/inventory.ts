@@ -14,6 +14,7 @@ import { listMemifs, listMemifSockets } from '../vpp/memif.js';
 import { listPblClients } from '../vpp/pbl.js';
 import { listAppNamespaces, parseAppNamespaces as parseAppNamespaceRows } from '../vpp/session.js';
 import { listTaps, type TapInfo } from '../vpp/tap.js';
+import { listSnatPolicyInterfaces } from '../vpp/cnat.js';
 import { isVethHostName, parseVethAlias } from './kinds/veth-names.js';
 import { parseTag, type ParsedTag } from './tags.js';
 import { emptyIsolationInventory, readIsolationInventory, type IsolationInventory } from './isolation/inventory.js';
@@ -106,6 +107,8 @@ export interface VppInventory {
   appNamespaces: InvAppNamespace[];
   /** Pod VRFs, source-check tables, their routes, uRPF configs, punt redirects, VCL loopback addresses. */
   isolation: IsolationInventory;
+  /** Interfaces in cnat's K8S POD table (undefined: not readable, no cnat plugin). */
+  cnatPodInterfaces?: Set<number>;
 }
 
 /** The prefix of the app namespace ids we make. */
@@ -150,7 +153,7 @@ export async function takeHostVeths(host: HostLinkReader): Promise<Map<string, H
  * VPP and are found by name and ifalias, not in VPP).
  */
 export async function takeInventory(vpp: VppApi, host: HostLinkReader): Promise<VppInventory> {
-  const [ifs, taps, afPackets, n4, n6, hostVeths, memifs, sockets, clients, r4, r6, appNamespaces] = await Promise.all([
+  const [ifs, taps, afPackets, n4, n6, hostVeths, memifs, sockets, clients, r4, r6, appNamespaces, snat] = await Promise.all([
     listInterfaces(vpp),
     optional(() => listTaps(vpp)),
     optional(() => listAfPackets(vpp)),
@@ -164,6 +167,7 @@ export async function takeInventory(vpp: VppApi, host: HostLinkReader): Promise<
     listRoutes(vpp, 0, true),
     // None while the session layer is off.
     listAppNamespaces(vpp, APP_NAMESPACE_PREFIX),
+    listSnatPolicyInterfaces(vpp),
   ]);
   const inv: VppInventory = {
     interfaces: new Map(),
@@ -182,6 +186,9 @@ export async function takeInventory(vpp: VppApi, host: HostLinkReader): Promise<
     const owner = parseTag(d.tag);
     inv.interfaces.set(d.swIfIndex, { swIfIndex: d.swIfIndex, name: d.name, tag: d.tag, mac: d.mac, ...(owner ? { owner } : {}) });
   }
+  // cnat's POD table (Services in VPP), by interface name in `show cnat snat-policy`.
+  const byName = new Map([...inv.interfaces.values()].map((i) => [i.name, i.swIfIndex]));
+  if (snat) inv.cnatPodInterfaces = new Set(snat.pod.map((n) => byName.get(n)).filter((x): x is number => x !== undefined));
   const vclLoopbacks = [...inv.interfaces.values()].filter((i) => i.owner?.kind === 'vcl').map((i) => i.swIfIndex);
   // A VPP without the urpf plugin has none of it.
   inv.isolation = (await optional(() => readIsolationInventory(vppIsolationOps(vpp), vclLoopbacks))) ?? emptyIsolationInventory();

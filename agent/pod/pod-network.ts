@@ -146,8 +146,8 @@ export class PodNetwork {
       // Kinds the plan does not know, when the request wants them.
       const extra: Record<string, unknown> = {};
       for (const k of this.kinds.all()) {
-        const wanted = k.select?.(req);
-        if (wanted !== undefined) extra[k.name] = await k.create(ctx, tx, { ...wanted, req, shared });
+        const wanted = k.select?.(req, ctx);
+        if (wanted !== undefined) extra[k.name] = await k.create(ctx, tx, { ...wanted, req, shared, interfaces });
       }
       const objects: MadeObjects = { ...extra, ...made, ...shared };
       const result = await tx.step('result', () => this.result(req, objects));

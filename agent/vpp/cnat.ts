@@ -5,7 +5,7 @@
  */
 import { cnat } from '../../vpp-api/generated/index.js';
 import type { CnatEndpointIn } from '../../vpp-api/generated/cnat.js';
-import { deleteTolerant, type VppApi } from './api.js';
+import { deleteTolerant, plainCli, type VppApi } from './api.js';
 
 const ANY_IF = 0xffffffff;
 /** ALLOC_PORT | NO_CLIENT, as Calico VPP sends them. */
@@ -102,4 +102,35 @@ export async function setSnatInterface(vpp: Pick<VppApi, 'request'>, swIfIndex: 
 /** The cnat feature arcs on an interface. */
 export async function setCnatFeature(vpp: Pick<VppApi, 'request'>, swIfIndex: number, enable: boolean): Promise<void> {
   await vpp.request(cnat.feature_cnat_enable_disable, { sw_if_index: swIfIndex, enable_disable: enable });
+}
+
+/** Removes `swIfIndex` from the POD or HOST table; gone (or cnat's SNAT not configured at all) is done. */
+export async function removeSnatInterface(vpp: Pick<VppApi, 'request'>, swIfIndex: number, table: SnatInterfaceTable): Promise<void> {
+  await deleteTolerant(() => setSnatInterface(vpp, swIfIndex, table, false), ['FEATURE_DISABLED']);
+}
+
+/** Disables the cnat feature on an interface; an interface already gone is done. */
+export async function disableCnatFeature(vpp: Pick<VppApi, 'request'>, swIfIndex: number): Promise<void> {
+  await deleteTolerant(() => setCnatFeature(vpp, swIfIndex, false));
+}
+
+/**
+ * Names of the interfaces in the K8S policy's POD and HOST tables, from `show cnat snat-policy` (VPP has no dump
+ * message for them); undefined when the output has no such tables (no cnat plugin).
+ */
+export async function listSnatPolicyInterfaces(vpp: Pick<VppApi, 'cli'>): Promise<{ pod: string[]; host: string[] } | undefined> {
+  const lines = plainCli(await vpp.cli('show cnat snat-policy')).split('\n');
+  const section = (title: string): string[] | undefined => {
+    const i = lines.findIndex((l) => l.trim() === title);
+    if (i < 0) return undefined;
+    const out: string[] = [];
+    for (const l of lines.slice(i + 1)) {
+      if (!/^\s+\S/.test(l)) break;
+      out.push(l.trim());
+    }
+    return out;
+  };
+  const pod = section('k8s pod interfaces:');
+  const host = section('k8s host interfaces:');
+  return pod && host ? { pod, host } : undefined;
 }

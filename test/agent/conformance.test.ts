@@ -36,6 +36,7 @@ import { StepError } from '../../agent/pod/transaction.js';
 import { neighborTable, routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { isReadOnly } from '../state/harness.js';
+import { setSnatAddresses, setSnatPolicyK8s } from '../../agent/vpp/cnat.js';
 import { TEST_LOOP_ANNOTATION, testLoopKind } from './conformance/loop-kind.js';
 
 const root = haveRoot();
@@ -53,6 +54,8 @@ const cfg: PodInterfaceConfig = {
   defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 },
   limits: { rx: 4, tx: 4, rxqsz: 4096, txqsz: 4096 },
   mtu: 1400,
+  // Services in VPP: eth0 joins cnat's POD table (the pod-cnat kind).
+  servicesInVpp: true,
 };
 const silent = { debug() {}, info() {}, warn() {} };
 /** Container ids of this run start with it (host veth names derive from them). */
@@ -122,12 +125,17 @@ async function vppState(): Promise<Record<string, string[]>> {
     routes: await routeTable(vpp),
     neighbors: await neighborTable(vpp),
     appns,
+    // cnat's SNAT policy: the POD and HOST tables by interface name.
+    cnat: (await vpp.cli('show cnat snat-policy')).split('\n'),
   };
 }
 
 beforeAll(async () => {
   if (!root) return;
   ({ sim, vpp, node } = await startPodLayerSim(dir, kernelTun()));
+  // What the node dataplane sets up before any pod joins cnat's POD table (calls before it answer FEATURE_DISABLED).
+  await setSnatAddresses(vpp, '192.168.10.1', undefined);
+  await setSnatPolicyK8s(vpp);
 });
 
 afterAll(async () => {

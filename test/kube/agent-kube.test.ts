@@ -200,6 +200,8 @@ d('the agent process (main) with KUBECONFIG', () => {
         VPPCNI_STATE_DIR: join(base, 'state'),
         VPPCNI_METRICS_PORT: String(port),
         VPPCNI_HEALTH_PORT: String(port),
+        // The pod watch is under test here: no host link, routes or chains in this machine's own netns.
+        VPPCNI_NODE_DATAPLANE: 'off',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

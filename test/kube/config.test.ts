@@ -34,7 +34,7 @@ test.each([
   [{ VPPCNI_POD_MTU: '100' }, [], 'VPPCNI_POD_MTU: "100" is not an MTU between 576 and 9216'],
   [{ VPPCNI_POD_INTERFACE_MODE: 'x' }, [], 'VPPCNI_POD_INTERFACE_MODE: "x" is not one of tun, veth, auto'],
   [{}, ['--pod-interface-mode', 'tap'], '--pod-interface-mode: "tap" is not one of tun, veth, auto'],
-  [{}, ['--nope', '1'], /^unknown flag --nope \(known: --vpp-socket .* --ctl-socket --kubeconfig\)$/],
+  [{}, ['--nope', '1'], /^unknown flag --nope \(known: --vpp-socket .* --ctl-socket --kubeconfig --node-dataplane .* --node-netns\)$/],
   [{}, ['--metrics-port'], '--metrics-port needs a value'],
 ] as [Record<string, string>, string[], string | RegExp][])('%j %j → %s', (env, argv, message) => {
   let err: unknown;

@@ -2,7 +2,8 @@
  * The table of pod interface kinds: one line per kind. Its order is the order of the record's slices and
  * of deletion, reversed: what hangs off an interface (PBL clients, pinned neighbors, routes) goes before
  * it, the VCL namespace before the memif, the multinet dummy after its memif, the tap, then the veth pair;
- * the source check (uRPF) goes first of all, so that no uRPF config outlives its interface.
+ * the source check (uRPF) before those, so that no uRPF config outlives its interface, and eth0's cnat POD
+ * table entry (Services in VPP) first of all.
  * The checkpoint record's objects are composed from it (agent/pod/record.ts).
  */
 import { ObjectRegistry } from '../../objects/registry.js';
@@ -17,8 +18,9 @@ import { tunKind } from './tun.js';
 import { vclKind } from './vcl.js';
 import { vethKind } from './veth.js';
 import { sourceCheckKind } from '../isolation/source-check-kind.js';
+import { podCnatKind } from './cnat.js';
 
-export const POD_KINDS = [vethKind, tunKind, dummyKind, memifKind, vclKind, routesKind, neighborsKind, pblKind, sourceCheckKind] as const;
+export const POD_KINDS = [vethKind, tunKind, dummyKind, memifKind, vclKind, routesKind, neighborsKind, pblKind, sourceCheckKind, podCnatKind] as const;
 
 export type PodKindRegistry = ObjectRegistry<PodKindContext, VppInventory, AnyPodKind>;
 

@@ -60,6 +60,8 @@ export interface SharedObjects {
 export interface PodDesired {
   req: AttachRequest;
   shared: SharedObjects;
+  /** For kinds the plan does not know (`select`), at create: the attachment's VPP interfaces made before them. */
+  interfaces?: readonly { swIfIndex: number; ethernet: boolean; name?: string }[];
 }
 
 /** A pod interface kind, with its name as a literal type (the record's slices are typed from the table). */
@@ -70,7 +72,7 @@ export interface PodInterfaceKind<N extends string, D extends PodDesired, M> ext
    * are planned from the annotations and the node's mode): whether the request wants one, and what it adds
    * to the desired state. Such kinds are made after the planned ones, in registration order.
    */
-  select?(req: AttachRequest): Omit<D, keyof PodDesired> | undefined;
+  select?(req: AttachRequest, ctx: PodKindContext): Omit<D, keyof PodDesired> | undefined;
 }
 
 /** Any pod kind (each with its own desired state and slice). */
