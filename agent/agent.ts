@@ -109,7 +109,7 @@ export class Agent {
             stateDir: cfg.stateDir,
             vpePid: () => this.vpp.pid,
             // The Event recorder writes Events on pods only: a Service warning is a log line (the reconciler's).
-            ...(deps.nodeObserver ? { observer: deps.nodeObserver } : {}),
+            observer: deps.nodeObserver ?? this.metrics.nodeObserver,
             ...(deps.nodeDataplane?.resyncMs ? { resyncMs: deps.nodeDataplane.resyncMs } : {}),
           })
         : undefined;
@@ -190,6 +190,10 @@ export class Agent {
       isNetns: (p) => netns.isNetns(p),
     });
     this.ctl = new CtlServer(cfg.ctlSocket, this.podView, log.child({ subsystem: 'ctl' }));
+    // vpp-cnictl node / service / node cleanup and the node gauges (404 and 0 while the node dataplane is off).
+    this.ctl.bindNode(this.nodeDataplane);
+    const nd = this.nodeDataplane;
+    this.metrics.bindNode(nd ? () => nd.counts() : undefined);
     this.vpp.onRestart((r) => {
       this.log.warn({ previousPid: r.previousPid, vpePid: r.vpePid }, 'VPP restarted: node objects will be made again');
       this.node.reset();

@@ -144,7 +144,7 @@ describe('helm chart charts/vpp-cni', () => {
           serviceCidrs: ['10.96.0.0/12', 'fd00:10:96::/112'],
           natOutgoing: false,
           services: false,
-          hostLink: { ip4: '169.254.100.1/30,169.254.100.2', ip6: 'fd00:1::1/126,fd00:1::2', mtu: 9000 },
+          hostLink: { ip4: '169.254.100.1/30,169.254.100.2/30', ip6: 'fd00:1::1/126,fd00:1::2/126', mtu: 9000 },
         },
       },
     ],
@@ -154,7 +154,7 @@ describe('helm chart charts/vpp-cni', () => {
   });
 
   test('defaults: a DaemonSet on every Linux node, host network, all taints tolerated, node-critical, rolling one at a time', () => {
-    const objs = render();
+    const objs = render({ node: { enabled: false } }); // privileges without the node dataplane (with it: privileged, below)
     const ds = byKind(objs, 'DaemonSet');
     const spec = ds.spec.template.spec;
     expect(spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
@@ -179,8 +179,10 @@ describe('helm chart charts/vpp-cni', () => {
     const env = agentEnv(render());
     for (const k of Object.keys(env)) expect(AGENT_SETTINGS.map((s) => s.env as string)).toContain(k);
     const cfg = loadConfig({ ...env, NODE_NAME: 'node-1' }, []);
-    const def = loadConfig({ NODE_NAME: 'node-1' }, []);
+    // The chart says `on` where the agent's default is `auto` (on with Kubernetes): the same otherwise.
+    const def = loadConfig({ NODE_NAME: 'node-1', VPPCNI_NODE_DATAPLANE: 'on' }, []);
     expect(cfg).toEqual(def);
+    expect(cfg.node.enabled).toBe('on');
     expect(cfg.pod.gates).toEqual({ memifEnabled: true, vclEnabled: false, multinetEnabled: false });
   });
 
@@ -271,8 +273,8 @@ describe('helm chart charts/vpp-cni', () => {
     expect(conf).not.toContain('page-size 4k');
   });
 
-  test('RBAC: exactly pods get/list/watch, events create/patch, nodes get; no wildcards', () => {
-    const objs = render();
+  test('RBAC without the node dataplane: exactly pods get/list/watch, events create/patch, nodes get; no wildcards', () => {
+    const objs = render({ node: { enabled: false } });
     const role = byKind(objs, 'ClusterRole');
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
@@ -303,9 +305,24 @@ describe('helm chart charts/vpp-cni', () => {
   const nodeKeys = (env: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(env).filter(([k]) => NODE_ENV.includes(k)));
   const xtablesMount = (objs: Obj[]): Obj | undefined => (container(objs, 'agent').volumeMounts as Obj[]).find((m) => m.mountPath === '/run/xtables.lock');
 
-  test('node dataplane off by default: no node keys, no extra RBAC, agent not privileged, no xtables lock', () => {
+  test('every node value set renders a ConfigMap the agent accepts', () => {
+    for (const [, values] of valueSets.filter(([n]) => n.startsWith('node dataplane'))) {
+      const env = agentEnv(render(values));
+      expect(() => loadConfig({ ...env, NODE_NAME: 'node-1' }, [])).not.toThrow();
+    }
+  });
+
+  test('node dataplane on by default (pods reach Services and other nodes), with the RBAC and privileges it needs', () => {
     const objs = render();
-    expect(nodeKeys(agentEnv(objs))).toEqual({});
+    expect(nodeKeys(agentEnv(objs))).toEqual({ VPPCNI_NODE_DATAPLANE: 'on', VPPCNI_CROSS_NODE: 'vxlan', VPPCNI_SERVICE_CIDRS: '10.96.0.0/12', VPPCNI_NAT_OUTGOING: 'true', VPPCNI_SERVICES: 'true', VPPCNI_VXLAN_VNI: '4097', VPPCNI_VXLAN_PORT: '4789' });
+    expect(byKind(objs, 'ClusterRole').rules).toContainEqual(expect.objectContaining({ resources: ['services'] }));
+    expect(container(objs, 'agent').securityContext.privileged).toBe(true);
+  });
+
+  test('node dataplane off: only VPPCNI_NODE_DATAPLANE=off, no extra RBAC, agent not privileged, no xtables lock', () => {
+    const objs = render({ node: { enabled: false } });
+    expect(nodeKeys(agentEnv(objs))).toEqual({ VPPCNI_NODE_DATAPLANE: 'off' });
+    expect(() => loadConfig({ ...agentEnv(objs), NODE_NAME: 'node-1' }, [])).not.toThrow();
     expect(byKind(objs, 'ClusterRole').rules).not.toContainEqual(expect.objectContaining({ resources: ['services'] }));
     expect(container(objs, 'agent').securityContext.privileged).toBe(false);
     expect(xtablesMount(objs)).toBeUndefined();
@@ -314,7 +331,7 @@ describe('helm chart charts/vpp-cni', () => {
   test('node.enabled: its values become the agent settings, vxlan by default with VNI and port', () => {
     const env = agentEnv(render({ node: { enabled: true, clusterCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] } }));
     expect(nodeKeys(env)).toEqual({
-      VPPCNI_NODE_DATAPLANE: 'true',
+      VPPCNI_NODE_DATAPLANE: 'on',
       VPPCNI_CROSS_NODE: 'vxlan',
       VPPCNI_CLUSTER_CIDRS: '10.244.0.0/16,fd00:10:244::/56',
       VPPCNI_SERVICE_CIDRS: '10.96.0.0/12',
@@ -329,14 +346,14 @@ describe('helm chart charts/vpp-cni', () => {
 
   test('node.enabled with host-gw: no VXLAN keys; false flags as "false"; host link strings passed through as written', () => {
     expect(nodeKeys(agentEnv(render(valueSets.find(([n]) => n.startsWith('node dataplane host-gw'))![1])))).toEqual({
-      VPPCNI_NODE_DATAPLANE: 'true',
+      VPPCNI_NODE_DATAPLANE: 'on',
       VPPCNI_CROSS_NODE: 'host-gw',
       VPPCNI_CLUSTER_CIDRS: '10.244.0.0/16,fd00:10:244::/56',
       VPPCNI_SERVICE_CIDRS: '10.96.0.0/12,fd00:10:96::/112',
       VPPCNI_NAT_OUTGOING: 'false',
       VPPCNI_SERVICES: 'false',
-      VPPCNI_HOST_LINK_IP4: '169.254.100.1/30,169.254.100.2',
-      VPPCNI_HOST_LINK_IP6: 'fd00:1::1/126,fd00:1::2',
+      VPPCNI_HOST_LINK_IP4: '169.254.100.1/30,169.254.100.2/30',
+      VPPCNI_HOST_LINK_IP6: 'fd00:1::1/126,fd00:1::2/126',
       VPPCNI_HOST_LINK_MTU: '9000',
     });
     expect(nodeKeys(agentEnv(render({ node: { enabled: true, crossNode: 'none', clusterCidrs: ['10.244.0.0/16'], vxlan: { vni: 7, port: 8472 } } }))).VPPCNI_VXLAN_VNI).toBeUndefined();
@@ -368,10 +385,10 @@ describe('helm chart charts/vpp-cni', () => {
     expect(objs.filter((o) => o.metadata.annotations?.['helm.sh/hook'])).toEqual([]);
   });
 
-  test('node.enabled checks: cluster CIDRs required; pod MTU within the host link MTU (less 50 with vxlan)', () => {
+  test('node.enabled checks: cluster CIDRs optional (then every Node\'s podCIDRs); pod MTU within the host link MTU (less 50 with vxlan)', () => {
     const noCidrs = template({ node: { enabled: true } });
-    expect(noCidrs.status).not.toBe(0);
-    expect(noCidrs.stderr).toContain('node.clusterCidrs: required when node.enabled');
+    expect(noCidrs.status).toBe(0);
+    expect(agentEnv(render({ node: { enabled: true } })).VPPCNI_CLUSTER_CIDRS).toBeUndefined();
     const on = { enabled: true, clusterCidrs: ['10.244.0.0/16'] };
     const tooBig = template({ agent: { podMtu: 1460 }, node: { ...on, hostLink: { ip4: '', ip6: '', mtu: 1500 } } });
     expect(tooBig.status).not.toBe(0);
