@@ -199,6 +199,8 @@ async function main(): Promise<void> {
 
     // 3. the plugin's phases in a few tun ADDs
     const phases = new Map<string, number[]>();
+    /** The plugin's own CPU (user + system, its children excluded) when it reached each phase. */
+    const cpuAt = new Map<string, number[]>();
     for (let k = 0; k < TIMED; k++) {
       const i = next++;
       const t0 = process.hrtime.bigint();
@@ -208,7 +210,10 @@ async function main(): Promise<void> {
       p.stdin.end(conf());
       await new Promise((r) => p.once('close', r));
       const total = Number(process.hrtime.bigint() - t0) / 1e6;
-      for (const m of err.matchAll(/^vpp-cni timing: (.+) at ([\d.]+) ms$/gm)) phases.set(m[1]!, [...(phases.get(m[1]!) ?? []), Number(m[2])]);
+      for (const m of err.matchAll(/^vpp-cni timing: (.+) at ([\d.]+) ms cpu ([\d.]+) ms$/gm)) {
+        phases.set(m[1]!, [...(phases.get(m[1]!) ?? []), Number(m[2])]);
+        cpuAt.set(m[1]!, [...(cpuAt.get(m[1]!) ?? []), Number(m[3])]);
+      }
       phases.set('exit seen by the runtime', [...(phases.get('exit seen by the runtime') ?? []), total]);
       await execOnce(PLUGIN, [], env('DEL', 'tun', i), conf());
     }
@@ -252,8 +257,8 @@ async function main(): Promise<void> {
       const a = r.agent;
       if (a) console.log(`${r.label.padEnd(26)}${f(a.add)} ${f(a.vpp)} ${a.vppCalls.toFixed(0).padStart(6)} ${f(a.agentCpu)} ${f(a.agentChildren)} ${f(a.simCpu)} ${f(a.simChildren)}`);
     }
-    console.log(`\nthe plugin's phases in ${TIMED} tun ADDs (ms since its process started, p50):`);
-    for (const [name, xs] of phases) console.log(`  ${name.padEnd(28)}${f(pct(xs, 0.5))}`);
+    console.log(`\nthe plugin's phases in ${TIMED} tun ADDs (p50 since its process started: wall | its own CPU, children excluded):`);
+    for (const [name, xs] of phases) console.log(`  ${name.padEnd(28)}${f(pct(xs, 0.5))} ${cpuAt.has(name) ? f(pct(cpuAt.get(name)!, 0.5)) : ''}`);
     console.log('');
     for (const b of bursts) {
       console.log(`burst: ${BURST} tun pods at concurrency ${b.conc}: ${b.rate.toFixed(1)} pods/s (${b.s.toFixed(2)} s, ${b.failed} failed)`);

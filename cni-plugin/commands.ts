@@ -13,7 +13,7 @@
  */
 import type { AttachmentMsg } from '../contract/types.js';
 import { AgentUnreachableError, replyError, withAgent } from './agent-client.js';
-import type { CommandContext } from './context.js';
+import { timingLine, type CommandContext } from './context.js';
 import { CNI_CODES, CniError, toCniError } from './errors.js';
 import { DelegateTimeoutError, IpamDelegate } from './ipam.js';
 import { parseNetConf, runtimeAnnotations, validAttachments, type NetConf } from './netconf.js';
@@ -83,9 +83,9 @@ async function release(ctx: CommandContext, ipam: IpamDelegate, why: CniError): 
   }
 }
 
-/** VPPCNI_PLUGIN_TIMING=1: one stderr line per phase, in ms since the process started (for tuning). */
+/** VPPCNI_PLUGIN_TIMING=1: one stderr line per phase (context.ts timingLine). */
 function phase(ctx: CommandContext, name: string): void {
-  if (ctx.env.VPPCNI_PLUGIN_TIMING === '1') ctx.stderr.write(`vpp-cni timing: ${name} at ${(process.uptime() * 1000).toFixed(1)} ms\n`);
+  if (ctx.env.VPPCNI_PLUGIN_TIMING === '1') ctx.stderr.write(timingLine(name));
 }
 
 async function cmdAdd(ctx: CommandContext, conf: NetConf): Promise<unknown> {

@@ -2,9 +2,13 @@
  * The executable the container runtime runs: process environment and stdin into the skel, its output to
  * stdout, its status as the exit status. Nothing else happens at start-up: commands, zod and the HTTP/2 client load
  * only when a command needs them (VERSION needs none). Bundle-safe: no import.meta, no files read.
+ *
+ * stdout and stderr are written with write(2) on fds 1 and 2, never through process.stdout/stderr: those
+ * stream objects (and node:tty, needed only when fd 0 is a character device) cost more CPU to set up than
+ * the whole VERSION command (docs/benchmarks.md, *Plugin start*).
  */
 import * as fs from 'node:fs';
-import { isatty } from 'node:tty';
+import type { TextSink } from './context.js';
 import { CNI_CODES } from './errors.js';
 import { dispatch } from './skel.js';
 import { CURRENT_VERSION } from './version.js';
@@ -86,23 +90,71 @@ function readProcessStdinStream(timeoutMs: number): Promise<Buffer> {
   });
 }
 
+/**
+ * Whether a pipe or socket on fd 0 may be read with fs.read too. Under Bun (the shipped executable) a
+ * read still blocked in its worker does not hold up process.exit (test/cni-plugin/stdin.test.ts runs the
+ * binary with a FIFO whose writer never closes), and it costs ~10 ms less CPU per exec than building
+ * process.stdin's stream; under Node it would (see readProcessStdin), so Node keeps the stream.
+ */
+const DIRECT_PIPE_READS = process.versions['bun'] !== undefined;
+
 /** fd 0, bounded in time and size whatever kind of fd it is. */
 function readStdin(timeoutMs: number): Promise<Buffer> {
   let direct = false;
   try {
     const st = fs.fstatSync(0);
-    direct = st.isFile() || (st.isCharacterDevice() && !isatty(0));
+    // node:tty only for a character device (rare: runtimes give a pipe); a TTY is read as a stream
+    direct =
+      st.isFile() ||
+      (DIRECT_PIPE_READS && (st.isFIFO() || st.isSocket())) ||
+      (st.isCharacterDevice() && !(process.getBuiltinModule('node:tty') as typeof import('node:tty')).isatty(0));
   } catch {
     direct = false; // no fd 0 at all: the stream reports it
   }
   return direct ? readProcessStdin(timeoutMs) : readProcessStdinStream(timeoutMs);
 }
 
-function flush(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    if (!stream.writable) return resolve();
-    stream.write('', () => resolve());
-  });
+/** How long a write to a full non-blocking stdout/stderr pipe is retried before the output is given up. */
+export const OUTPUT_TIMEOUT_MS = 30_000;
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes all of `text` to `fd` with write(2), synchronously: partial writes are continued, EAGAIN (a
+ * non-blocking pipe that is full) is retried every millisecond for at most OUTPUT_TIMEOUT_MS, EINTR at once.
+ * Any other error (EPIPE: the reader is gone; EBADF: no such fd) is thrown to the caller.
+ */
+export function writeAllSync(fd: number, text: string, timeoutMs = OUTPUT_TIMEOUT_MS): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  let deadline = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EINTR') continue;
+      if (code !== 'EAGAIN') throw e;
+      const now = Date.now();
+      if (deadline === 0) deadline = now + timeoutMs;
+      else if (now > deadline) throw new Error(`fd ${fd}: output not taken within ${timeoutMs / 1000}s`);
+      Atomics.wait(sleeper, 0, 0, 1);
+    }
+  }
+}
+
+/** A TextSink on fd 1 or 2. stdout's errors reach the skel (it then exits 1); stderr's are dropped. */
+export function fdSink(fd: 1 | 2): TextSink {
+  return {
+    write(chunk: string): void {
+      if (fd === 1) return writeAllSync(fd, chunk);
+      try {
+        writeAllSync(fd, chunk);
+      } catch {
+        // diagnostics only: a closed stderr must not fail the command
+      }
+    },
+  };
 }
 
 /**
@@ -112,7 +164,7 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
 function fatal(e: unknown): never {
   const msg = (e instanceof Error ? e.message : String(e)) || 'unknown internal error';
   try {
-    process.stdout.write(`${JSON.stringify({ cniVersion: CURRENT_VERSION, code: CNI_CODES.internal, msg })}\n`);
+    writeAllSync(1, `${JSON.stringify({ cniVersion: CURRENT_VERSION, code: CNI_CODES.internal, msg })}\n`);
   } catch {
     // nothing left to tell it with
   }
@@ -126,11 +178,11 @@ export async function runPlugin(): Promise<void> {
   const code = await dispatch({
     env: process.env,
     stdin: () => readStdin(stdinTimeoutMs(process.env)),
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: fdSink(1),
+    stderr: fdSink(2),
   });
-  await Promise.all([flush(process.stdout), flush(process.stderr)]);
-  // exit now: a delegate or channel left behind by a failure must not keep the runtime waiting
+  // the output is written (synchronously); exit now: a delegate or channel left behind by a failure must
+  // not keep the runtime waiting
   process.exit(code);
 }
 

@@ -2,8 +2,10 @@
  * The network configuration (stdin) with zod: the fields vpp-cni reads, with their defaults; any other
  * field passes through untouched (other plugins' and runtimes' keys are not errors). Failures are code 7
  * naming the field. The skel has already checked name and cniVersion (codes 7 and 1).
+ * zod/mini, not classic zod: the same checks and messages, at a fraction of the CPU to build the schemas
+ * in a process that starts for every pod (docs/benchmarks.md, *Plugin start*).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { DEFAULT_AGENT_SOCKET } from '../contract/proto.js';
 import { AnnotationsSchema } from '../contract/generated/cni-backend-zod.js';
 import { CNI_CODES, CniError } from './errors.js';
@@ -20,17 +22,19 @@ export const MAX_UNIX_SOCKET_PATH = 107;
 /** A plugin's executable name: looked up in CNI_PATH, so never a path. */
 export const pluginTypeSchema = z
   .string({ error: 'expected a string' })
-  .min(1, { error: 'must not be empty' })
-  .refine((t) => !t.includes('/') && t !== '.' && t !== '..' && !/\s/.test(t), { error: 'must be a plain executable name (no "/", not "." or "..", no whitespace)' });
+  .check(
+    z.minLength(1, { error: 'must not be empty' }),
+    z.refine((t: string) => !t.includes('/') && t !== '.' && t !== '..' && !/\s/.test(t), { error: 'must be a plain executable name (no "/", not "." or "..", no whitespace)' }),
+  );
 
 const stringList = z.array(z.string({ error: 'expected a string' }), { error: 'expected a list of strings' });
 
 export const dnsSchema = z.looseObject(
   {
-    nameservers: stringList.optional(),
-    domain: z.string({ error: 'expected a string' }).optional(),
-    search: stringList.optional(),
-    options: stringList.optional(),
+    nameservers: z.optional(stringList),
+    domain: z.optional(z.string({ error: 'expected a string' })),
+    search: z.optional(stringList),
+    options: z.optional(stringList),
   },
   { error: 'expected an object' },
 );
@@ -39,8 +43,8 @@ export const ipamSchema = z.looseObject({ type: pluginTypeSchema }, { error: 'ex
 
 export const attachmentRefSchema = z.looseObject(
   {
-    containerID: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }),
-    ifname: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }),
+    containerID: z.string({ error: 'expected a string' }).check(z.minLength(1, { error: 'must not be empty' })),
+    ifname: z.string({ error: 'expected a string' }).check(z.minLength(1, { error: 'must not be empty' })),
   },
   { error: 'expected an object with "containerID" and "ifname"' },
 );
@@ -49,27 +53,28 @@ const objectSchema = z.record(z.string(), z.unknown(), { error: 'expected an obj
 
 export const netConfSchema = z.looseObject({
   cniVersion: z.enum(SUPPORTED_VERSIONS, { error: `expected one of ${SUPPORTED_VERSIONS.join(', ')}` }),
-  name: z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }),
+  name: z.string({ error: 'expected a string' }).check(z.minLength(1, { error: 'must not be empty' })),
   type: pluginTypeSchema,
-  ipam: ipamSchema.optional(),
-  agentSocket: z
-    .string({ error: 'expected a string' })
-    .refine((p) => p.startsWith('/'), { error: 'must be an absolute path' })
-    .refine((p) => Buffer.byteLength(p) <= MAX_UNIX_SOCKET_PATH, { error: `longer than ${MAX_UNIX_SOCKET_PATH} bytes (the unix socket path limit)` })
-    .default(DEFAULT_AGENT_SOCKET),
-  timeoutSeconds: z
-    .number({ error: 'expected a number of seconds' })
-    .positive({ error: 'must be more than 0' })
-    .max(MAX_TIMEOUT_SECONDS, { error: `must be at most ${MAX_TIMEOUT_SECONDS}` })
-    .default(DEFAULT_TIMEOUT_SECONDS),
-  dns: dnsSchema.optional(),
-  prevResult: objectSchema.optional(),
-  runtimeConfig: objectSchema.optional(),
-  capabilities: objectSchema.optional(),
-  args: objectSchema.optional(),
-  'cni.dev/valid-attachments': z.array(attachmentRefSchema, { error: 'expected a list of {containerID, ifname}' }).optional(),
+  ipam: z.optional(ipamSchema),
+  agentSocket: z._default(
+    z.string({ error: 'expected a string' }).check(
+      z.refine((p: string) => p.startsWith('/'), { error: 'must be an absolute path' }),
+      z.refine((p: string) => Buffer.byteLength(p) <= MAX_UNIX_SOCKET_PATH, { error: `longer than ${MAX_UNIX_SOCKET_PATH} bytes (the unix socket path limit)` }),
+    ),
+    DEFAULT_AGENT_SOCKET,
+  ),
+  timeoutSeconds: z._default(
+    z.number({ error: 'expected a number of seconds' }).check(z.positive({ error: 'must be more than 0' }), z.lte(MAX_TIMEOUT_SECONDS, { error: `must be at most ${MAX_TIMEOUT_SECONDS}` })),
+    DEFAULT_TIMEOUT_SECONDS,
+  ),
+  dns: z.optional(dnsSchema),
+  prevResult: z.optional(objectSchema),
+  runtimeConfig: z.optional(objectSchema),
+  capabilities: z.optional(objectSchema),
+  args: z.optional(objectSchema),
+  'cni.dev/valid-attachments': z.optional(z.array(attachmentRefSchema, { error: 'expected a list of {containerID, ifname}' })),
   /** The name an earlier libcni used for the same list; read when the right one is absent. */
-  'cni.dev/attachments': z.array(attachmentRefSchema, { error: 'expected a list of {containerID, ifname}' }).optional(),
+  'cni.dev/attachments': z.optional(z.array(attachmentRefSchema, { error: 'expected a list of {containerID, ifname}' })),
 });
 
 export type NetConf = z.infer<typeof netConfSchema>;
@@ -86,7 +91,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** Turns zod issues into one CniError 7: msg names the first field, details list all of them. */
-export function configError(error: z.ZodError, prefix = ''): CniError {
+export function configError(error: z.core.$ZodError, prefix = ''): CniError {
   const issues = error.issues.map((i) => `${prefix}${fieldPath(i.path)}: ${i.message}`);
   return new CniError(CNI_CODES.invalidNetworkConfig, `invalid network configuration: ${issues[0] ?? 'invalid'}`, issues.length > 1 ? issues.join('; ') : '');
 }
@@ -116,9 +121,10 @@ export const POD_ANNOTATIONS_CAPABILITY = 'io.kubernetes.cri.pod-annotations';
 /** Kubernetes' own bound on all of a pod's annotations together (keys and values, in bytes). */
 export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 
-const podAnnotationsSchema = AnnotationsSchema.shape.entries.refine(
-  (m) => Object.entries(m).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0) <= MAX_ANNOTATIONS_BYTES,
-  { error: `more than ${MAX_ANNOTATIONS_BYTES} bytes (the Kubernetes limit)` },
+const podAnnotationsSchema = AnnotationsSchema.shape.entries.check(
+  z.refine((m: Record<string, string>) => Object.entries(m).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0) <= MAX_ANNOTATIONS_BYTES, {
+    error: `more than ${MAX_ANNOTATIONS_BYTES} bytes (the Kubernetes limit)`,
+  }),
 );
 
 /**

@@ -10,7 +10,7 @@
  * ADD's result joins the agent's interfaces and the IPAM's addresses and routes.
  */
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { InterfaceMsg } from '../contract/types.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { atLeast } from './version.js';
@@ -72,48 +72,50 @@ export function ipFamily(cidrOrIp: string): '4' | '6' {
 // ---------------------------------------------------------------------------------------------------------
 // Parsing (any version we speak)
 
-const cidr = z.string({ error: 'expected a string' }).refine(isCidr, { error: 'expected an address with prefix length, e.g. 10.1.0.5/24' });
-const ip = z.string({ error: 'expected a string' }).refine((s) => isIP(s) !== 0, { error: 'expected an IP address' });
-const uint = z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).nonnegative({ error: 'must not be negative' });
+// zod/mini (the same checks and messages as classic zod, much cheaper to build in a process started per pod)
+const cidr = z.string({ error: 'expected a string' }).check(z.refine(isCidr, { error: 'expected an address with prefix length, e.g. 10.1.0.5/24' }));
+const ip = z.string({ error: 'expected a string' }).check(z.refine((s: string) => isIP(s) !== 0, { error: 'expected an IP address' }));
+const uint = z.number({ error: 'expected a number' }).check(z.refine((n: number) => Number.isSafeInteger(n), { error: 'expected an integer' }), z.nonnegative({ error: 'must not be negative' }));
+const str = (): z.ZodMiniString => z.string({ error: 'expected a string' });
 
 const interfaceSchema = z.looseObject(
   {
     name: z.string({ error: 'expected a string' }),
-    mac: z.string({ error: 'expected a string' }).optional(),
-    mtu: uint.optional(),
-    sandbox: z.string({ error: 'expected a string' }).optional(),
-    socketPath: z.string({ error: 'expected a string' }).optional(),
-    pciID: z.string({ error: 'expected a string' }).optional(),
+    mac: z.optional(str()),
+    mtu: z.optional(uint),
+    sandbox: z.optional(str()),
+    socketPath: z.optional(str()),
+    pciID: z.optional(str()),
   },
   { error: 'expected an object' },
 );
 const ipSchema = z.looseObject(
   {
-    version: z.enum(['4', '6'], { error: 'expected "4" or "6"' }).optional(),
+    version: z.optional(z.enum(['4', '6'], { error: 'expected "4" or "6"' })),
     address: cidr,
-    gateway: ip.optional(),
-    interface: uint.optional(),
+    gateway: z.optional(ip),
+    interface: z.optional(uint),
   },
   { error: 'expected an object' },
 );
 const routeSchema = z.looseObject(
   {
     dst: cidr,
-    gw: ip.optional(),
-    mtu: uint.optional(),
-    advmss: uint.optional(),
-    priority: uint.optional(),
-    table: uint.optional(),
-    scope: uint.optional(),
+    gw: z.optional(ip),
+    mtu: z.optional(uint),
+    advmss: z.optional(uint),
+    priority: z.optional(uint),
+    table: z.optional(uint),
+    scope: z.optional(uint),
   },
   { error: 'expected an object' },
 );
 const dnsSchema = z.looseObject(
   {
-    nameservers: z.array(z.string()).optional(),
-    domain: z.string().optional(),
-    search: z.array(z.string()).optional(),
-    options: z.array(z.string()).optional(),
+    nameservers: z.optional(z.array(z.string())),
+    domain: z.optional(z.string()),
+    search: z.optional(z.array(z.string())),
+    options: z.optional(z.array(z.string())),
   },
   { error: 'expected an object' },
 );
@@ -121,22 +123,24 @@ const dnsSchema = z.looseObject(
 export const resultSchema = z
   .looseObject(
     {
-      cniVersion: z.string({ error: 'expected a string' }).optional(),
-      interfaces: z.array(interfaceSchema, { error: 'expected a list' }).optional(),
-      ips: z.array(ipSchema, { error: 'expected a list' }).optional(),
-      routes: z.array(routeSchema, { error: 'expected a list' }).optional(),
-      dns: dnsSchema.optional(),
+      cniVersion: z.optional(str()),
+      interfaces: z.optional(z.array(interfaceSchema, { error: 'expected a list' })),
+      ips: z.optional(z.array(ipSchema, { error: 'expected a list' })),
+      routes: z.optional(z.array(routeSchema, { error: 'expected a list' })),
+      dns: z.optional(dnsSchema),
     },
     { error: 'expected an object' },
   )
-  .superRefine((r, ctx) => {
-    const n = r.interfaces?.length ?? 0;
-    r.ips?.forEach((x, i) => {
-      if (x.interface !== undefined && x.interface >= n) {
-        ctx.addIssue({ code: 'custom', path: ['ips', i, 'interface'], message: `index ${x.interface} but there are ${n} interfaces` });
-      }
-    });
-  });
+  .check(
+    z.superRefine((r, ctx) => {
+      const n = r.interfaces?.length ?? 0;
+      r.ips?.forEach((x, i) => {
+        if (x.interface !== undefined && x.interface >= n) {
+          ctx.addIssue({ code: 'custom', path: ['ips', i, 'interface'], message: `index ${x.interface} but there are ${n} interfaces`, input: x.interface });
+        }
+      });
+    }),
+  );
 
 function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';

@@ -15,7 +15,7 @@
  * Anything thrown that is not a CniError becomes 999 with its message only (no stack, no source).
  */
 import { parseCniArgs } from './cni-args.js';
-import { COMMANDS, type ActionCommand, type CniCommand, type CommandContext, type CommandsModule, type Env, type TextSink } from './context.js';
+import { COMMANDS, timingLine, type ActionCommand, type CniCommand, type CommandContext, type CommandsModule, type Env, type TextSink } from './context.js';
 import { CNI_CODES, CniError, errorJson, toCniError } from './errors.js';
 import {
   CURRENT_VERSION,
@@ -177,7 +177,7 @@ export async function dispatch(io: SkelIO): Promise<number> {
       io.stdout.write(`${JSON.stringify(versionObject())}\n`);
     } else {
       const cmd = command as ActionCommand;
-      const t = io.env['VPPCNI_PLUGIN_TIMING'] === '1' ? (w: string): void => void io.stderr.write(`vpp-cni timing: ${w} at ${(process.uptime() * 1000).toFixed(1)} ms\n`) : undefined;
+      const t = io.env['VPPCNI_PLUGIN_TIMING'] === '1' ? (w: string): void => void io.stderr.write(timingLine(w)) : undefined;
       t?.('dispatch');
       checkEnv(cmd, io.env);
       const text = await readAll(io.stdin);

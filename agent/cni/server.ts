@@ -19,7 +19,7 @@ import { preparePrivateSocket, restrictSocket } from '../linux/private-socket.js
 import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 import { cniBackendService } from '../../contract/grpc-service.js';
 import { METHODS, type MethodName } from '../../contract/generated/cni-backend.js';
 import { REQUEST_SCHEMAS, type AttachmentValid } from '../../contract/generated/cni-backend-zod.js';
@@ -85,7 +85,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** CNI error 7 naming the first invalid field, with its value (escaped, cut); all issues in details. */
-export function invalidRequest(message: string, e: z.ZodError, input: unknown): CniErrorMsg {
+export function invalidRequest(message: string, e: z.core.$ZodError, input: unknown): CniErrorMsg {
   const describe = (i: z.core.$ZodIssue): string => {
     const v = i.code === 'invalid_key' ? undefined : valueAt(input, i.path);
     const got = typeof v === 'string' || typeof v === 'number' ? ` (got ${echo(v)})` : '';
@@ -104,7 +104,7 @@ function cidrProblem(s: string): string | undefined {
 }
 
 /** ADD's addresses beyond their form: what the generated schema cannot say. */
-const addSchema = REQUEST_SCHEMAS.Add.superRefine((r, ctx) => {
+const addSchema = REQUEST_SCHEMAS.Add.check(z.superRefine((r, ctx) => {
   const bad = (path: (string | number)[], message: string): void => void ctx.addIssue({ code: 'custom', path, message, input: undefined });
   r.ips.forEach((ip, i) => {
     const p = cidrProblem(ip.address);
@@ -116,7 +116,7 @@ const addSchema = REQUEST_SCHEMAS.Add.superRefine((r, ctx) => {
     if (p) bad(['routes', i, 'dst'], p);
     if (rt.gw !== undefined && isIP(rt.gw) === 0) bad(['routes', i, 'gw'], 'not an IP address');
   });
-});
+}));
 const SCHEMAS = { ...REQUEST_SCHEMAS, Add: addSchema };
 
 function toInterfaces(r: AttachResult): InterfaceMsg[] {

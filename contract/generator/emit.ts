@@ -3,7 +3,10 @@
  *   cni-backend.ts       TypeScript types of every message, the wire tables of contract/wire.ts, the rpcs
  *   cni-backend-zod.ts   zod schemas of every message with the proto's validation tags (both sides use
  *                        them; the plugin for replies, the agent for requests), each checked at compile
- *                        time to produce its message type
+ *                        time to produce its message type. Written with zod/mini (the same checks and
+ *                        messages as classic zod): the plugin process loads them for every pod, and
+ *                        classic zod's schema objects cost ~20 ms of CPU more to build there
+ *                        (docs/benchmarks.md, *Plugin start*)
  */
 import type { Bounds, FieldRules, PatternRule, ProtoField, ProtoFile, ProtoMessage } from './parse.js';
 
@@ -76,28 +79,35 @@ export function emitTypes(file: ProtoFile, source: string): string {
   return lines.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n');
 }
 
-function bounded(expr: string, b: Bounds | undefined, unit: string): string {
-  if (!b) return expr;
-  let e = expr;
-  if (b.min === 1 && unit === 'characters') e += `.min(1, { error: 'must not be empty' })`;
-  else if (b.min !== undefined && b.min > 0) e += `.min(${b.min}, { error: 'at least ${b.min} ${b.min === 1 ? unit.replace(/s$/, '') : unit}' })`;
-  if (b.max !== undefined) e += `.max(${b.max}, { error: 'at most ${b.max} ${unit}' })`;
-  return e;
+/** Length checks (zod/mini: one `.check(...)` list per schema, built by the callers). */
+function boundChecks(b: Bounds | undefined, unit: string): string[] {
+  if (!b) return [];
+  const out: string[] = [];
+  if (b.min === 1 && unit === 'characters') out.push(`z.minLength(1, { error: 'must not be empty' })`);
+  else if (b.min !== undefined && b.min > 0) out.push(`z.minLength(${b.min}, { error: 'at least ${b.min} ${b.min === 1 ? unit.replace(/s$/, '') : unit}' })`);
+  if (b.max !== undefined) out.push(`z.maxLength(${b.max}, { error: 'at most ${b.max} ${unit}' })`);
+  return out;
 }
 
-function withPattern(expr: string, p: PatternRule | undefined): string {
-  if (!p) return expr;
-  return `${expr}.regex(/${p.source.replace(/\//g, '\\/')}/, { error: ${JSON.stringify(`expected ${p.hint}`)} })`;
+function patternCheck(p: PatternRule | undefined): string[] {
+  if (!p) return [];
+  return [`z.regex(/${p.source.replace(/\//g, '\\/')}/, { error: ${JSON.stringify(`expected ${p.hint}`)} })`];
+}
+
+function withChecks(expr: string, checks: readonly string[]): string {
+  return checks.length ? `${expr}.check(${checks.join(', ')})` : expr;
 }
 
 function stringSchema(len: Bounds | undefined, pattern: PatternRule | undefined): string {
-  return withPattern(bounded(`z.string({ error: 'expected a string' })`, len, 'characters'), pattern);
+  return withChecks(`z.string({ error: 'expected a string' })`, [...boundChecks(len, 'characters'), ...patternCheck(pattern)]);
 }
+
+const INTEGER = `z.refine((n: number) => Number.isSafeInteger(n), { error: 'expected an integer' })`;
 
 function scalarSchema(f: ProtoField, rules: FieldRules): string {
   if (f.type === 'string') return stringSchema(rules.len, rules.pattern);
-  if (f.type === 'uint32') return `z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).min(0, { error: 'expected a uint32' }).max(4294967295, { error: 'expected a uint32' })`;
-  return `z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).min(-2147483648, { error: 'expected an int32' }).max(2147483647, { error: 'expected an int32' })`;
+  if (f.type === 'uint32') return withChecks(`z.number({ error: 'expected a number' })`, [INTEGER, `z.gte(0, { error: 'expected a uint32' })`, `z.lte(4294967295, { error: 'expected a uint32' })`]);
+  return withChecks(`z.number({ error: 'expected a number' })`, [INTEGER, `z.gte(-2147483648, { error: 'expected an int32' })`, `z.lte(2147483647, { error: 'expected an int32' })`]);
 }
 
 function fieldSchema(f: ProtoField): string {
@@ -106,21 +116,21 @@ function fieldSchema(f: ProtoField): string {
     const rec = `z.record(${stringSchema(r.keyLen, r.keyPattern)}, ${stringSchema(r.len, r.pattern)}, { error: (i) => (i.code === 'invalid_type' ? 'expected a map of strings' : i.code === 'invalid_key' ? \`invalid key: \${i.issues[0]?.message ?? ''}\` : undefined) })`;
     const max = r.items?.max;
     const min = r.items?.min;
-    let e = rec;
-    if (min !== undefined && min > 0) e += `.refine((m) => Object.keys(m).length >= ${min}, { error: 'at least ${min} entries' })`;
-    if (max !== undefined) e += `.refine((m) => Object.keys(m).length <= ${max}, { error: 'at most ${max} entries' })`;
-    return e;
+    const checks: string[] = [];
+    if (min !== undefined && min > 0) checks.push(`z.refine((m: Record<string, string>) => Object.keys(m).length >= ${min}, { error: 'at least ${min} entries' })`);
+    if (max !== undefined) checks.push(`z.refine((m: Record<string, string>) => Object.keys(m).length <= ${max}, { error: 'at most ${max} entries' })`);
+    return withChecks(rec, checks);
   }
   const one = isMessage(f) ? `${f.type}Schema` : scalarSchema(f, r);
-  if (f.label === 'repeated') return bounded(`z.array(${one}, { error: 'expected a list' })`, r.items, 'elements');
-  if (f.label === 'optional') return `${one}.optional()`;
-  if (isMessage(f)) return r.required ? one : `${one}.nullable()`;
+  if (f.label === 'repeated') return withChecks(`z.array(${one}, { error: 'expected a list' })`, boundChecks(r.items, 'elements'));
+  if (f.label === 'optional') return `z.optional(${one})`;
+  if (isMessage(f)) return r.required ? one : `z.nullable(${one})`;
   return one;
 }
 
 export function emitZod(file: ProtoFile, source: string): string {
   const msgs = ordered(file);
-  const lines: string[] = [HEADER(source), "import { z } from 'zod';"];
+  const lines: string[] = [HEADER(source), "import * as z from 'zod/mini';"];
   lines.push(`import type { ${msgs.map((m) => `${m.name}Msg`).join(', ')} } from './cni-backend.js';`, '');
   lines.push('/** Compile-time check: what a schema accepts is a value of the message type. */');
   lines.push('type Extends<A extends B, B> = A;', '');
