@@ -37,6 +37,7 @@ import { neighborTable, routeTable, startPodLayerSim } from '../helpers/pod-laye
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { isReadOnly } from '../state/harness.js';
 import { TEST_LOOP_ANNOTATION, testLoopKind } from './conformance/loop-kind.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const root = haveRoot();
 const d = root ? describe : describe.skip;
@@ -54,7 +55,7 @@ const cfg: PodInterfaceConfig = {
   limits: { rx: 4, tx: 4, rxqsz: 4096, txqsz: 4096 },
   mtu: 1400,
 };
-const silent = { debug() {}, info() {}, warn() {} };
+const silent = silentLogger;
 /** Container ids of this run start with it (host veth names derive from them). */
 const RUN = `c0f${(process.pid % 0xffff).toString(16).padStart(4, '0')}`;
 

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointStore, CHECKPOINT_FILE, CHECKPOINT_VERSION, writeFileAtomic } from '../../agent/state/checkpoint.js';
 import type { AttachmentRecord } from '../../agent/pod/record.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const logs: { level: string; msg: string; obj: object }[] = [];
 const log = {
+  ...silentLogger,
   info: (obj: object, msg = '') => void logs.push({ level: 'info', msg, obj }),
   warn: (obj: object, msg = '') => void logs.push({ level: 'warn', msg, obj }),
   error: (obj: object, msg = '') => void logs.push({ level: 'error', msg, obj }),
