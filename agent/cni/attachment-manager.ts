@@ -28,7 +28,6 @@ export interface AttachmentStateHooks {
   sweepOrphans(): Promise<unknown>;
 }
 
-
 export interface AttachmentManagerOptions {
   network: PodNetwork;
   pods: PodSource;

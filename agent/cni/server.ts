@@ -49,7 +49,6 @@ export interface ReadinessSource {
 /** What the server needs of the AttachmentManager. */
 export type CniOperations = Pick<AttachmentManager, 'add' | 'del' | 'check' | 'gc'>;
 
-
 type Reply = object;
 /** What the wait for a container's turn watches: the call's cancellation and its deadline (ms epoch, Infinity: none). */
 interface Turn {

@@ -17,7 +17,6 @@ export function isVhostNetFailure(e: unknown): boolean {
   return vppRefusedTap(e instanceof StepError ? e.cause : e);
 }
 
-
 export interface InterfaceModeStatus {
   /** The configured setting (VPPCNI_POD_INTERFACE_MODE). */
   setting: PodInterfaceModeSetting;

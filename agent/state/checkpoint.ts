@@ -67,7 +67,6 @@ function describeIssue(e: z.ZodError): string {
   return `${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`;
 }
 
-
 export type LoadOutcome = { kind: 'empty' } | { kind: 'loaded'; attachments: number; intents: number } | { kind: 'moved-aside'; reason: string; movedTo: string };
 
 export interface CheckpointOptions {

@@ -10,7 +10,6 @@ import type { PodSource } from '../pod-info/source.js';
 import type { AttachmentIdentity } from './inventory.js';
 import type { Logger } from '../../lib/logger.js';
 
-
 /** An operation in flight, as the checkpoint records it. */
 export interface PendingIntent {
   op: 'add' | 'del';

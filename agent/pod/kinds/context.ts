@@ -7,7 +7,6 @@ import type { Logger } from '../../../lib/logger.js';
 
 export type { CheckProblem } from '../../objects/kind.js';
 
-
 export interface DriverContext {
   vpp: VppApi;
   netns: NetnsOps;
