@@ -17,6 +17,7 @@ import { PodNetwork } from '../agent/pod/pod-network.js';
 import { ANN } from '../agent/pod/annotations.js';
 import type { AttachRequest } from '../agent/pod/attachment.js';
 import { benchArgs, positiveInt } from './args.js';
+import { silentLogger } from '../lib/logger.js';
 
 const PODS = positiveInt('bench:pod', 'pods', benchArgs('bench:pod', process.argv.slice(2), { pods: '100' }).pods);
 
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
     const node = new NodeResources(vpp);
     await node.unnumberedLoopback();
     await node.sessionEnabled();
-    const log = { debug() {}, info() {}, warn() {} };
+    const log = silentLogger;
     const cfg = { gates: { memifEnabled: true, vclEnabled: true, multinetEnabled: true }, defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 }, limits: { rx: 16, tx: 16, rxqsz: 16384, txqsz: 16384 }, mtu: 1450 };
     const networks: Record<Mode, PodNetwork> = {
       tun: new PodNetwork({ vpp, netns: new LinuxNetns(), node, cfg: { ...cfg, interfaceMode: 'tun' }, log }),

@@ -1,28 +1,13 @@
 /**
- * Files on the host replaced atomically: the new content goes to a temp file in the same directory
- * (".<name>.tmp-<pid>", a name no container runtime reads as a network configuration), is fsynced and
- * given its mode, then renamed over the target; the directory is fsynced after the rename. A failure
- * removes the temp file. Only the target name and our own temp file are ever created, replaced or removed.
+ * Files on the host replaced atomically, through the one atomic writer (lib/atomic-file.ts: temp file
+ * ".<name>.tmp-<pid>" opened with O_NOFOLLOW, mode, fsync, rename, fsync of the directory, the temp file
+ * removed on failure), plus what the install step needs around it (digests, modes, directories).
  * Every error is an InstallError naming the operation and the path.
  */
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  fchmodSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-  type Stats,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { replaceFile as libReplaceFile, replaceFileWith as libReplaceFileWith, tempName, writeAll } from '../lib/atomic-file.js';
 
 /** Exit status 2: bad input (options, IPAM, versions). Exit status 1: the filesystem said no. */
 export const EXIT_USAGE = 2;
@@ -143,69 +128,16 @@ export function fixMode(path: string, mode: number): boolean {
   return true;
 }
 
-/** The temp file used while replacing `name` in its directory. */
-export function tempName(name: string, pid = process.pid): string {
-  return `.${name}.tmp-${pid}`;
-}
+export { tempName };
 
-function writeAll(fd: number, data: Buffer, path: string): void {
-  let off = 0;
-  while (off < data.length) off += attempt('write', path, () => writeSync(fd, data, off, data.length - off));
-}
-
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    // Some filesystems cannot fsync a directory; the rename has happened either way.
-    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') throw fsError('fsync directory', dir, e);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/**
- * Replaces dir/name atomically with what `fill` writes to the temp file's descriptor, with `mode`.
- * Returns what `fill` returns. On any failure the temp file is gone and the target is as it was.
- */
+/** lib's replaceFile (lib/atomic-file.ts), every failure an InstallError: "<operation> <path>: <reason>". */
 export function replaceFile<T>(dir: string, name: string, mode: number, fill: (fd: number, tmpPath: string) => T): T {
-  const target = join(dir, name);
-  const tmp = join(dir, tempName(name));
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-  const fd = attempt('create temp file', tmp, () => openSync(tmp, flags, mode));
-  let open = true;
-  try {
-    const out = fill(fd, tmp);
-    attempt(`chmod ${mode.toString(8).padStart(4, '0')}`, tmp, () => fchmodSync(fd, mode));
-    attempt('fsync', tmp, () => fsyncSync(fd));
-    open = false;
-    attempt('close', tmp, () => closeSync(fd));
-    attempt(`rename ${tmp} over`, target, () => renameSync(tmp, target));
-    fsyncDir(dir);
-    return out;
-  } catch (e) {
-    if (open) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing: the first error is the one to report
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // gone already (renamed, or never fully created)
-    }
-    throw fsError('replace', target, e);
-  }
+  return libReplaceFile(dir, name, mode, fill, fsError);
 }
 
 /** Replaces dir/name atomically with `data`. */
 export function replaceFileWith(dir: string, name: string, mode: number, data: Buffer): void {
-  replaceFile(dir, name, mode, (fd, tmp) => writeAll(fd, data, tmp));
+  libReplaceFileWith(dir, name, mode, data, fsError);
 }
 
 /**
@@ -224,7 +156,7 @@ export function replaceFileWithCopy(dir: string, name: string, mode: number, src
         if (n === 0) break;
         const chunk = buf.subarray(0, n);
         hash.update(chunk);
-        writeAll(fd, chunk, tmp);
+        writeAll(fd, chunk, tmp, fsError);
         size += n;
       }
       const got = { size, sha256: hash.digest('hex') };

@@ -14,6 +14,7 @@ import type { PodInfo, PodSource } from '../pod-info/source.js';
 import { classifyPodError, errorLogFields, type PodWarningReason } from '../observability/pod-errors.js';
 import { CniFailure } from './cni-error.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { Logger } from '../../lib/logger.js';
 
 /**
  * The state layer (agent/state): records whose VPP objects are not trusted (agent start before the
@@ -27,17 +28,11 @@ export interface AttachmentStateHooks {
   sweepOrphans(): Promise<unknown>;
 }
 
-export interface ManagerLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 export interface AttachmentManagerOptions {
   network: PodNetwork;
   pods: PodSource;
   store: AttachmentStore;
-  log: ManagerLogger;
+  log: Logger;
   /** Why ADD cannot be served now (VPP not connected, recovering), or undefined when it can. */
   notReady: () => string | undefined;
   podLookupTimeoutMs?: number;

@@ -30,6 +30,7 @@ import type { AttachResult, PodRef } from '../pod/attachment.js';
 import type { AttachmentManager } from './attachment-manager.js';
 import { CniFailure, toCniError } from './cni-error.js';
 import { KeyedMutex, LockWaitAbortedError } from './keyed-mutex.js';
+import type { Logger } from '../../lib/logger.js';
 
 /** The largest request accepted (GC's list of a busy node, or 256 KiB of pod annotations, fit easily). */
 export const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
@@ -47,12 +48,6 @@ export interface ReadinessSource {
 
 /** What the server needs of the AttachmentManager. */
 export type CniOperations = Pick<AttachmentManager, 'add' | 'del' | 'check' | 'gc'>;
-
-export interface CniServerLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 type Reply = object;
 /** What the wait for a container's turn watches: the call's cancellation and its deadline (ms epoch, Infinity: none). */
@@ -147,7 +142,7 @@ export class CniServer {
     private readonly socketPath: string,
     private readonly manager: CniOperations,
     private readonly readiness: ReadinessSource,
-    private readonly log: CniServerLogger,
+    private readonly log: Logger,
   ) {
     const service = cniBackendService({ rawRequests: true }) as unknown as grpc.ServiceDefinition;
     this.server.addService(service, {

@@ -14,12 +14,10 @@
  */
 import { z } from 'zod';
 import { describeKubeError, statusOf, type KubeClient } from './client.js';
+import type { Logger } from '../../lib/logger.js';
 
-export interface KubeLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+/** The part of the agent's one logger interface (lib/logger.ts) the list/watch loop uses. */
+export type KubeLogger = Pick<Logger, 'debug' | 'info' | 'warn'>;
 
 export type WatchRestartReason = 'closed' | 'expired' | 'error' | 'idle';
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

@@ -16,6 +16,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type ResourceLimits } fro
 import { z } from 'zod';
 import { escapeText } from '../../contract/echo.js';
 import type { PodInfo, PodSource } from './source.js';
+import type { Logger } from '../../lib/logger.js';
 
 /** Largest pods file read. */
 export const MAX_PODS_FILE_BYTES = 1024 * 1024;
@@ -46,10 +47,8 @@ const podSchema = z.object({
 });
 const listSchema = z.object({ items: z.array(podSchema) });
 
-export interface PodsFileLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+/** The part of the agent's one logger interface (lib/logger.ts) the pods file uses. */
+export type PodsFileLogger = Pick<Logger, 'info' | 'warn'>;
 
 /**
  * Refuses text whose nesting would cost the YAML parser more than its length: flow brackets deeper

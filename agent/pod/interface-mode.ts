@@ -8,16 +8,13 @@ import { isVhostNetFailure as vppRefusedTap } from '../vpp/tap.js';
 import type { PodRef } from './attachment.js';
 import type { PodInterfaceModeSetting } from './interface-spec.js';
 import { StepError } from './transaction.js';
+import type { Logger } from '../../lib/logger.js';
 
 export type PodInterfaceMode = 'tun' | 'veth';
 
 /** True when `e` (or the step it failed) is VPP refusing a tap because the node has no usable /dev/vhost-net. */
 export function isVhostNetFailure(e: unknown): boolean {
   return vppRefusedTap(e instanceof StepError ? e.cause : e);
-}
-
-export interface ModeLogger {
-  warn(obj: object, msg?: string): void;
 }
 
 export interface InterfaceModeStatus {
@@ -47,7 +44,7 @@ export class PodInterfaceModeState {
 
   constructor(
     readonly setting: PodInterfaceModeSetting,
-    private readonly log: ModeLogger,
+    private readonly log: Pick<Logger, 'warn'>,
     /** Told once, with the first pod that got a veth (the agent turns it into a Kubernetes Event). */
     private readonly onFallback?: (pod: PodRef, status: InterfaceModeStatus) => void,
   ) {

@@ -5,11 +5,10 @@
  * reports them: a half-undone change is logged, never hidden.
  */
 import { VppApiError, VppTimeoutError, VppDisconnectedError } from '../vpp/api.js';
+import type { Logger } from '../../lib/logger.js';
 
-export interface StepLogger {
-  debug(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+/** What a transaction logs with (the node reconciler hands in its own logger: debug and warn are all it needs). */
+export type StepLogger = Pick<Logger, 'debug' | 'warn'>;
 
 /** Called before each step (tests inject failures here); may throw. */
 export type StepHook = (step: string) => void | Promise<void>;

@@ -12,6 +12,7 @@ import { attachmentKey, type AttachRequest } from '../pod/attachment.js';
 import { containerId, linuxIfName, netnsPath, podRef } from '../pod/kinds/parts.js';
 import { ipConfigSchema, recordSchema, type AttachmentRecord, type AttachmentStore } from '../pod/record.js';
 import { writeFileAtomic } from '../../lib/atomic-file.js';
+import type { Logger } from '../../lib/logger.js';
 
 export { writeFileAtomic } from '../../lib/atomic-file.js';
 
@@ -66,12 +67,6 @@ function describeIssue(e: z.ZodError): string {
   return `${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`;
 }
 
-export interface CheckpointLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 export type LoadOutcome = { kind: 'empty' } | { kind: 'loaded'; attachments: number; intents: number } | { kind: 'moved-aside'; reason: string; movedTo: string };
 
 export interface CheckpointOptions {
@@ -96,7 +91,7 @@ export class CheckpointStore implements AttachmentStore {
 
   constructor(
     stateDir: string,
-    private readonly log: CheckpointLogger,
+    private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
     opts: CheckpointOptions = {},
   ) {

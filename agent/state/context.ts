@@ -8,13 +8,7 @@ import type { AttachPlan, PodNetwork } from '../pod/pod-network.js';
 import type { VppApi } from '../vpp/api.js';
 import type { PodSource } from '../pod-info/source.js';
 import type { AttachmentIdentity } from './inventory.js';
-
-export interface StateLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+import type { Logger } from '../../lib/logger.js';
 
 /** An operation in flight, as the checkpoint records it. */
 export interface PendingIntent {
@@ -45,7 +39,7 @@ export interface StateContext {
   pods: PodSource;
   /** Runs `fn` with the container's operations (ADD, DEL, CHECK) held off: the manager's per-container lock. */
   exclusive<T>(containerId: string, fn: () => Promise<T>): Promise<T>;
-  log: StateLogger;
+  log: Logger;
 }
 
 export function keyOf(r: { containerId: string; ifName: string }): string {

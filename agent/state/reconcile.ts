@@ -12,7 +12,6 @@
  * One set of dumps serves every record, so the cost barely grows with the number of pods.
  */
 import { vclIsolationFromInventory } from '../pod/isolation/inventory.js';
-import { sourceCheckKind } from '../pod/isolation/source-check-kind.js';
 import { MEMIF_CLIENT_MAC, memifSocketName } from '../pod/kinds/memif.js';
 import { VCL_SOCKET, vclNamespaceId } from '../pod/kinds/vcl.js';
 import { parsePodAnnotations } from '../pod/annotations.js';
@@ -20,6 +19,7 @@ import { resolveSpec, type InterfaceSpec } from '../pod/interface-spec.js';
 import { describeAttachment, ipOf, type AttachResult } from '../pod/attachment.js';
 import type { AttachmentRecord, MadeMemif, MadeObjects, MadeRoute } from '../pod/record.js';
 import type { PodInfo } from '../pod-info/source.js';
+import type { FoundObject } from '../objects/kind.js';
 import { forEachLimit, identityOf, keyOf, podFields, type PendingIntent, type StateContext } from './context.js';
 import { describeObjects, isEmpty, isHostVethOf, objectsOf, removeObjects, takeInventory, type InvInterface, type VppInventory } from './inventory.js';
 import { protectedFrom, recreate, verify } from './repair.js';
@@ -200,7 +200,7 @@ function pinnedMac(inv: VppInventory, swIfIndex: number, ips: string[]): string 
   return nbs[0]!.mac;
 }
 
-async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo | undefined): Promise<Built> {
+async function build(c: StateContext, inv: VppInventory, found: ReadonlyMap<string, FoundObject<unknown>[]>, g: Group, pod: PodInfo | undefined): Promise<Built> {
   for (const k of ['tun', 'veth', 'memif', 'mmif', 'vcl'] as const) if (g[k].length > 1) return { incomplete: `${g[k].length} ${k} interfaces` };
   const main = g.tun[0] ?? g.veth[0];
   const primary = main ?? g.mmif[0];
@@ -303,8 +303,15 @@ async function build(c: StateContext, inv: VppInventory, g: Group, pod: PodInfo 
     const iso = vclIsolationFromInventory(`${g.cid}:${g.ifName}`, g.vcl[0].swIfIndex, { id: nsId, socket: a.socket, secret: a.secret }, inv.isolation);
     if (iso) made.vcl.isolation = iso;
   }
-  const sourceCheck = sourceCheckKind.owned(inv).find((o) => o.owner === `${g.cid}:${g.ifName}`);
-  if (sourceCheck) made.sourceCheck = sourceCheck.made;
+  // Every other registered kind's slice (the source check, a kind this function does not name): what the kind
+  // itself finds in the inventory under this owner (`owned`), when it finds exactly one.
+  const slices = made as Record<string, unknown>;
+  for (const k of c.network.kinds.all()) {
+    if (slices[k.name] !== undefined) continue;
+    const mine = (found.get(k.name) ?? []).filter((f) => f.owner === `${g.cid}:${g.ifName}`);
+    if (mine.length === 1) slices[k.name] = mine[0]!.made;
+    else if (mine.length > 1) return { incomplete: `${mine.length} ${k.name} objects (${mine.map((f) => f.describe).join('; ')})`, netns };
+  }
   const slash = g.pod.indexOf('/');
   const podRef = pod
     ? { namespace: pod.namespace, name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) }
@@ -336,12 +343,13 @@ async function rebuild(c: StateContext, inv: VppInventory, o: ReconcileOptions, 
     if (!g) groups.set(k, (g = { cid: t.cid, ifName: t.ifName, pod: t.pod, tun: [], veth: [], memif: [], mmif: [], vcl: [] }));
     if (t.kind === 'tun' || t.kind === 'veth' || t.kind === 'memif' || t.kind === 'mmif' || t.kind === 'vcl') g[t.kind].push(itf);
   }
+  const found = c.network.kinds.owned(inv);
   const incomplete: [Group, string, string | undefined][] = [];
   for (const g of groups.values()) {
     if (c.store.get(`${g.cid}/${g.ifName}`)) continue;
     const slash = g.pod.indexOf('/');
     const pod = slash > 0 ? await lookupPod(c, g.pod.slice(0, slash), g.pod.slice(slash + 1), undefined, o.podLookupTimeoutMs ?? 2000) : undefined;
-    const b = await build(c, inv, g, pod);
+    const b = await build(c, inv, found, g, pod);
     if ('incomplete' in b) {
       incomplete.push([g, b.incomplete, b.netns]);
       continue;

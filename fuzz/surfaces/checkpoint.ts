@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE, CheckpointStore } from '../../agent/state/checkpoint.js';
 import { mutate, RAW_CONTROL, STACK_RE, type Outcome, type Surface } from '../lib.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const spec = { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024, isl3: true, rxMode: 'adaptive' };
 const record = {
@@ -39,7 +40,7 @@ const TOKENS = ['{', '}', '[', ']', ',', ':', '"', 'null', 'true', '"version":',
 export function checkpointSurface(): Surface {
   let dir = '';
   let n = 0;
-  const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const log = silentLogger;
   return {
     name: 'checkpoint',
     level: 'in-process',

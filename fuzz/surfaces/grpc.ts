@@ -15,6 +15,7 @@ import { CniServer } from '../../agent/cni/server.js';
 import { cniBackendService } from '../../contract/grpc-service.js';
 import { CNI_CODES } from '../../contract/types.js';
 import { mutate, RAW_CONTROL, STACK_RE, type Outcome, type Surface } from '../lib.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const METHODS = ['Add', 'Del', 'Check', 'Gc', 'Status'] as const;
 const att = { container_id: 'c1', if_name: 'eth0', netns: '/var/run/netns/p', pod: { namespace: 'default', name: 'web', uid: 'u1' } };
@@ -67,7 +68,7 @@ export function grpcSurface(): Surface {
   let sock = '';
   const def = cniBackendService();
   const seeds = METHODS.map((m) => def[m]!.requestSerialize(SAMPLES[m]).toString('latin1'));
-  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const quiet = silentLogger;
   const connect = (): http2.ClientHttp2Session => {
     const s = http2.connect('http://localhost', { createConnection: () => netConnect(sock) });
     s.on('error', () => undefined);

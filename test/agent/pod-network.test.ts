@@ -24,6 +24,7 @@ import type { AttachRequest } from '../../agent/pod/attachment.js';
 import type { PodInterfaceConfig } from '../../agent/pod/interface-spec.js';
 import { neighborTable, routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, ipj, linuxState, type TestNetns } from '../helpers/netns.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const root = haveRoot();
 const d = root ? describe : describe.skip;
@@ -38,7 +39,7 @@ const cfg: PodInterfaceConfig = {
   limits: { rx: 4, tx: 4, rxqsz: 4096, txqsz: 4096 },
   mtu: 1400,
 };
-const silent = { debug() {}, info() {}, warn() {} };
+const silent = silentLogger;
 
 function ipCmd(...args: string[]): void {
   execFileSync('ip', args, { timeout: 10_000, stdio: 'ignore' });

@@ -32,6 +32,7 @@ import type { AttachRequest, PodRef } from '../../agent/pod/attachment.js';
 import type { PodInterfaceConfig, PodInterfaceModeSetting } from '../../agent/pod/interface-spec.js';
 import { neighborTable, routeTable, startPodLayerSim } from '../helpers/pod-layer.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, ipj, linuxState, type TestNetns } from '../helpers/netns.js';
+import { silentLogger, type Logger } from '../../lib/logger.js';
 
 const root = haveRoot();
 const d = root ? describe : describe.skip;
@@ -52,8 +53,8 @@ const cfg: PodInterfaceConfig = {
 interface Captured {
   warn: { obj: object; msg: string | undefined }[];
 }
-function logger(c?: Captured): { debug(): void; info(): void; warn(obj: object, msg?: string): void } {
-  return { debug() {}, info() {}, warn: (obj, msg) => void c?.warn.push({ obj, msg }) };
+function logger(c?: Captured): Logger {
+  return { ...silentLogger, warn: (obj: object, msg?: string) => void c?.warn.push({ obj, msg }) };
 }
 
 function network(mode: PodInterfaceModeSetting, stepHook?: (s: string) => void, c?: Captured): PodNetwork {

@@ -16,6 +16,7 @@ import type { AddInput, AttachmentKeyInput } from '../../agent/cni/attachment-ma
 import type { AttachResult } from '../../agent/pod/attachment.js';
 import { unaryCall } from '../../cni-plugin/grpc-unary.js';
 import { until } from '../helpers/until.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const ADD_PATH = '/vppcni.v1.CniBackend/Add';
 
@@ -57,6 +58,7 @@ interface Line {
 }
 const lines: Line[] = [];
 const log = {
+  ...silentLogger,
   info: (obj: object, msg?: string) => lines.push({ obj: obj as Record<string, unknown>, msg }),
   warn: (obj: object, msg?: string) => lines.push({ obj: obj as Record<string, unknown>, msg }),
   error: (obj: object, msg?: string) => lines.push({ obj: obj as Record<string, unknown>, msg }),

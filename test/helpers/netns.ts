@@ -43,16 +43,29 @@ export function ipj(ns: TestNetns, args: string[]): unknown {
   return out.trim() ? (JSON.parse(out) as unknown) : [];
 }
 
-/** A summary of the Linux state of a netns: links (name, up, mtu), addresses, routes. */
+/**
+ * `ip -j` commands run in one process (`ip -batch`): one compact JSON array per command, one per line.
+ * Options such as `-6` are not taken per line of a batch; arguments are split on spaces.
+ */
+export function ipjBatch(ns: TestNetns, commands: readonly string[]): unknown[] {
+  const out = execFileSync('ip', ['-j', '-n', ns.name, '-batch', '-'], { input: commands.join('\n') + '\n', timeout: 10_000, encoding: 'utf8' });
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  // An ip that prints nothing for an empty list: one process per command instead.
+  if (lines.length !== commands.length) return commands.map((c) => ipj(ns, c.split(' ')));
+  return lines.map((l) => JSON.parse(l) as unknown);
+}
+
+/** A summary of the Linux state of a netns: links (name, up, mtu), addresses, routes (two processes). */
 export function linuxState(ns: TestNetns): { links: string[]; addrs: string[]; routes: string[] } {
-  const links = (ipj(ns, ['link', 'show']) as { ifname: string; flags: string[]; mtu: number; link_type: string }[]).map(
+  const [linkList, addrList, route4] = ipjBatch(ns, ['link show', 'address show', 'route show']);
+  const links = (linkList as { ifname: string; flags: string[]; mtu: number; link_type: string }[]).map(
     (l) => `${l.ifname} ${l.link_type} mtu ${l.mtu}${l.flags.includes('UP') ? ' UP' : ''}`,
   );
-  const addrs = (ipj(ns, ['address', 'show']) as { ifname: string; addr_info: { local: string; prefixlen: number; scope: string }[] }[]).flatMap((l) =>
+  const addrs = (addrList as { ifname: string; addr_info: { local: string; prefixlen: number; scope: string }[] }[]).flatMap((l) =>
     l.addr_info.filter((a) => a.scope !== 'link' && l.ifname !== 'lo').map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`),
   );
   const routes = [
-    ...(ipj(ns, ['route', 'show']) as { dst: string; dev: string; gateway?: string }[]),
+    ...(route4 as { dst: string; dev: string; gateway?: string }[]),
     ...(ipj(ns, ['-6', 'route', 'show']) as { dst: string; dev: string; gateway?: string }[]).filter((r) => !r.dst.startsWith('fe80') && r.dst !== 'multicast'),
   ].map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`);
   return { links: links.sort(), addrs: addrs.sort(), routes: routes.sort() };

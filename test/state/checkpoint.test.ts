@@ -1,12 +1,15 @@
 /** The checkpoint file: atomic writes, zod read-back, corrupt and future-version files moved aside. */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointStore, CHECKPOINT_FILE, CHECKPOINT_VERSION, writeFileAtomic } from '../../agent/state/checkpoint.js';
 import type { AttachmentRecord } from '../../agent/pod/record.js';
+import { silentLogger } from '../../lib/logger.js';
+import { AtomicFileError, tempName } from '../../lib/atomic-file.js';
 
 const logs: { level: string; msg: string; obj: object }[] = [];
 const log = {
+  ...silentLogger,
   info: (obj: object, msg = '') => void logs.push({ level: 'info', msg, obj }),
   warn: (obj: object, msg = '') => void logs.push({ level: 'warn', msg, obj }),
   error: (obj: object, msg = '') => void logs.push({ level: 'error', msg, obj }),
@@ -184,8 +187,35 @@ describe('checkpoint', () => {
     mkdirSync(target);
     writeFileSync(join(target, 'keep'), 'x');
     // rename(2) of a file over a non-empty directory fails after the temp file was written.
-    expect(() => writeFileAtomic(target, 'data')).toThrow();
+    const err = (() => {
+      try {
+        writeFileAtomic(target, 'data');
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    // The one writer (lib/atomic-file.ts) names the operation and the path, and keeps the errno.
+    expect(err).toBeInstanceOf(AtomicFileError);
+    expect((err as AtomicFileError).message).toMatch(new RegExp(`^rename ${join(dir, tempName('target'))} over ${target}: `));
+    expect((err as AtomicFileError).code).toMatch(/^E(ISDIR|NOTEMPTY|EXIST)$/);
     expect(readdirSync(dir)).toEqual(['target']);
     expect(readdirSync(target)).toEqual(['keep']);
+  });
+
+  test('an atomic write gives the file its mode whatever the umask, and never follows a link at the temp name', () => {
+    const target = join(dir, 'moded');
+    const old = process.umask(0o077);
+    try {
+      writeFileAtomic(target, 'x', 0o644);
+    } finally {
+      process.umask(old);
+    }
+    expect(statSync(target).mode & 0o777).toBe(0o644);
+    const elsewhere = join(dir, 'elsewhere');
+    writeFileSync(elsewhere, 'untouched');
+    symlinkSync(elsewhere, join(dir, tempName('linked')));
+    expect(() => writeFileAtomic(join(dir, 'linked'), 'data')).toThrow(/^create temp file /);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('untouched');
   });
 });

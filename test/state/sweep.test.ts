@@ -19,6 +19,7 @@ import { vclLoopbackMac } from '../../agent/pod/kinds/vcl.js';
 import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type TestNetns } from '../helpers/netns.js';
 import { Harness, KINDS, type TestPod } from './harness.js';
 import { until } from '../helpers/until.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const d = haveRoot() ? describe : describe.skip;
 const h = new Harness();
@@ -36,7 +37,7 @@ beforeAll(async () => {
     netns: new LinuxNetns(),
     node: new NodeResources(other),
     cfg: { gates: { memifEnabled: true, vclEnabled: true, multinetEnabled: true }, defaults: { rx: 1, tx: 1, rxqsz: 1024, txqsz: 1024 }, limits: { rx: 4, tx: 4, rxqsz: 4096, txqsz: 4096 }, mtu: 1400 },
-    log: { debug() {}, info() {}, warn() {} },
+    log: silentLogger,
   });
 }, 30_000);
 

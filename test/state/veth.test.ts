@@ -33,6 +33,7 @@ import { createNetns, deleteAllNetns, deleteNetns, haveRoot, linuxState, type Te
 import { Crasher, readCheckpoint } from './crasher.js';
 import { until } from '../helpers/until.js';
 import { deleteHostVeths, Harness, hostVethLinks, KINDS, type TestPod } from './harness.js';
+import { silentLogger } from '../../lib/logger.js';
 
 const d = haveRoot() ? describe : describe.skip;
 /** This run's container id prefix (8 characters): `5e` and the pid. */
@@ -87,7 +88,7 @@ function outside(): PodNetwork {
         mtu: 1400,
         interfaceMode: 'veth',
       },
-      log: { debug() {}, info() {}, warn() {} },
+      log: silentLogger,
     },
     {
       stepHook: (s) => {

@@ -3,19 +3,14 @@ import type { NetnsOps } from '../../linux/netns.js';
 import type { VppApi } from '../../vpp/api.js';
 import type { PodInterfaceConfig } from '../interface-spec.js';
 import type { NodeResources } from '../node-resources.js';
+import type { Logger } from '../../../lib/logger.js';
 
 export type { CheckProblem } from '../../objects/kind.js';
-
-export interface DriverLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
 
 export interface DriverContext {
   vpp: VppApi;
   netns: NetnsOps;
   node: NodeResources;
   cfg: PodInterfaceConfig;
-  log: DriverLogger;
+  log: Logger;
 }
