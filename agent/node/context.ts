@@ -3,6 +3,7 @@
  * logger; and the one-pass read of VPP and the host (`NodeInventory`) that adoption, the sweep and
  * `vpp-cnictl node` look at.
  */
+import type { Logger } from '../../lib/logger.js';
 import type { HostRoute, HostRoutes } from '../linux/host-routes.js';
 import type { VppApi } from '../vpp/api.js';
 import { listTranslations, type VppTranslation } from '../vpp/cnat.js';
@@ -10,11 +11,8 @@ import { listInterfaces } from '../vpp/interface.js';
 
 export type { VppTranslation } from '../vpp/cnat.js';
 
-export interface NodeLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+/** The part of the one Logger (lib/logger.ts) the node objects use. */
+export type NodeLogger = Pick<Logger, 'debug' | 'info' | 'warn'>;
 
 export interface NodeCtx {
   readonly vpp: VppApi;
