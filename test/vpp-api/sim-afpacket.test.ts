@@ -222,7 +222,7 @@ describe('rings and queues', () => {
 });
 
 describe('MAC and MTU', () => {
-  test('ethernet: a random 02:fe:xx:xx:xx:xx with use_random_hw_addr, otherwise the given MAC (all zero included); MTU 9000 whatever the host's (real VPP: 9000 on a veth of MTU 1400)', async () => {
+  test('ethernet: a random 02:fe:xx:xx:xx:xx with use_random_hw_addr, otherwise the given MAC (all zero included); MTU 9000 whatever the host MTU (real VPP: 9000 on a veth of MTU 1400)', async () => {
     const { c } = await simWith({ interfaceExists: () => true });
     const eth = async (name: string, hw: string, random: boolean) => {
       const r = await createV3(c, { host_if_name: name, mode: ETHERNET, hw_addr: hw, use_random_hw_addr: random });
