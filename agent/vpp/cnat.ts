@@ -3,8 +3,10 @@
  * backends) and the SNAT setup around them (snat addresses, K8S policy, excluded prefixes, POD/HOST
  * interface tables, the cnat feature on an interface).
  */
+import type { ApiModule, RequestDef } from '../../vpp-api/codec/types.js';
+import { VppUnknownMessageError } from '../../vpp-api/client/index.js';
 import { cnat } from '../../vpp-api/generated/index.js';
-import type { CnatEndpointIn } from '../../vpp-api/generated/cnat.js';
+import type { CnatEndpointIn, CnatSetSnatPolicy, CnatSetSnatPolicyIn, CnatSetSnatPolicyReply } from '../../vpp-api/generated/cnat.js';
 import { deleteTolerant, plainCli, type VppApi } from './api.js';
 
 const ANY_IF = 0xffffffff;
@@ -78,9 +80,67 @@ export async function setSnatAddresses(vpp: Pick<VppApi, 'request'>, ip4: string
   });
 }
 
-/** The K8S snat policy. */
+/**
+ * cnat_set_snat_policy as VPP builds before FDio/vpp 077619d03bb ("cnat: add SNAT DNAT policy support") define
+ * it — Calico VPP's images up to v3.31 (VPP 24.10, 25.06, 25.10 bases). Only its enum `cnat_snat_policies`
+ * changed (CNAT_POLICY_DNAT = 3 was added), so the CRC differs while the layout (u8 policy after the header) and
+ * the values 0..2 (NONE, IF_PFX, K8S) are the same: the bindings' encoder serves both, under the old name_crc.
+ */
+export const CNAT_SET_SNAT_POLICY_CRC_BEFORE_DNAT = 0xd3e6eaf4;
+export const cnat_set_snat_policy_before_dnat: RequestDef<CnatSetSnatPolicyIn, CnatSetSnatPolicy, CnatSetSnatPolicyReply> = {
+  ...cnat.cnat_set_snat_policy,
+  crc: CNAT_SET_SNAT_POLICY_CRC_BEFORE_DNAT,
+  nameCrc: `cnat_set_snat_policy_${CNAT_SET_SNAT_POLICY_CRC_BEFORE_DNAT.toString(16).padStart(8, '0')}`,
+};
+
+/**
+ * The older encodings the façade can speak besides the bindings', as an API module: the client maps their ids
+ * when the connected VPP announces them (give it to the client with the generated modules).
+ */
+export const CNAT_COMPAT_MODULE: ApiModule = {
+  module: 'cnat',
+  source: 'cnat.api before FDio/vpp 077619d03bb (CNAT_POLICY_DNAT)',
+  version: '0.3.0',
+  messages: [cnat_set_snat_policy_before_dnat],
+  types: [],
+};
+
+/** No encoding of a message that VPP offers: names the message and every CRC we know and VPP has. */
+export class CnatEncodingError extends Error {
+  override readonly name = 'CnatEncodingError';
+  constructor(
+    readonly messageName: string,
+    readonly known: readonly string[],
+    readonly found: readonly string[],
+  ) {
+    super(
+      `${messageName}: the connected VPP offers ${found.length > 0 ? found.join(', ') : 'no such message (cnat plugin not loaded?)'}; ` +
+        `this agent speaks ${known.join(' and ')}`,
+    );
+  }
+}
+
+/**
+ * Sends the first of `defs` (one message, newest encoding first) that the connected VPP has. The client
+ * refuses a message whose name_crc VPP did not announce before anything is written (VppUnknownMessageError),
+ * so trying in order is picking the encoding VPP offers.
+ */
+async function requestAnyEncoding<In, R>(vpp: Pick<VppApi, 'request'>, defs: readonly RequestDef<In, unknown, R>[], msg: In): Promise<R> {
+  let found: readonly string[] = [];
+  for (const def of defs) {
+    try {
+      return await vpp.request(def, msg);
+    } catch (e) {
+      if (!(e instanceof VppUnknownMessageError)) throw e;
+      found = e.found;
+    }
+  }
+  throw new CnatEncodingError(defs[0]!.name, defs.map((d) => d.nameCrc), found);
+}
+
+/** The K8S snat policy (value 2 in both encodings of cnat_set_snat_policy). */
 export async function setSnatPolicyK8s(vpp: Pick<VppApi, 'request'>): Promise<void> {
-  await vpp.request(cnat.cnat_set_snat_policy, { policy: cnat.CnatSnatPolicies.CNAT_POLICY_K8S });
+  await requestAnyEncoding(vpp, [cnat.cnat_set_snat_policy, cnat_set_snat_policy_before_dnat], { policy: cnat.CnatSnatPolicies.CNAT_POLICY_K8S });
 }
 
 /** A prefix excluded from SNAT (a set member in VPP: one delete removes it). */

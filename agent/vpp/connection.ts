@@ -4,11 +4,15 @@ import * as iface from '../../vpp-api/generated/interface.js';
 import * as ip from '../../vpp-api/generated/ip.js';
 import * as memif from '../../vpp-api/generated/memif.js';
 import * as tapv2 from '../../vpp-api/generated/tapv2.js';
+import { CNAT_COMPAT_MODULE } from './cnat.js';
 
 export { VppClient, Backoff, DEFAULT_BACKOFF, type BackoffOptions, type VppClientOptions, type VppRestart } from '../../vpp-api/client/index.js';
 
-/** Every API module the generated bindings hold. */
-export const API_MODULES = allModules;
+/**
+ * Every API module the generated bindings hold, and the older encodings the façade picks when the connected
+ * VPP offers them instead (cnat_set_snat_policy of VPP before 26.06: agent/vpp/cnat.ts).
+ */
+export const API_MODULES = [...allModules, CNAT_COMPAT_MODULE];
 
 /** Messages the agent cannot work without: connect fails, listing them, when VPP lacks any. */
 export const REQUIRED_MESSAGES = [

@@ -46,7 +46,7 @@ const owner = { containerId: `f7${process.pid.toString(16).padStart(10, '0')}`, 
     const plan = planVcl({
       owner,
       addresses: [address],
-      eth0: { swIfIndex: eth0, ethernet: false },
+      eth0: { swIfIndex: eth0, ethernet: true }, // a loopback is an ethernet interface in VPP: routes through it carry the next hop
       vrfTableId: allocateTableId(tableKey(owner, 'vrf'), used.add(puntId)),
       puntTableId: puntId,
       namespaceId: `vcni-${owner.containerId.slice(0, 12)}-eth0`,
@@ -54,7 +54,7 @@ const owner = { containerId: `f7${process.pid.toString(16).padStart(10, '0')}`, 
     });
     await ops.routeAdd(plan.steer[0]!.replaces);
     const vcl = await transact('real', quiet, undefined, (tx) => createVclIsolation(ops, tx, plan, loop, 5n));
-    const check = planSourceCheck({ owner, addresses: [address], allowedPrefixes: ['198.18.0.0/24'], interfaces: [{ swIfIndex: eth0, ethernet: false }], rpfTableId: allocateTableId(tableKey(owner, 'rpf'), used) });
+    const check = planSourceCheck({ owner, addresses: [address], allowedPrefixes: ['198.18.0.0/24'], interfaces: [{ swIfIndex: eth0, ethernet: true }], rpfTableId: allocateTableId(tableKey(owner, 'rpf'), used) });
     const src = await transact('real', quiet, undefined, (tx) => createSourceCheck(ops, tx, check));
 
     const inv = await readIsolationInventory(ops, [loop], puntId);

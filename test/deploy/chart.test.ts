@@ -165,7 +165,7 @@ describe('helm chart charts/vpp-cni', () => {
     expect(spec.containers.map((c: Obj) => c.name)).toEqual(['vpp', 'agent']);
     expect(spec.initContainers.map((c: Obj) => c.name)).toEqual(['install-cni']);
     expect(container(objs, 'install-cni').command).toEqual(['node', 'dist/deploy/install-cni.js']);
-    expect(container(objs, 'vpp').image).toBe('ligato/vpp-base:24.10');
+    expect(container(objs, 'vpp').image).toBe('calicovpp/vpp:v3.32.0');
     expect(container(objs, 'vpp').securityContext.privileged).toBe(true);
     const agent = container(objs, 'agent');
     expect(agent.securityContext.privileged).toBe(false);

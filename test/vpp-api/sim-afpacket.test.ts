@@ -217,12 +217,12 @@ describe('rings and queues', () => {
     expect(v1.retval).toBe(0);
     expect(await itfState(c, v1.sw_if_index)).toMatchObject({ device: { mode: ETHERNET, flags: 3, rxQueues: 0, txQueues: 0, rxRing: null, txRing: null }, rxModes: [] });
     expect(await txQueueIds(c, v1.sw_if_index)).toEqual([]);
-    expect((await details(c, v1.sw_if_index))[0]).toMatchObject({ interface_name: 'host-h-v1', flags: 2, link_mtu: 1400 });
+    expect((await details(c, v1.sw_if_index))[0]).toMatchObject({ interface_name: 'host-h-v1', flags: 2, link_mtu: 9000 });
   });
 });
 
 describe('MAC and MTU', () => {
-  test('ethernet: a random 02:fe:xx:xx:xx:xx with use_random_hw_addr, otherwise the given MAC (all zero included); MTU of the host', async () => {
+  test('ethernet: a random 02:fe:xx:xx:xx:xx with use_random_hw_addr, otherwise the given MAC (all zero included); MTU 9000 whatever the host MTU (real VPP: 9000 on a veth of MTU 1400)', async () => {
     const { c } = await simWith({ interfaceExists: () => true });
     const eth = async (name: string, hw: string, random: boolean) => {
       const r = await createV3(c, { host_if_name: name, mode: ETHERNET, hw_addr: hw, use_random_hw_addr: random });
@@ -233,7 +233,7 @@ describe('MAC and MTU', () => {
     const b = await eth('rb', '00:00:00:00:00:00', true);
     for (const d of [a, b]) {
       expect(d.l2_address).toMatch(/^02:fe:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
-      expect(d).toMatchObject({ interface_dev_type: 'af-packet', link_mtu: 1400, mtu: [1400, 0, 0, 0], flags: 2 });
+      expect(d).toMatchObject({ interface_dev_type: 'af-packet', link_mtu: 9000, mtu: [9000, 0, 0, 0], flags: 2 });
     }
     expect((await eth('given', '02:00:00:00:00:01', false)).l2_address).toBe('02:00:00:00:00:01');
     // af_packet_api.c passes mp->hw_addr whenever use_random_hw_addr is false: a zero MAC stays zero.
@@ -335,7 +335,7 @@ describe('no /dev/vhost-net and a real veth pair', () => {
     expect(isUp(hostEnd)).toBe(true);
     expect(isUp(peerEnd)).toBe(false);
     const d = (await details(c, r.sw_if_index))[0]!;
-    expect(d).toMatchObject({ interface_name: `host-${hostEnd}`, interface_dev_type: 'af-packet', link_mtu: 1400, flags: 2 });
+    expect(d).toMatchObject({ interface_name: `host-${hostEnd}`, interface_dev_type: 'af-packet', link_mtu: 9000, flags: 2 });
     expect(d.l2_address).toMatch(/^02:fe:/);
 
     // IP mode on the other end, which is down too.

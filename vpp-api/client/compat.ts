@@ -37,5 +37,10 @@ export function checkCompatibility(table: ReadonlyMap<string, number>, defs: Ite
       else report.missing.push(entry);
     }
   }
+  // A message known in several encodings (a caller's older one beside the bindings') is compatible when one matches.
+  const ok = new Set(report.compatible);
+  const firstOfName = (x: IncompatibleMessage, i: number, all: IncompatibleMessage[]): boolean => all.findIndex((y) => y.name === x.name) === i;
+  report.incompatible = report.incompatible.filter((x, i, all) => !ok.has(x.name) && firstOfName(x, i, all));
+  report.missing = report.missing.filter(firstOfName);
   return report;
 }

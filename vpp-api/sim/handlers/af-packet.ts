@@ -19,6 +19,8 @@ import { Retval, U32_MAX } from '../retval.js';
 import { randomMac, ZERO_MAC, type AfPacketDevice, type PacketRing } from '../state.js';
 
 /** AF_PACKET_IF_FLAGS_FANOUT: internal, set for more than one rx queue. */
+/** VPP's default max frame size of an ethernet hardware interface (vnet_eth_register_interface). */
+const ETHERNET_DEFAULT_MTU = 9000;
 const FLAG_FANOUT = 4;
 /** The flags of v1 and v2 (v2's own flags field is not read). */
 const DEFAULT_FLAGS = AfPacketFlags.AF_PACKET_API_FLAG_QDISC_BYPASS | AfPacketFlags.AF_PACKET_API_FLAG_CKSUM_GSO;
@@ -176,7 +178,10 @@ async function createIf(ctx: HandlerContext, args: CreateArgs): Promise<CreateRe
     devType: 'af-packet',
     // IP mode registers a hardware interface without an address (and without MTU, unlike ethernet).
     l2Address: ethernet ? (args.hwAddr ?? randomMac()) : ZERO_MAC,
-    linkMtu: ethernet ? ctx.host.interfaceMtu(args.hostIfName) : 0,
+    // Ethernet mode registers the hardware interface with VPP's default max frame (link_mtu and L3 MTU 9000),
+    // whatever the host interface's MTU: a real VPP answered 9000 for a veth of MTU 1400 (it reads the host MTU
+    // for its own use only).
+    linkMtu: ethernet ? ETHERNET_DEFAULT_MTU : 0,
     // af_packet_create_if sets the link up once the sockets are bound.
     linkUp: true,
     txQueues: device.txQueues,
