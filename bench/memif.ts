@@ -13,6 +13,7 @@
  * ../lib/<arch>/vpp_plugins or given by VPPCNI_BENCH_VPP_PLUGINS). Without them it prints
  * `skipped: <reason>` and exits 0.
  */
+import { silentLogger } from '../lib/logger.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
     // The pod, made by the agent's code: eth0 (tun, or veth without /dev/vhost-net) and the PBL memif.
     const node = new NodeResources(vpp);
     await node.unnumberedLoopback();
-    const log = { debug() {}, info() {}, warn() {} };
+    const log = silentLogger;
     const net = new PodNetwork({
       vpp,
       netns: new LinuxNetns(),

@@ -10,6 +10,7 @@
  * VCL part, VPPCNI_TEST_VCL_LDPRELOAD (libvcl_ldpreload.so of that VPP's release). Skips with one line otherwise.
  * The apps are /usr/bin/python3 one-liners (Debian's python3).
  */
+import { silentLogger } from '../../lib/logger.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,7 +119,7 @@ d(`datapath on a real VPP (${why === '' ? SOCKET : `skipped: ${why}`})`, () => {
     await vpp.connect();
     const node = new NodeResources(vpp);
     await node.unnumberedLoopback();
-    const log = { debug() {}, info() {}, warn() {} };
+    const log = silentLogger;
     net = new PodNetwork({
       vpp,
       netns: new LinuxNetns(),
