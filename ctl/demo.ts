@@ -3,8 +3,12 @@
  * pod namespaces; with `--no-vhost-net` it refuses taps as VPP does on a node without /dev/vhost-net, and
  * the agent's auto mode gives pods veth pairs with af_packet interfaces) or uses `--vpp-socket PATH`, starts the agent with a pods file standing in for the
  * Kubernetes API, creates network namespaces as pods and runs the real plugin binary in them exactly as a
- * container runtime does (ADD, then DEL), showing each pod's CNI result, VPP state and Linux state. At the
- * end everything is removed again and the demo checks that nothing is left. Needs root. On a fresh Debian
+ * container runtime does (ADD, then DEL), showing each pod's CNI result, VPP state and Linux state. With the
+ * simulator it also runs the node dataplane, the node's host side in a network namespace of its own: two Nodes
+ * and a Service in the pods file, the Service's EndpointSlice written once two pods have addresses, then
+ * `vpp-cnictl node` and `vpp-cnictl service` (host link, host-gw route to the second node, VIP → backends);
+ * `vpp-cnictl node cleanup` before the agent stops. At the end everything is removed again and the demo
+ * checks that nothing is left (the node's VPP objects too). Needs root. On a fresh Debian
  * machine it first installs what is missing (iproute2, util-linux, containernetworking-plugins) with apt-get,
  * saying so (`--no-install`: stop with the apt-get line instead).
  *
@@ -187,8 +191,8 @@ class Demo {
   async startNodeHost(): Promise<void> {
     this.p.header("node host: a network namespace standing for this node's own network stack");
     if (this.opts.vppSocket) {
-      this.p.line('   none with a running VPP (--vpp-socket): its af_packet interfaces open host interfaces in its own network');
-      this.p.line("   namespace, which the demo does not touch; the agent's node dataplane stays off (no cluster objects in the pods file)");
+      this.p.line('   none with a running VPP (--vpp-socket): it opens af_packet host interfaces in its own network namespace,');
+      this.p.line("   not in one the demo makes; the agent's node dataplane stays off (no cluster objects in the pods file)");
       return;
     }
     const ns = await this.netns.create('node');
