@@ -9,7 +9,7 @@
  * `vpp-cnictl node` and `vpp-cnictl service` (host link, host-gw route to the second node, VIP → backends);
  * `vpp-cnictl node cleanup` before the agent stops. At the end everything is removed again and the demo
  * checks that nothing is left (the node's VPP objects too). Needs root. On a fresh Debian
- * machine it first installs what is missing (iproute2, util-linux, containernetworking-plugins) with apt-get,
+ * machine it first installs what is missing (iproute2, util-linux, containernetworking-plugins, iptables, procps) with apt-get,
  * saying so (`--no-install`: stop with the apt-get line instead).
  *
  *   npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs] [--no-install]
@@ -49,7 +49,7 @@ const BACKEND_PODS = ['tun', 'pbl-memif'];
 
 const USAGE = `usage: npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs] [--no-install]
   --vpp-socket PATH   use this running VPP instead of starting the simulator
-  --no-install        do not install missing Debian packages (iproute2, util-linux, containernetworking-plugins): stop instead
+  --no-install        do not install missing Debian packages (iproute2, util-linux, containernetworking-plugins, iptables, procps): stop instead
   --no-vhost-net      the simulator refuses taps as VPP does without /dev/vhost-net: pods get veth + af_packet
   --keep-logs         keep the agent and simulator logs after the demo (they are kept anyway on failure)`;
 
@@ -472,6 +472,7 @@ class Demo {
     if (this.nodeShown && this.agent?.running) {
       try {
         const r = await cleanupNodeDataplane(this.p, this.ctlSocket);
+        this.showAgentLog();
         this.steps.record('vpp-cnictl node cleanup', r.errors.length === 0, r.errors.length ? r.errors.join('; ') : `${r.removed.length} object(s) removed`);
       } catch (e) {
         this.steps.record('vpp-cnictl node cleanup', false, (e as Error).message);
