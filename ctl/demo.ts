@@ -3,9 +3,13 @@
  * pod namespaces; with `--no-vhost-net` it refuses taps as VPP does on a node without /dev/vhost-net, and
  * the agent's auto mode gives pods veth pairs with af_packet interfaces) or uses `--vpp-socket PATH`, starts the agent with a pods file standing in for the
  * Kubernetes API, creates network namespaces as pods and runs the real plugin binary in them exactly as a
- * container runtime does (ADD, then DEL), showing each pod's CNI result, VPP state and Linux state. At the
- * end everything is removed again and the demo checks that nothing is left. Needs root. On a fresh Debian
- * machine it first installs what is missing (iproute2, util-linux, containernetworking-plugins) with apt-get,
+ * container runtime does (ADD, then DEL), showing each pod's CNI result, VPP state and Linux state. With the
+ * simulator it also runs the node dataplane, the node's host side in a network namespace of its own: two Nodes
+ * and a Service in the pods file, the Service's EndpointSlice written once two pods have addresses, then
+ * `vpp-cnictl node` and `vpp-cnictl service` (host link, host-gw route to the second node, VIP → backends);
+ * `vpp-cnictl node cleanup` before the agent stops. At the end everything is removed again and the demo
+ * checks that nothing is left (the node's VPP objects too). Needs root. On a fresh Debian
+ * machine it first installs what is missing (iproute2, util-linux, containernetworking-plugins, iptables, procps) with apt-get,
  * saying so (`--no-install`: stop with the apt-get line instead).
  *
  *   npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs] [--no-install]
@@ -16,15 +20,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import { CNI_CODES } from '../contract/types.js';
 import { formatEvent, LogTail } from './demo/agent-log.js';
 import { aptInstall, DEMO_NEEDS, missingNeeds, packagesFor, type Runner } from './demo/debian.js';
 import { failureOf, runCommand, Service, waitFor } from './demo/exec.js';
-import { haveCommand, listNetns, NetnsSet, podLinuxState, vethHostEnds, type Netns } from './demo/linux.js';
+import { haveCommand, listNetns, NetnsSet, podLinuxState, setupNodeHost, vethHostEnds, type Netns } from './demo/linux.js';
 import { allocatedAddresses, buildPlugin, CNI_PATH, findHostLocal, netconf, pluginBinary, pluginEnv, pluginStale, runPlugin, type NetworkDef, type PluginCall, type PluginOutput } from './demo/plugin.js';
-import { cniArgs, DEMO_PODS, MEMIF_NET, PRIMARY_NET, podsYaml, type DemoAttachment, type DemoPod } from './demo/pods.js';
+import { clusterDocument, cniArgs, DEMO_CLUSTER_CIDRS, DEMO_NODE, DEMO_PODS, DEMO_SERVICE, DEMO_SERVICE_CIDRS, DEMO_SERVICE_REF, MEMIF_NET, PRIMARY_NET, podsYaml, SECOND_NODE, type DemoAttachment, type DemoPod } from './demo/pods.js';
 import { Printer, shellQuote, Steps } from './demo/print.js';
-import { showNodeDataplane } from './demo/node.js';
+import { cleanupNodeDataplane, readNodeStatus, showNodeDataplane, waitAgentReady, waitForServiceBackends } from './demo/node.js';
 import { shortId, VppView } from './demo/vpp-state.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,10 +42,14 @@ const SIM_MAIN = join(scriptsRoot, `vpp-api/sim/main${ext}`);
 const AGENT_MAIN = join(scriptsRoot, `agent/main${ext}`);
 const FEATURE_GATES = '{"memifEnabled":true,"vclEnabled":true,"multinetEnabled":true}';
 const START_TIMEOUT_MS = 30_000;
+/** How long the agent may take to program the Service after the EndpointSlice is written. */
+const SERVICE_TIMEOUT_MS = 20_000;
+/** The pods whose eth0 addresses become the Service's backends. */
+const BACKEND_PODS = ['tun', 'pbl-memif'];
 
 const USAGE = `usage: npm start [-- --vpp-socket PATH] [--no-vhost-net] [--keep-logs] [--no-install]
   --vpp-socket PATH   use this running VPP instead of starting the simulator
-  --no-install        do not install missing Debian packages (iproute2, util-linux, containernetworking-plugins): stop instead
+  --no-install        do not install missing Debian packages (iproute2, util-linux, containernetworking-plugins, iptables, procps): stop instead
   --no-vhost-net      the simulator refuses taps as VPP does without /dev/vhost-net: pods get veth + af_packet
   --keep-logs         keep the agent and simulator logs after the demo (they are kept anyway on failure)`;
 
@@ -129,6 +138,11 @@ class Demo {
   private readonly ipamDir: string;
   private readonly plugin = pluginBinary(repoRoot);
   private readonly confFiles = new Map<string, string>();
+  private readonly podsFile: string;
+  /** The node's host side (`--node-netns`); undefined with a running VPP (--vpp-socket): the node dataplane is off then. */
+  private nodeNs: Netns | undefined;
+  /** The node dataplane answered GET /v1/node: it is cleaned up through the agent at the end. */
+  private nodeShown = false;
   interrupted: string | undefined;
   readonly started = Date.now();
 
@@ -143,12 +157,19 @@ class Demo {
     this.apiSocket = opts.vppSocket ?? join(this.dir, 'api.sock');
     this.cniSocket = join(this.dir, 'cni', 'agent.sock');
     this.ipamDir = join(this.dir, 'ipam');
+    this.podsFile = join(this.dir, 'pods.yaml');
     this.agentLog = new LogTail(join(this.dir, 'agent.log'));
   }
 
   private get simLogPath(): string {
     return join(this.dir, 'vpp-sim.log');
   }
+
+  private get ctlSocket(): string {
+    return join(dirname(this.cniSocket), 'ctl.sock');
+  }
+
+  private uidOf = (p: DemoPod): string => this.pods.find((r) => r.pod === p)!.uid;
 
   private checkInterrupted(): void {
     if (this.interrupted) throw new Interrupted(this.interrupted);
@@ -161,13 +182,38 @@ class Demo {
 
   // ---- start ----
 
+  /**
+   * The node's own network stack: a namespace of its own (never this machine's), `lo` up and an uplink on
+   * the node network 192.0.2.0/24 where the second node's InternalIP is on-link. The agent's host link,
+   * routes and iptables chains go there (--node-netns). Not with a running VPP: its af_packet interfaces
+   * open host interfaces in VPP's own namespace, so the node dataplane is off then.
+   */
+  async startNodeHost(): Promise<void> {
+    this.p.header("node host: a network namespace standing for this node's own network stack");
+    if (this.opts.vppSocket) {
+      this.p.line('   none with a running VPP (--vpp-socket): it opens af_packet host interfaces in its own network namespace,');
+      this.p.line("   not in one the demo makes; the agent's node dataplane stays off (no cluster objects in the pods file)");
+      return;
+    }
+    const ns = await this.netns.create('node');
+    this.nodeNs = ns;
+    this.p.line(`   ${ns.path}   [ip netns add ${ns.name}]`);
+    try {
+      for (const c of await setupNodeHost(ns, DEMO_NODE.uplink, DEMO_NODE.uplinkPeer, DEMO_NODE.uplinkPrefix)) this.p.command(c, '   $ ');
+    } catch (e) {
+      this.steps.record('node host namespace', false, (e as Error).message);
+      throw e;
+    }
+    this.steps.record('node host namespace', true, `${ns.name}: ${DEMO_NODE.uplink} ${DEMO_NODE.uplinkPrefix} (${SECOND_NODE.name} at ${SECOND_NODE.internalIp} is on-link)`);
+  }
+
   async startVpp(): Promise<void> {
     this.p.header(this.opts.vppSocket ? 'VPP' : 'VPP simulator');
     if (this.opts.vppSocket) {
       this.p.line(`   using the running VPP at ${this.apiSocket} (no simulator)`);
     } else {
       const host = this.opts.noVhostNet ? 'no-vhost-net' : 'kernel-tun';
-      const args = [...process.execArgv, SIM_MAIN, '--socket', this.apiSocket, '--host', host];
+      const args = [...process.execArgv, SIM_MAIN, '--socket', this.apiSocket, '--host', host, ...(this.nodeNs ? ['--host-netns', this.nodeNs.name] : [])];
       this.p.command(shownCommand(args));
       this.p.line(`   log: ${this.simLogPath}`);
       this.sim = Service.start({ name: 'simulator', command: process.execPath, args, cwd: scriptsRoot, logFile: this.simLogPath });
@@ -193,13 +239,13 @@ class Demo {
 
   async startAgent(): Promise<void> {
     this.p.header('vpp-cni agent');
-    const podsFile = join(this.dir, 'pods.yaml');
+    const podsFile = this.podsFile;
     for (const pod of DEMO_PODS) {
       this.pods.push({ pod, uid: randomUUID(), containerId: randomBytes(32).toString('hex'), attachments: [], ips: [] });
     }
-    const yaml = podsYaml(DEMO_PODS, (p) => this.pods.find((r) => r.pod === p)!.uid);
+    const yaml = podsYaml(DEMO_PODS, this.uidOf, this.nodeNs ? clusterDocument() : undefined);
     writeFileSync(podsFile, yaml);
-    this.p.line(`   ${podsFile} (the pods the agent reads instead of the Kubernetes API):`);
+    this.p.line(`   ${podsFile} (the pods the agent reads instead of the Kubernetes API${this.nodeNs ? '; the last document lists the cluster objects: Nodes, a Service, its EndpointSlices' : ''}):`);
     this.p.block(yaml, '   │ ');
     const flags = [
       '--vpp-socket', this.apiSocket,
@@ -211,6 +257,9 @@ class Demo {
       '--health-port', '0',
       '--log-level', 'info',
       '--pod-interface-mode', 'auto',
+      ...(this.nodeNs
+        ? ['--node-netns', this.nodeNs.name, '--cross-node', 'host-gw', '--cluster-cidrs', DEMO_CLUSTER_CIDRS.join(','), '--service-cidrs', DEMO_SERVICE_CIDRS]
+        : []),
     ];
     const args = [...process.execArgv, AGENT_MAIN, ...flags];
     this.p.line();
@@ -237,6 +286,15 @@ class Demo {
       this.steps.record('agent started', false, `${why}${lastWarn ? ` (${lastWarn})` : ''}`);
       throw new Error(`the agent did not start: ${why}; its log: ${this.agentLog.path}`);
     }
+    const notReady = await waitAgentReady(this.ctlSocket, START_TIMEOUT_MS, () => !!this.interrupted);
+    this.checkInterrupted();
+    if (notReady) {
+      this.showAgentLog();
+      this.steps.record('agent started', false, `not ready for CNI calls after ${START_TIMEOUT_MS / 1000} s: ${notReady}`);
+      throw new Error(`the agent is not ready: ${notReady}; its log: ${this.agentLog.path}`);
+    }
+    // with the node dataplane, what it made before the agent became ready (host link, chains, cnat)
+    if (this.nodeNs) this.showAgentLog();
     this.steps.record('agent started', true, `pid ${this.agent.pid}, CNI socket ${this.cniSocket}`);
 
     this.p.sub('network configurations (what a runtime reads from /etc/cni/net.d and writes to the plugin)');
@@ -353,12 +411,77 @@ class Demo {
   }
 
   /**
+   * The Service gets backends: the pods file is written again with an EndpointSlice whose ready endpoints
+   * are the eth0 addresses of two pods, as the API server would list it once they run; then the agent's
+   * view of the Service is polled (GET /v1/services/<ns>/<name>, bounded) until VPP holds the translation.
+   */
+  async addServiceBackends(): Promise<void> {
+    if (!this.nodeNs || !this.agent?.running) return;
+    this.p.header(`Service ${DEMO_SERVICE_REF}: its EndpointSlice lists the pods`);
+    const ips = BACKEND_PODS.map((n) => this.pods.find((r) => r.pod.name === n)?.ips.find((a) => !a.includes(':')));
+    if (ips.some((a) => a === undefined)) {
+      this.steps.record(`EndpointSlice of ${DEMO_SERVICE_REF}`, false, `no eth0 address for pod(s) ${BACKEND_PODS.filter((_, i) => ips[i] === undefined).join(', ')} (their ADD failed)`);
+      return;
+    }
+    const backends = ips as string[];
+    const cluster = clusterDocument(backends);
+    writeFileSync(this.podsFile, podsYaml(DEMO_PODS, this.uidOf, cluster));
+    this.p.line(`   ${this.podsFile} written again; its cluster document now has the EndpointSlice (the pods are the same):`);
+    this.p.block(stringify({ endpointSlices: cluster.endpointSlices }), '   │ ');
+    const want = backends.map((a) => `${a}:${DEMO_SERVICE.targetPort}`);
+    const t0 = Date.now();
+    try {
+      await waitForServiceBackends(this.ctlSocket, DEMO_SERVICE_REF, want, SERVICE_TIMEOUT_MS, () => !!this.interrupted);
+      this.showAgentLog();
+      this.steps.record(`Service ${DEMO_SERVICE_REF} programmed in VPP`, true, `${DEMO_SERVICE.clusterIp}:${DEMO_SERVICE.port} -> ${want.join(', ')} within ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      this.showAgentLog();
+      this.checkInterrupted();
+      this.steps.record(`Service ${DEMO_SERVICE_REF} programmed in VPP`, false, (e as Error).message);
+    }
+  }
+
+  /**
    * The node dataplane as `vpp-cnictl node` shows it, when the agent runs one (its ctl socket answers
-   * GET /v1/node with 200; ctl.sock next to the CNI socket, the agent's default). Services: none listed yet.
+   * GET /v1/node with 200; ctl.sock next to the CNI socket, the agent's default), then each of `services`.
+   * With the demo's node host, the host link and the route to the second node are checked as steps too.
    */
   async showNode(services: readonly string[] = []): Promise<void> {
     if (!this.agent?.running) return;
-    await showNodeDataplane(this.p, this.steps, join(dirname(this.cniSocket), 'ctl.sock'), services);
+    this.nodeShown = await showNodeDataplane(this.p, this.steps, this.ctlSocket, services);
+    if (!this.nodeShown || !this.nodeNs) return;
+    try {
+      const s = await readNodeStatus(this.ctlSocket);
+      const hl = s.hostLink;
+      this.steps.record('host link: VPP end and host end', !!hl?.vpp && !!hl.host, hl ? `${hl.vppIf} <-> ${hl.hostIf}${!hl.vpp ? ', VPP end missing' : ''}${!hl.host ? ', host end missing' : ''}` : 'none');
+      const r = s.routes.find((x) => x.node === SECOND_NODE.name);
+      const ok = r?.present === true && r.podCidr === SECOND_NODE.podCidr && r.via === SECOND_NODE.internalIp;
+      this.steps.record(`route to ${SECOND_NODE.name} ${SECOND_NODE.podCidr} via ${SECOND_NODE.internalIp} in ${this.nodeNs.name}`, ok, ok ? 'present' : r ? `${r.podCidr} via ${r.via}, ${r.present ? 'present' : 'MISSING'}` : 'not wanted by the agent');
+    } catch (e) {
+      this.steps.record('vpp-cnictl node', false, (e as Error).message);
+    }
+  }
+
+  /**
+   * `vpp-cnictl node cleanup` before the agent stops: the host link (af_packet and veth), the routes, the
+   * chains and the Service translations go through the agent, which made them; then the node namespace.
+   */
+  async cleanupNode(): Promise<void> {
+    if (!this.nodeNs) return;
+    this.p.header('node dataplane: removed through the agent, then the node host namespace');
+    if (this.nodeShown && this.agent?.running) {
+      try {
+        const r = await cleanupNodeDataplane(this.p, this.ctlSocket);
+        this.showAgentLog();
+        this.steps.record('vpp-cnictl node cleanup', r.errors.length === 0, r.errors.length ? r.errors.join('; ') : `${r.removed.length} object(s) removed`);
+      } catch (e) {
+        this.steps.record('vpp-cnictl node cleanup', false, (e as Error).message);
+      }
+    } else {
+      this.p.line('   the agent is not running or its node dataplane did not answer: nothing to ask it to clean up');
+    }
+    const err = await this.netns.delete(this.nodeNs.name);
+    this.steps.record(`ip netns del ${this.nodeNs.name}`, !err, err);
   }
 
   // ---- teardown ----
@@ -404,6 +527,16 @@ class Demo {
       this.steps.record('VPP: no object of the demo pods left (tags vcni:<container>, memif sockets, PBL clients, routes, app namespaces)', left.length === 0, left.length ? `${left.length} left` : undefined);
     } catch (e) {
       this.steps.record('VPP: no object of the demo pods left', false, `cannot read VPP: ${(e as Error).message}`);
+    }
+    if (this.nodeNs) {
+      try {
+        // the simulator is the demo's own: every translation in it is the demo's
+        const left = await this.vpp.nodeLeftovers(this.sim ? 'all' : [DEMO_SERVICE.clusterIp]);
+        for (const l of left) this.p.line(`   LEFT   ${l}`);
+        this.steps.record('VPP: no node dataplane object left (interfaces tagged vcni:node:, cnat translations)', left.length === 0, left.length ? `${left.length} left` : undefined);
+      } catch (e) {
+        this.steps.record('VPP: no node dataplane object left', false, `cannot read VPP: ${(e as Error).message}`);
+      }
     }
     await this.vpp.close().catch(() => undefined);
     this.vpp = undefined;
@@ -460,6 +593,7 @@ class Demo {
       }
     };
     await guard('DEL of the pods', () => this.deletePods());
+    await guard('node dataplane cleanup', () => this.cleanupNode());
     // a namespace still here (DEL failed before its removal) goes now
     await guard('remaining namespaces', async () => {
       for (const n of this.netns.names) {
@@ -562,10 +696,12 @@ async function main(argv: readonly string[]): Promise<number> {
 
   let stopped: string | undefined;
   try {
+    await demo.startNodeHost();
     await demo.startVpp();
     await demo.startAgent();
     await demo.addPods();
-    await demo.showNode();
+    await demo.addServiceBackends();
+    await demo.showNode([DEMO_SERVICE_REF]);
   } catch (e) {
     stopped = e instanceof Interrupted ? e.message : (e as Error).message;
     p.line();

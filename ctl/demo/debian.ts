@@ -22,6 +22,9 @@ export const DEMO_NEEDS: readonly Need[] = [
   { what: 'ss (sockets in a pod namespace)', pkg: 'iproute2', probe: { command: ['ss', '-V'] } },
   { what: 'nsenter', pkg: 'util-linux', probe: { command: ['nsenter', '--version'] } },
   { what: `host-local, the IPAM plugin (${CNI_PATH}/host-local)`, pkg: 'containernetworking-plugins', probe: { file: join(CNI_PATH, 'host-local') } },
+  // the agent's node dataplane, in the demo's node namespace: its chains and its sysctls
+  { what: 'iptables-restore (the node dataplane\'s chains)', pkg: 'iptables', probe: { command: ['iptables-restore', '--version'] } },
+  { what: 'sysctl (the node dataplane\'s forwarding settings)', pkg: 'procps', probe: { command: ['sysctl', '--version'] } },
 ];
 
 export type Runner = (cmd: string, args: readonly string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv }) => Promise<CommandResult>;

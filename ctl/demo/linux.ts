@@ -30,8 +30,9 @@ export class NetnsSet {
     return [...this.live];
   }
 
-  async create(): Promise<Netns> {
-    const name = `${this.prefix}${++this.n}`;
+  /** A new namespace `<prefix><n>`, or `<prefix><suffix>` when given (the node's host: `...-node`). */
+  async create(suffix?: string): Promise<Netns> {
+    const name = `${this.prefix}${suffix ?? ++this.n}`;
     const r = await runCommand('ip', ['netns', 'add', name], { timeoutMs: TIMEOUT_MS });
     if (r.code !== 0) throw new Error(`ip netns add ${name}: ${failureOf(r, TIMEOUT_MS)}`);
     this.live.add(name);
@@ -59,6 +60,27 @@ export class NetnsSet {
     }
     this.live.clear();
   }
+}
+
+/**
+ * The node's host side in `ns`: `lo` up and an uplink with `prefix` (its subnet is the node network, so other
+ * nodes' InternalIPs are on-link). The uplink is one end of a veth pair whose other end (`peer`, standing for
+ * the switch) stays in the namespace too: the uplink has carrier and needs no kernel module beyond veth.
+ * Returns the commands as run; throws with the failing one.
+ */
+export async function setupNodeHost(ns: Netns, uplink: string, peer: string, prefix: string): Promise<string[][]> {
+  const cmds = [
+    ['ip', '-n', ns.name, 'link', 'set', 'dev', 'lo', 'up'],
+    ['ip', '-n', ns.name, 'link', 'add', uplink, 'type', 'veth', 'peer', 'name', peer],
+    ['ip', '-n', ns.name, 'address', 'add', prefix, 'dev', uplink],
+    ['ip', '-n', ns.name, 'link', 'set', 'dev', uplink, 'up'],
+    ['ip', '-n', ns.name, 'link', 'set', 'dev', peer, 'up'],
+  ];
+  for (const c of cmds) {
+    const r = await runCommand(c[0]!, c.slice(1), { timeoutMs: TIMEOUT_MS, env: { ...process.env, LC_ALL: 'C' } });
+    if (r.code !== 0) throw new Error(`${c.join(' ')}: ${failureOf(r, TIMEOUT_MS)}`);
+  }
+  return cmds;
 }
 
 /** Names in `ip netns list` (its lines look like `name` or `name (id: 3)`). */

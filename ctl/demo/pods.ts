@@ -92,17 +92,63 @@ export const DEMO_PODS: DemoPod[] = [
   },
 ];
 
-/** The pods file: one Pod document per pod, as `kubectl get pod -o yaml` would show the parts we read. */
-export function podsYaml(pods: readonly DemoPod[], uidOf: (p: DemoPod) => string): string {
-  return pods
-    .map((p) =>
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { namespace: POD_NAMESPACE, name: p.name, uid: uidOf(p), ...(Object.keys(p.annotations).length ? { annotations: p.annotations } : {}) },
-      }),
-    )
-    .join('---\n');
+/** This node (NODE_NAME of the agent) and its host side: a netns of its own with an uplink on TEST-NET-1. */
+export const DEMO_NODE = { name: 'demo-node', podCidr: PRIMARY_NET.subnet, internalIp: '192.0.2.1', uplink: 'uplink0', uplinkPeer: 'uplink1', uplinkPrefix: '192.0.2.1/24' } as const;
+/** A second node on the same L2 segment (host-gw): its podCIDR is routed via its InternalIP. */
+export const SECOND_NODE = { name: 'demo-node-2', podCidr: '10.253.0.0/24', internalIp: '192.0.2.2' } as const;
+/** The Service the demo gives backends once the pods have addresses. */
+export const DEMO_SERVICE = { namespace: POD_NAMESPACE, name: 'demo-web', clusterIp: '10.96.0.80', port: 80, targetPort: 8080, protocol: 'TCP', portName: 'http' } as const;
+export const DEMO_SERVICE_REF = `${DEMO_SERVICE.namespace}/${DEMO_SERVICE.name}`;
+/** The agent's --cluster-cidrs: the demo networks and the second node's podCIDR. */
+export const DEMO_CLUSTER_CIDRS = [PRIMARY_NET.subnet, MEMIF_NET.subnet, SECOND_NODE.podCidr] as const;
+export const DEMO_SERVICE_CIDRS = '10.96.0.0/12';
+
+/**
+ * The cluster document of the pods file (what the API server would list): the two Nodes, the Service and,
+ * once `backends` are given, its EndpointSlice with them as ready endpoints on this node.
+ */
+export function clusterDocument(backends?: readonly string[]): Record<string, unknown> {
+  const node = (n: { name: string; podCidr: string; internalIp: string }) => ({
+    metadata: { name: n.name },
+    spec: { podCIDR: n.podCidr },
+    status: { addresses: [{ type: 'InternalIP', address: n.internalIp }] },
+  });
+  const svc = DEMO_SERVICE;
+  return {
+    nodes: [node(DEMO_NODE), node(SECOND_NODE)],
+    services: [
+      {
+        metadata: { namespace: svc.namespace, name: svc.name },
+        spec: { type: 'ClusterIP', clusterIP: svc.clusterIp, ports: [{ name: svc.portName, port: svc.port, targetPort: svc.targetPort, protocol: svc.protocol }] },
+      },
+    ],
+    endpointSlices: backends
+      ? [
+          {
+            metadata: { namespace: svc.namespace, name: `${svc.name}-1`, labels: { 'kubernetes.io/service-name': svc.name } },
+            addressType: 'IPv4',
+            ports: [{ name: svc.portName, port: svc.targetPort, protocol: svc.protocol }],
+            endpoints: backends.map((a) => ({ addresses: [a], conditions: { ready: true }, nodeName: DEMO_NODE.name })),
+          },
+        ]
+      : [],
+  };
+}
+
+/**
+ * The pods file: one Pod document per pod, as `kubectl get pod -o yaml` would show the parts we read; with
+ * `cluster`, a last document listing the cluster objects.
+ */
+export function podsYaml(pods: readonly DemoPod[], uidOf: (p: DemoPod) => string, cluster?: Record<string, unknown>): string {
+  const docs = pods.map((p) =>
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { namespace: POD_NAMESPACE, name: p.name, uid: uidOf(p), ...(Object.keys(p.annotations).length ? { annotations: p.annotations } : {}) },
+    }),
+  );
+  if (cluster) docs.push(stringify(cluster));
+  return docs.join('---\n');
 }
 
 /** CNI_ARGS as kubelet/CRI runtimes pass them. */

@@ -6,7 +6,7 @@
  * find anything the demo's pods left behind.
  */
 import { VppClient } from '../../vpp-api/client/index.js';
-import { af_packet, allModules, interface_, ip, memif, pbl } from '../../vpp-api/generated/index.js';
+import { af_packet, allModules, cnat, interface_, ip, memif, pbl } from '../../vpp-api/generated/index.js';
 import type { SwInterfaceDetails } from '../../vpp-api/generated/interface.js';
 
 /**
@@ -15,6 +15,8 @@ import type { SwInterfaceDetails } from '../../vpp-api/generated/interface.js';
  */
 export const TAG_PREFIX = 'vcni:';
 export const NODE_LOOPBACK_TAG = 'vcni:node:unnumbered';
+/** The node dataplane's objects (agent/node/kinds/*): `vcni:node:<what>`; the shared loopback above is the pods'. */
+export const NODE_TAG_PREFIX = 'vcni:node:';
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 const ROLE_NAMES: Record<number, string> = { [memif.MemifRole.MEMIF_ROLE_API_MASTER]: 'server (master)', [memif.MemifRole.MEMIF_ROLE_API_SLAVE]: 'client (slave)' };
 const MODE_NAMES: Record<number, string> = {
@@ -214,5 +216,22 @@ export class VppView {
     }
     for (const l of await this.appNamespaces((x) => cids.some((c) => x.includes(`vcni-${c}-`)))) left.push(`app namespace: ${l}`);
     return { left, kept };
+  }
+
+  /**
+   * What the node dataplane left in VPP: interfaces tagged `vcni:node:` (but the pods' shared loopback) and
+   * cnat translations: every one when `vips` is 'all' (the demo's own simulator), else those to `vips`.
+   */
+  async nodeLeftovers(vips: readonly string[] | 'all'): Promise<string[]> {
+    const left: string[] = [];
+    for (const d of await this.interfaces()) {
+      if (d.tag.startsWith(NODE_TAG_PREFIX) && d.tag !== NODE_LOOPBACK_TAG) left.push(`interface [${d.sw_if_index}] ${d.interface_name} tagged ${d.tag}`);
+    }
+    for (const t of await this.vpp.dumpAll(cnat.cnat_translation_dump, {})) {
+      const tr = t.translation;
+      if (vips !== 'all' && !vips.includes(tr.vip.addr)) continue;
+      left.push(`cnat translation ${tr.id}: ${tr.vip.addr}:${tr.vip.port}/${PROTO_NAMES[tr.ip_proto] ?? tr.ip_proto} -> ${tr.paths.map((x) => `${x.dst_ep.addr}:${x.dst_ep.port}`).join(', ') || 'no backend'}`);
+    }
+    return left;
   }
 }

@@ -19,10 +19,16 @@ function recorder(answer: (cmd: string, args: readonly string[]) => CommandResul
 
 describe('demo on a cold machine', () => {
   test('a fresh Debian 12 without iproute2 and containernetworking-plugins: both packages, once each', async () => {
-    const { run } = recorder((cmd) => (cmd === 'nsenter' ? ok : absent));
+    const { run } = recorder((cmd) => (['nsenter', 'iptables-restore', 'sysctl'].includes(cmd) ? ok : absent));
     const missing = await missingNeeds(DEMO_NEEDS, run, () => false);
     expect(missing.map((m) => m.pkg)).toEqual(['iproute2', 'iproute2', 'containernetworking-plugins']);
     expect(packagesFor(missing)).toEqual(['containernetworking-plugins', 'iproute2']);
+  });
+
+  test('a minimal Debian 12 image (util-linux only): the node dataplane adds iptables and procps', async () => {
+    const { run } = recorder((cmd) => (cmd === 'nsenter' ? ok : absent));
+    const missing = await missingNeeds(DEMO_NEEDS, run, () => false);
+    expect(packagesFor(missing)).toEqual(['containernetworking-plugins', 'iproute2', 'iptables', 'procps']);
   });
 
   test('everything there: nothing missing', async () => {

@@ -10,7 +10,7 @@ import type { CtlNodeStatus, CtlServiceStatus, NodeDataplaneView } from '../../c
 import { CtlServer } from '../../agent/observability/ctl-server.js';
 import { PodErrorLog } from '../../agent/observability/pod-errors.js';
 import { PodView, type PodViewDeps } from '../../agent/observability/pod-view.js';
-import { renderNodeStatus, renderServiceStatus, showNodeDataplane } from '../../ctl/demo/node.js';
+import { cleanupNodeDataplane, renderNodeStatus, renderServiceStatus, showNodeDataplane, waitAgentReady, waitForServiceBackends } from '../../ctl/demo/node.js';
 import { Printer, Steps } from '../../ctl/demo/print.js';
 
 const STATUS: CtlNodeStatus = {
@@ -43,21 +43,24 @@ function capture(): { p: Printer; steps: Steps; lines: string[] } {
 describe('demo: node dataplane section', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vcni-demo-node-'));
   const socket = join(dir, 'ctl', 'ctl.sock');
+  let notReady: string | undefined;
+  let webAnswers: CtlServiceStatus[] = [];
+  let cleanups = 0;
   const deps: PodViewDeps = {
     nodeName: 'demo-node',
     records: () => [],
     errors: new PodErrorLog(),
     vpp: { state: 'connected' } as unknown as PodViewDeps['vpp'],
-    notReady: () => undefined,
+    notReady: () => notReady,
     interfaceMode: () => ({ setting: 'tun', mode: 'tun' }),
     isNetns: () => Promise.resolve(false),
   };
   const server = new CtlServer(socket, new PodView(deps), { info: () => undefined, warn: () => undefined });
   const view: NodeDataplaneView = {
     status: () => Promise.resolve(STATUS),
-    service: (ns, name) => Promise.resolve(ns === 'default' && name === 'web' ? SVC : undefined),
+    service: (ns, name) => Promise.resolve(ns === 'default' && name === 'web' ? (webAnswers.length > 1 ? webAnswers.shift()! : (webAnswers[0] ?? SVC)) : undefined),
     counts: () => ({ nodesRouted: 0, translations: 1 }),
-    cleanup: () => Promise.resolve({ removed: [], errors: [] }),
+    cleanup: () => Promise.resolve(++cleanups === 1 ? { removed: ['host link host-vcni-hl0 (sw_if_index 2, vcni:node:hostlink)'], errors: [] } : { removed: [], errors: ['cnat translation 0: VPP said NO_SUCH_ENTRY'] }),
   };
 
   beforeAll(() => server.start());
@@ -109,5 +112,50 @@ describe('demo: node dataplane section', () => {
     const c = capture();
     expect(await showNodeDataplane(c.p, c.steps, join(dir, 'missing.sock'), [])).toBe(false);
     expect(c.steps.all).toEqual([{ name: 'vpp-cnictl node', ok: false, detail: expect.stringContaining('cannot reach the agent') }]);
+  });
+
+  test('waitForServiceBackends: polls until VPP holds a translation with exactly those backends (order aside)', async () => {
+    server.bindNode(view);
+    const skipped: CtlServiceStatus = { service: 'default/web', translations: [], skipped: '10.96.0.10:80/TCP: no ready endpoint', warnings: [] };
+    const desired: CtlServiceStatus = { ...SVC, translations: [{ ...SVC.translations[0]!, id: undefined, backends: ['10.251.0.6:8080', '10.251.0.5:8080'] }] };
+    const done: CtlServiceStatus = { ...SVC, translations: [{ ...SVC.translations[0]!, backends: ['10.251.0.6:8080', '10.251.0.5:8080'] }] };
+    webAnswers = [skipped, desired, done];
+    const s = await waitForServiceBackends(socket, 'default/web', ['10.251.0.5:8080', '10.251.0.6:8080'], 10_000);
+    expect(s).toEqual(done);
+    expect(webAnswers).toEqual([done]);
+  });
+
+  test('waitForServiceBackends: bounded; the error names the Service, the backends wanted and what was last seen', async () => {
+    server.bindNode(view);
+    webAnswers = [SVC];
+    await expect(waitForServiceBackends(socket, 'default/web', ['10.251.0.9:8080'], 300)).rejects.toThrow(
+      'service default/web: VPP has no translation to 10.251.0.9:8080 after 0.3 s (last seen: 10.96.0.10:80 -> 10.251.0.5:8080)',
+    );
+    await expect(waitForServiceBackends(socket, 'default/gone', ['10.251.0.9:8080'], 300)).rejects.toThrow(/last seen: service default\/gone: not known/);
+    webAnswers = [];
+  });
+
+  test('waitAgentReady: undefined once GET /v1/pods says ready; the last reason when it never does', async () => {
+    notReady = 'recovering: reconciling the checkpoint with VPP';
+    expect(await waitAgentReady(socket, 300)).toMatch(/recovering: reconciling the checkpoint with VPP/);
+    setTimeout(() => (notReady = undefined), 100);
+    expect(await waitAgentReady(socket, 10_000)).toBeUndefined();
+    expect(await waitAgentReady(join(dir, 'missing.sock'), 200)).toContain('cannot reach the agent');
+  });
+
+  test('cleanupNodeDataplane: `vpp-cnictl node cleanup` as typed, the report as vpp-cnictl prints it, returned', async () => {
+    server.bindNode(view);
+    const c = capture();
+    const r = await cleanupNodeDataplane(c.p, socket);
+    expect(r).toEqual({ removed: ['host link host-vcni-hl0 (sw_if_index 2, vcni:node:hostlink)'], errors: [] });
+    expect(c.lines).toEqual([
+      '   $ vpp-cnictl node cleanup',
+      '     node cleanup: 1 object(s) removed, 0 error(s)',
+      '       removed host link host-vcni-hl0 (sw_if_index 2, vcni:node:hostlink)',
+      '     The agent programs nothing more on this node until it restarts.',
+    ]);
+    const d = capture();
+    expect((await cleanupNodeDataplane(d.p, socket)).errors).toEqual(['cnat translation 0: VPP said NO_SUCH_ENTRY']);
+    expect(d.lines).toContain('       ERROR cnat translation 0: VPP said NO_SUCH_ENTRY');
   });
 });

@@ -57,6 +57,31 @@ function demoNetns(out: string): string[] {
     .filter((n) => n.startsWith('vcni-demo-') && out.includes(n));
 }
 
+/** The node dataplane section and its cleanup, as both runs (taps, veth) show them. */
+function expectNodeSection(out: string): void {
+  expect(out).toContain('$ vpp-cnictl node\n');
+  expect(out).toContain('node demo-node: cross-node host-gw, Services on');
+  expect(out).toMatch(/^ {7}VPP {3}host-vcni-hl0 +admin-up link-up +1500 +169\.254\.100\.1\/30/m);
+  expect(out).toMatch(/^ {7}host {2}vcni-hl1 +UP +1500 +169\.254\.100\.2\/30/m);
+  expect(out).toMatch(/^ {7}demo-node-2 +10\.253\.0\.0\/24 +192\.0\.2\.2 +- +present$/m);
+  expect(out).toMatch(/ok {5}host link: VPP end and host end: vcni-hl0 <-> vcni-hl1\n/);
+  expect(out).toMatch(/ok {5}route to demo-node-2 10\.253\.0\.0\/24 via 192\.0\.2\.2 in vcni-demo-\d+-node: present\n/);
+  // the backends are the eth0 addresses the plugin gave the pods tun and pbl-memif
+  const ipOf = (pod: string): string => new RegExp(`ok {5}ADD default/${pod} eth0: (10\\.251\\.0\\.\\d+)`).exec(out)?.[1] ?? `no address of ${pod}`;
+  const backends = [ipOf('tun'), ipOf('pbl-memif')].map((a) => `${a}:8080`);
+  expect(out).toContain(`ok     Service default/demo-web programmed in VPP: 10.96.0.80:80 -> ${backends.join(', ')} within `);
+  expect(out).toContain('$ vpp-cnictl service default/demo-web\n');
+  expect(out).toMatch(/10\.96\.0\.80:80\/TCP {2}VPP translation \d+, 2 backend\(s\)\n/);
+  for (const b of backends) expect(out).toContain(`\n         -> ${b}\n`);
+  // cleaned up through the agent, then checked in VPP
+  expect(out).toContain('$ vpp-cnictl node cleanup\n');
+  expect(out).toContain('removed cnat translation 10.96.0.80:80');
+  expect(out).toMatch(/removed host link host-vcni-hl0 \(sw_if_index \d+, vcni:node:hostlink\)/);
+  expect(out).toMatch(/ok {5}vpp-cnictl node cleanup: \d+ object\(s\) removed/);
+  expect(out).toMatch(/ok {5}ip netns del vcni-demo-\d+-node\n/);
+  expect(out).toMatch(/ok {5}VPP: no node dataplane object left/);
+}
+
 d('npm start', () => {
   test(
     'runs every example pod through the plugin, shows the failing one, and leaves nothing behind',
@@ -85,6 +110,12 @@ d('npm start', () => {
       // Linux state read inside the namespaces
       expect(out).toMatch(/\$ ip netns exec vcni-demo-\d+-1 ip -br addr\n\s+lo/);
       expect(out).toMatch(/eth0\s+\S+\s+10\.251\.0\.\d+\/32/);
+      // the node dataplane: the node's host in its own netns, the host link both ends, the route to the
+      // second node, the Service with the eth0 addresses of two pods as backends
+      expect(out).toMatch(/ok {5}node host namespace: vcni-demo-\d+-node: uplink0 192\.0\.2\.1\/24/);
+      expect(out).toMatch(/--host kernel-tun --host-netns vcni-demo-\d+-node\n/);
+      expect(out).toMatch(/--node-netns vcni-demo-\d+-node --cross-node host-gw --cluster-cidrs 10\.251\.0\.0\/24,10\.252\.0\.0\/24,10\.253\.0\.0\/24 --service-cidrs 10\.96\.0\.0\/12\n/);
+      expectNodeSection(out);
       // teardown and its checks
       expect(out).toMatch(/ok {5}DEL default\/multinet memif1/);
       expect(out).toMatch(/ok {5}VPP: no object of the demo pods left/);
@@ -127,6 +158,7 @@ d('npm start', () => {
       expect(out).toMatch(/ok {5}ADD default\/bad-ports eth0 fails with CNI code 7 \(expected\)/);
       expect(out).toMatch(/ok {5}VPP: no object of the demo pods left/);
       expect(out).toMatch(/ok {5}host: no veth host end of the demo pods/);
+      expectNodeSection(out);
       expect(out).not.toMatch(/FAILED|\n\s+at .+:\d+:\d+\)?\n/);
       expect(demoNetns(out)).toEqual([]);
     },
