@@ -160,7 +160,10 @@ export const ipHandlers: readonly HandlerSpec[] = [
 
   on(ip.sw_interface_ip6_enable_disable, (req, ctx) => {
     const itf = ctx.state.get(req.sw_if_index);
-    if (itf) itf.ip6Enabled = req.enable;
-    ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: itf ? 0 : Retval.INVALID_SW_IF_INDEX });
+    if (!itf) return ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: Retval.INVALID_SW_IF_INDEX });
+    // As VPP: IPv6 already on (enabled before, or by an IPv6 address, which turns it on) answers VALUE_EXIST.
+    if (req.enable && itf.ip6Enabled) return ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: Retval.VALUE_EXIST });
+    itf.ip6Enabled = req.enable;
+    ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: 0 });
   }),
 ];
