@@ -264,8 +264,12 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
 
   test('(b) pod A → an address of the node netns goes through the host link', async () => {
     await server(undefined, 18080, 'node');
+    await cli('clear trace');
+    await cli('trace add af-packet-input 50');
     const out = connect(podNs.a!, NODE_ADDR, 18080);
-    expect(out).toBe(`${NODE_ADDR} node ${podIp.a}`);
+    const trace = await cli('show trace');
+    await cli('clear trace');
+    expect(`${out}${out.startsWith(NODE_ADDR) ? '' : `\n${trace}\n${await cli('show ip neighbors')}\n${execFileSync('ip', ['route'], { encoding: 'utf8' })}\n${execFileSync('ip', ['neigh'], { encoding: 'utf8' })}`}`).toBe(`${NODE_ADDR} node ${podIp.a}`);
     expect(await cli('show ip neighbors')).toMatch(/169\.254\.100\.2\s/);
   }, 30_000);
 
