@@ -273,10 +273,38 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
     expect(await cli('show ip neighbors')).toMatch(/169\.254\.100\.2\s/);
   }, 30_000);
 
+  test('VPP shows the pods in the POD table, the host link in the HOST table, sessions and neighbors', async () => {
+    const show = async (c: string): Promise<string> => {
+      const out = await cli(c);
+      if (process.env['VPPCNI_TEST_SHOW']) process.stderr.write(`--- ${c}\n${out}\n`);
+      return out;
+    };
+    const snat = await show('show cnat snat-policy');
+    expect(snat.match(/k8s pod interfaces:\n((?:\s+\S+\n)+)/)?.[1]?.trim().split(/\s+/)).toHaveLength(2);
+    await show('show cnat translation');
+    await show('show cnat session');
+    await show('show ip fib 10.96.0.20/32');
+    await show('show ip fib 10.244.0.10/32');
+    await show('show interface');
+    expect(await show('show ip neighbors')).toMatch(/169\.254\.100\.2\s.*S/);
+  }, 30_000);
+
   test('(c) hairpin: pod A → its own Service', async () => {
     await server(podNs.a, 8080, 'self-a');
     const out = connect(podNs.a!, VIP_SELF, 80);
     process.stderr.write(`node-real-vpp (c): ${out}\n`);
     expect(out).toMatch(new RegExp(`^${VIP_SELF.replace(/\./g, '\\.')} self-a \\S+$`));
   }, 30_000);
+
+  test('DEL of the pods and cleanup() leave VPP as it was: no translation, host link, POD/HOST entry, excluded prefix or default route of ours', async () => {
+    for (const r of reqs) await agent!.manager.del(r);
+    const report = await agent!.nodeDataplane!.cleanup();
+    expect(report.errors).toEqual([]);
+    expect(await translations()).toEqual([]);
+    expect((await vpp.dumpAll(iface.sw_interface_dump, {})).filter((i) => i.tag === HOST_LINK_TAG || i.interface_name.startsWith('host-'))).toEqual([]);
+    const snat = await cli('show cnat snat-policy');
+    expect(snat).toMatch(/k8s pod interfaces:\n\s*k8s host interfaces:\s*$/);
+    expect(snat).toMatch(/0 active elements/);
+    expect(await cli('show ip fib 0.0.0.0/0')).toMatch(/dpo-drop/);
+  }, 60_000);
 });
