@@ -256,10 +256,20 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
 
   test('(a) pod A → ClusterIP:80 reaches pod B:8080; the reply comes from the VIP', async () => {
     await server(podNs.b, 8080, 'web-b');
+    await cli('clear trace');
+    await cli('trace add af-packet-input 50');
     const out = connect(podNs.a!, VIP, 80);
+    const trace = await cli('show trace');
+    await cli('clear trace');
+    if (process.env['VPPCNI_TEST_SHOW']) process.stderr.write(`--- trace (a)\n${trace}\n`);
     // The peer A's kernel sees is the VIP (the reply was translated back); B saw A's address or the SNAT one.
     expect(out).toMatch(new RegExp(`^${VIP.replace(/\./g, '\\.')} web-b \\S+$`));
     process.stderr.write(`node-real-vpp (a): ${out}\n`);
+    // Translated in VPP (cnat-input) and sent straight to pod B's interface, not through the host.
+    expect(trace).toContain('cnat-input-ip4');
+    expect(trace).toContain(`${podIp.a} -> ${podIp.b}`);
+    expect(trace).toContain(`${VIP} -> ${podIp.a}`);
+    expect(trace).not.toContain('host-vcni-hl0-output');
   }, 30_000);
 
   test('(b) pod A → an address of the node netns goes through the host link', async () => {
