@@ -109,7 +109,6 @@ export const interfaceHandlers: readonly HandlerSpec[] = [
     if (req.is_add) {
       if (addressConflicts(ctx.state, itf, p.af, address, p.len)) return reply(Retval.ADDRESS_IN_USE);
       itf.addresses.push({ af: p.af, address, len: p.len });
-      if (p.af === 6) itf.ip6Enabled = true; // as VPP: an IPv6 address turns IPv6 on
       return reply(0);
     }
     const i = itf.addresses.findIndex((a) => a.af === p.af && a.address === address && a.len === p.len);
