@@ -144,6 +144,41 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
     execFileSync('ip', args, { env: ENV, timeout: 10_000, stdio: ['ignore', 'ignore', 'pipe'] });
   }
 
+  async function startAgent(): Promise<void> {
+    const cfg = loadConfig({}, [
+      '--vpp-socket', SOCKET,
+      '--cni-socket', join(dir, 'cni', 'agent.sock'),
+      '--metrics-port', '0',
+      '--health-port', '0',
+      '--node-name', 'a',
+      '--state-dir', join(dir, 'state'),
+      '--sweep-interval', '0',
+      '--cross-node', 'host-gw',
+      '--node-netns', NODE_NS,
+      '--pod-interface-mode', 'veth',
+    ]);
+    const kc = new KubeClient(parseKubeconfig(api!.kubeconfigFile(), '/'));
+    const s = new NodeDataplaneSource({ kc, log: { debug: () => undefined, info: () => undefined, warn: () => undefined }, services: true, backoff: { initialMs: 20, maxMs: 200 } });
+    src = s;
+    s.start();
+    expect(await s.waitForSync(5000)).toBe(true);
+    const a = new Agent(cfg, createLogger('debug', 'a', sink), {
+      pods,
+      netns: new LinuxNetns(),
+      cluster: { nodes: () => s.nodes.list(), services: () => s.services!.list(), slices: () => s.slices!.list(), onChange: (l) => s.onChange(l), waitForSync: (ms) => s.waitForSync(ms) },
+      nodeDataplane: { resyncMs: 1000, retry: { initialMs: 100, maxMs: 1000 }, host: new HostCmd({ netns: NODE_NS }) },
+      state: { retry: { initialMs: 100, maxMs: 1000 }, drainTimeoutMs: 5000 },
+    });
+    agent = a;
+    await a.start();
+    await a.ready();
+    await until(`node dataplane started (${JSON.stringify(a.nodeDataplane!.notReady())})`, () => agent!.nodeDataplane!.notReady() === undefined, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(agent!.nodeDataplane!.notReady())}; ${logLines.filter((l) => Number(l['level']) >= 40).slice(-5).map((l) => JSON.stringify(l)).join('\n')}`);
+    });
+    await a.nodeDataplane!.idle();
+    await a.state.settled();
+  }
+
   beforeAll(async () => {
     vpp = new VppClient({ socketPath: SOCKET, modules: allModules, healthCheck: false, requestTimeoutMs: 10_000 });
     await vpp.connect();
@@ -169,36 +204,7 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
     api.addObject('services', { metadata: { name: 'self', namespace: 'default' }, spec: { clusterIP: VIP_SELF, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } });
     api.addObject('endpointslices', sliceObj('self-1', 'self', [podIp.a]));
 
-    const cfg = loadConfig({}, [
-      '--vpp-socket', SOCKET,
-      '--cni-socket', join(dir, 'cni', 'agent.sock'),
-      '--metrics-port', '0',
-      '--health-port', '0',
-      '--node-name', 'a',
-      '--state-dir', join(dir, 'state'),
-      '--sweep-interval', '0',
-      '--cross-node', 'host-gw',
-      '--node-netns', NODE_NS,
-      '--pod-interface-mode', 'veth',
-    ]);
-    const kc = new KubeClient(parseKubeconfig(api.kubeconfigFile(), '/'));
-    const s = new NodeDataplaneSource({ kc, log: { debug: () => undefined, info: () => undefined, warn: () => undefined }, services: true, backoff: { initialMs: 20, maxMs: 200 } });
-    src = s;
-    s.start();
-    expect(await s.waitForSync(5000)).toBe(true);
-    agent = new Agent(cfg, createLogger('debug', 'a', sink), {
-      pods,
-      netns: new LinuxNetns(),
-      cluster: { nodes: () => s.nodes.list(), services: () => s.services!.list(), slices: () => s.slices!.list(), onChange: (l) => s.onChange(l), waitForSync: (ms) => s.waitForSync(ms) },
-      nodeDataplane: { resyncMs: 1000, retry: { initialMs: 100, maxMs: 1000 }, host: new HostCmd({ netns: NODE_NS }) },
-      state: { retry: { initialMs: 100, maxMs: 1000 }, drainTimeoutMs: 5000 },
-    });
-    await agent.start();
-    await agent.ready();
-    await until(`node dataplane started (${JSON.stringify(agent.nodeDataplane!.notReady())})`, () => agent!.nodeDataplane!.notReady() === undefined, 30_000).catch((e: Error) => {
-      throw new Error(`${e.message}: ${JSON.stringify(agent!.nodeDataplane!.notReady())}; ${logLines.filter((l) => Number(l['level']) >= 40).slice(-5).map((l) => JSON.stringify(l)).join('\n')}`);
-    });
-    await agent.nodeDataplane!.idle();
+    await startAgent();
 
     for (const key of ['a', 'b'] as const) {
       const ns = createNetns(`rn${key}`);
@@ -213,7 +219,7 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
         network: 'vpp-cni',
       };
       reqs.push(req);
-      await agent.manager.add(req);
+      await agent!.manager.add(req);
     }
   }, 120_000);
 
@@ -297,7 +303,22 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
     await show('show ip fib 10.244.0.10/32');
     await show('show interface');
     expect(await show('show ip neighbors')).toMatch(/169\.254\.100\.2\s.*S/);
+    // CHECK reads the POD table back from the real VPP's CLI output: nothing wrong.
+    for (const r of reqs) await agent!.manager.check(r);
   }, 30_000);
+
+  test('agent restart on the real VPP: the host link and cnat adopted, the chains unchanged, the pods still reach the Service', async () => {
+    const before = { tr: await translations(), ifs: (await vpp.dumpAll(iface.sw_interface_dump, {})).map((i) => `${i.sw_if_index} ${i.interface_name} ${i.tag}`) };
+    await agent!.stop();
+    agent = undefined;
+    await src?.close();
+    src = undefined;
+    await startAgent();
+    expect(agent!.nodeDataplane!.startReport).toEqual({ hostLink: 'adopted', cnat: 'adopted', chainsChanged: false });
+    for (const r of reqs) await agent!.manager.check(r);
+    expect({ tr: await translations(), ifs: (await vpp.dumpAll(iface.sw_interface_dump, {})).map((i) => `${i.sw_if_index} ${i.interface_name} ${i.tag}`) }).toEqual(before);
+    expect(connect(podNs.a!, VIP, 80)).toMatch(new RegExp(`^${VIP.replace(/\./g, '\\.')} web-b `));
+  }, 60_000);
 
   test('(c) hairpin: pod A → its own Service', async () => {
     await server(podNs.a, 8080, 'self-a');
