@@ -312,11 +312,15 @@ export class NodeDataplane implements NodeDataplaneView {
     return removed;
   }
 
-  /** Forwarding on, rp_filter loose on the host side; written only when different. */
+  /** Forwarding on, rp_filter loose and arp_announce 2 on the host side; written only when different. */
   private async ensureSysctls(): Promise<void> {
     const want: [string, string][] = [
       ['net.ipv4.ip_forward', '1'],
       [`net.ipv4.conf.${HOST_LINK_HOST_IF}.rp_filter`, '2'],
+      // ARP toward VPP's side from the host side's own address: VPP drops an ARP request whose sender is not in
+      // the host link's subnet ("IP4 source address not local to subnet"), and by default the kernel takes the
+      // sender from the packet (the node's InternalIP when it answers a pod).
+      [`net.ipv4.conf.${HOST_LINK_HOST_IF}.arp_announce`, '2'],
     ];
     if (this.o.settings.hostLink.ip6) want.push(['net.ipv6.conf.all.forwarding', '1']);
     const out = await this.o.host.run('sysctl', ['-n', ...want.map(([k]) => k)]);

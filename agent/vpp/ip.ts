@@ -4,7 +4,7 @@ import * as ip from '../../vpp-api/generated/ip.js';
 import * as ipn from '../../vpp-api/generated/ip_neighbor.js';
 import { IpNeighborFlags } from '../../vpp-api/generated/ip_neighbor.js';
 import { AddressFamily } from '../../vpp-api/generated/ip_types.js';
-import { deleteTolerant, type VppApi } from './api.js';
+import { deleteTolerant, isRetval, type VppApi } from './api.js';
 
 /** A route of `prefix` to an interface (with a next hop on ethernet interfaces). */
 export interface InterfaceRoute {
@@ -55,9 +55,16 @@ export async function addRoute(vpp: VppApi, r: InterfaceRoute): Promise<void> {
   await vpp.request(ip.ip_route_add_del, routeMsg(r, true));
 }
 
-/** IPv6 on an interface (link-local address, neighbor discovery). */
+/**
+ * IPv6 on an interface (link-local address, neighbor discovery). Idempotent: VPP answers VALUE_EXIST when IPv6
+ * is on already, which an IPv6 address on the interface does by itself.
+ */
 export async function enableIp6(vpp: VppApi, swIfIndex: number): Promise<void> {
-  await vpp.request(ip.sw_interface_ip6_enable_disable, { sw_if_index: swIfIndex, enable: true });
+  try {
+    await vpp.request(ip.sw_interface_ip6_enable_disable, { sw_if_index: swIfIndex, enable: true });
+  } catch (e) {
+    if (!isRetval(e, 'VALUE_EXIST')) throw e;
+  }
 }
 
 /** Idempotent (a route whose interface is gone counts as gone). */

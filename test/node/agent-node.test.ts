@@ -211,7 +211,7 @@ d('the agent runs the node dataplane (host-gw, Services in VPP)', () => {
     expect(linkIn('vcni-hl1')).toMatchObject({ mtu: 1500, ifalias: HOST_LINK_TAG });
     const addrs = (ipj(ns, ['addr', 'show', 'dev', 'vcni-hl1']) as { addr_info: { local: string; prefixlen: number; scope: string }[] }[])[0]!.addr_info.filter((x) => x.scope !== 'link').map((x) => `${x.local}/${x.prefixlen}`);
     expect(addrs.sort()).toEqual(['169.254.100.2/30', 'fd56:6370:636e::2/126']);
-    expect(sh(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv4.conf.vcni-hl1.rp_filter']).split('\n').filter(Boolean)).toEqual(['1', '2']);
+    expect(sh(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv4.conf.vcni-hl1.rp_filter', 'net.ipv4.conf.vcni-hl1.arp_announce']).split('\n').filter(Boolean)).toEqual(['1', '2', '2']);
     // VPP side.
     const hl = await hostLinkInVpp();
     expect(hl).toMatchObject({ tag: HOST_LINK_TAG, mtu: [1500, 0, 0, 0] });

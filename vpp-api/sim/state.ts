@@ -145,8 +145,10 @@ export interface SimInterface {
   rxModes: number[];
   /** ip-neighbor entries on this interface, in the order they were made. */
   readonly neighbors: Map<string, SimNeighbor>;
-  /** sw_interface_ip6_enable_disable (an IPv6 address enables it too). */
+  /** IPv6 on by sw_interface_ip6_enable_disable (an IPv6 address enables it too): `ip6Locks` > 0. */
   ip6Enabled: boolean;
+  /** As VPP: every enable takes a lock (also one answered VALUE_EXIST), every disable drops one. */
+  ip6Locks: number;
 }
 
 export interface SimPath {
@@ -326,6 +328,7 @@ export class SimState {
       rxModes: initialRxModes(a.device),
       neighbors: new Map(),
       ip6Enabled: false,
+      ip6Locks: 0,
     };
     this.interfaces.set(swIfIndex, itf);
     this.markEvent(swIfIndex, IfEvent.ADD);

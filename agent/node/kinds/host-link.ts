@@ -8,7 +8,7 @@
  *   host vcni-hl1 (MAC hostMac)                              169.254.100.2/30  [fd00:ffff::2/126]
  *
  * In VPP: static neighbors for the host side, default routes (IPv4, IPv6) via the host side, the MTU. On the
- * host: forwarding on, rp_filter loose on vcni-hl1; this node's pod CIDRs are routed via VPP's side by the
+ * host: forwarding on, rp_filter loose and arp_announce 2 (VPP takes ARP only from its subnet) on vcni-hl1; this node's pod CIDRs are routed via VPP's side by the
  * reconciler (HostRoutes). The addresses come from config and must not collide with cluster ranges.
  */
 import { z } from 'zod';
@@ -78,7 +78,7 @@ export const hostLinkKind: ObjectKind<HostLinkCtx, HostLinkSpec, MadeHostLink, N
     await tx.step('host link host side', async () => {
       if (d.ip4) await h.run('ip', ['addr', 'replace', `${d.ip4.host}/${d.ip4.len}`, 'dev', d.hostIf]);
       if (d.ip6) await h.run('ip', ['-6', 'addr', 'replace', `${d.ip6.host}/${d.ip6.len}`, 'dev', d.hostIf, 'nodad']);
-      const sysctls = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', `net.ipv4.conf.${d.hostIf}.rp_filter=2`];
+      const sysctls = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', `net.ipv4.conf.${d.hostIf}.rp_filter=2`, `net.ipv4.conf.${d.hostIf}.arp_announce=2`];
       await h.run('sysctl', ['-q', '-w', ...sysctls]);
     });
     const swIfIndex = await tx.step(

@@ -160,7 +160,12 @@ export const ipHandlers: readonly HandlerSpec[] = [
 
   on(ip.sw_interface_ip6_enable_disable, (req, ctx) => {
     const itf = ctx.state.get(req.sw_if_index);
-    if (itf) itf.ip6Enabled = req.enable;
-    ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: itf ? 0 : Retval.INVALID_SW_IF_INDEX });
+    if (!itf) return ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: Retval.INVALID_SW_IF_INDEX });
+    // As VPP: an enable takes a lock and answers VALUE_EXIST when IPv6 was on already (enabled before, or by an
+    // IPv6 address); a disable drops one lock (0 even when none is held); IPv6 goes off with the last lock.
+    const wasOn = itf.ip6Locks > 0 || itf.addresses.some((a) => a.af === 6);
+    itf.ip6Locks = req.enable ? itf.ip6Locks + 1 : Math.max(0, itf.ip6Locks - 1);
+    itf.ip6Enabled = itf.ip6Locks > 0;
+    ctx.send(ip.sw_interface_ip6_enable_disable_reply, { retval: req.enable && wasOn ? Retval.VALUE_EXIST : 0 });
   }),
 ];
