@@ -1,6 +1,6 @@
 /**
  * `vpp-sim --host-netns NAME` (the demo's node host): af_packet_create_v3 finds a host interface in that
- * named netns when the simulator's own has none, brings it up there as VPP would, and reads its MTU; a
+ * named netns when the simulator's own has none, brings it up there as VPP would, and answers link MTU 9000 whatever the host MTU (as the real VPP does); a
  * name found nowhere is still INVALID_INTERFACE. Needs root (a network namespace and a veth pair in it).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 d('vpp-sim --host-netns', () => {
-  test('af_packet on a link of the named netns: found, brought up there, its MTU read; a name in neither netns refused', async () => {
+  test('af_packet on a link of the named netns: found, brought up there, link MTU 9000 as on a real VPP; a name in neither netns refused', async () => {
     ns = createNetns('shn');
     const a = `shn${process.pid % 100000}a`;
     execFileSync('ip', ['-n', ns.name, 'link', 'add', a, 'mtu', '1400', 'type', 'veth', 'peer', 'name', `${a}p`], { timeout: 10_000 });
@@ -68,7 +68,7 @@ d('vpp-sim --host-netns', () => {
     expect(r.retval).toBe(0);
     expect((ipj(ns, ['link', 'show', 'dev', a]) as { flags: string[] }[])[0]!.flags).toContain('UP');
     const [itf] = await vpp.dumpAll(interface_.sw_interface_dump, { sw_if_index: r.sw_if_index });
-    expect(itf).toMatchObject({ interface_name: `host-${a}`, link_mtu: 1400 });
+    expect(itf).toMatchObject({ interface_name: `host-${a}`, link_mtu: 9000 });
 
     await expect(vpp.request(af_packet.af_packet_create_v3, req(`${a}x`))).rejects.toMatchObject({ retvalName: 'VNET_API_ERROR_INVALID_INTERFACE' });
   });
