@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { addVethPair, disableAddrGen, hostLink, setAlias, setUp } from '../../linux/links.js';
 import { CommandError, deleteLinkTolerant } from '../../linux/netns.js';
 import { createAfPacket, deleteAfPacket } from '../../vpp/af-packet.js';
-import { adminUp, interfaceByIndex, setRxMode, setTag, setUnnumbered } from '../../vpp/interface.js';
+import { adminUp, interfaceByIndex, setMtu, setRxMode, setTag, setUnnumbered } from '../../vpp/interface.js';
 import { hostPrefix, ipOf } from '../attachment.js';
 import type { InterfaceSpec, RxMode } from '../interface-spec.js';
 import { checkPodLink, configureInterface } from '../linux-side.js';
@@ -140,6 +140,9 @@ export const vethKind: PodInterfaceKind<'veth', VethDesired, MadeVeth> = {
       () => deleteAfPacket(ctx.vpp, hostIfName),
     );
     await tx.step('af_packet tag', () => setTag(ctx.vpp, sw, tag));
+    // VPP gives an af_packet interface MTU 9000 whatever the veth's (seen on a real VPP): without this it
+    // would send the pod frames its veth end drops.
+    await tx.step('af_packet mtu', () => setMtu(ctx.vpp, sw, ctx.cfg.mtu));
     await tx.step('af_packet unnumbered', () => setUnnumbered(ctx.vpp, sw, loop));
     await tx.step('af_packet admin up', () => adminUp(ctx.vpp, sw));
     await tx.step('af_packet rx mode', () => setRxMode(ctx.vpp, sw, afPacketRxMode(spec.rxMode)));
@@ -172,6 +175,7 @@ export const vethKind: PodInterfaceKind<'veth', VethDesired, MadeVeth> = {
       if (d.tag !== v.tag) out.push({ object: `af_packet ${d.name}`, problem: `tag is "${d.tag}", expected "${v.tag}"` });
       if (d.name !== `host-${v.hostIfName}`) out.push({ object: `af_packet sw_if_index ${v.swIfIndex}`, problem: `is ${d.name}, expected host-${v.hostIfName}` });
       if (!d.adminUp) out.push({ object: `af_packet ${d.name}`, problem: 'admin down' });
+      if (d.mtu[0] !== ctx.cfg.mtu) out.push({ object: `af_packet ${d.name}`, problem: `VPP MTU ${d.mtu[0]}, expected the pod MTU ${ctx.cfg.mtu}` });
     }
     const host = await hostLink(ctx.netns, v.hostIfName);
     if (!host) out.push({ object: `host interface ${v.hostIfName}`, problem: 'missing' });
