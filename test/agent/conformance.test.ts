@@ -315,6 +315,9 @@ d.each(PODS)('kind conformance: $name', (p) => {
       node.reset();
       await node.unnumberedLoopback();
       await node.sessionEnabled();
+      // The node dataplane makes cnat's SNAT base again too (beforeAll); without it the pod-cnat step answers FEATURE_DISABLED.
+      await setSnatAddresses(vpp, '192.168.10.1', undefined);
+      await setSnatPolicyK8s(vpp);
       const before = { vpp: await vppState(), linux: linuxBefore, host: [] };
       const report = await recoverAfterVppRestart(c, { stale: new Set(), fresh: new Set(), onFailed: () => undefined });
       expect({ recreated: report.recreated, dropped: report.dropped, failed: report.failed }).toEqual({ recreated: 1, dropped: 0, failed: [] });
