@@ -19,30 +19,34 @@ import { tableKey, type PblClientState, type SimState } from '../state.js';
 const IP_PROTO_TCP = 6;
 const IP_PROTO_UDP = 17;
 
+type ParsedRoutes = Map<string, { bytes: Buffer; len: number }[]>;
+
 /** True when an API route of the client's table covers its address (the FIB then interposes a clone). */
-function routeCovers(state: SimState, c: PblClientState): boolean {
+function routeCovers(state: SimState, c: PblClientState, parsed: ParsedRoutes): boolean {
   const addr = ipToBytes(c.addr);
-  const table = state.tables.get(tableKey(addr.length === 4 ? 4 : 6, c.tableId));
-  if (!table) return false;
-  for (const r of table.routes.values()) {
-    const p = parsePrefix(r.prefix);
-    if (contains(p.bytes, p.len, addr)) return true;
+  const key = tableKey(addr.length === 4 ? 4 : 6, c.tableId);
+  let prefixes = parsed.get(key);
+  if (!prefixes) {
+    prefixes = [...(state.tables.get(key)?.routes.values() ?? [])].map((r) => parsePrefix(r.prefix));
+    parsed.set(key, prefixes);
   }
-  return false;
+  return prefixes.some((p) => contains(p.bytes, p.len, addr));
 }
 
 /**
- * Makes the clones follow the FIB: a clone for every client whose address a route of its table
- * covers, none for the others. Run after every change of routes, tables or clients; clones are made in pool
- * order of their originals, each taking the lowest free id.
+ * Makes the clones follow the FIB: a clone for every client whose address a route of its table covers, none
+ * for the others. Run after every change of routes, tables or clients; clones are made in pool order of their
+ * originals, each taking the id the pool hands out next.
  */
 export function syncPblClones(state: SimState): void {
+  if (state.pblClients.size === 0) return;
+  const parsed: ParsedRoutes = new Map();
   for (const id of state.pblPool.indexes()) {
     const c = state.pblClients.get(id);
     if (!c) continue;
     // The API's EXCLUSIVE flag does not reach the plugin (the captured VPP shows such a client like any other),
     // so every client interposes.
-    const want = routeCovers(state, c);
+    const want = routeCovers(state, c, parsed);
     const clone = state.pblClones.get(id);
     if (want && clone === undefined) state.pblClones.set(id, state.pblPool.alloc());
     else if (!want && clone !== undefined) {
