@@ -3,9 +3,10 @@
  *  - an update of an existing id changes nothing and answers 0 with that id ("unimplemented");
  *  - an update of an unknown id (~0 or any free id) creates a client with the next pool index;
  *  - pbl_client_details carry context 0 and leave paths, flags and port ranges zeroed;
- *  - FIB clones (docs/real-vpp.md): a client adds its address to its table as an interposing entry. While an API route of that table covers the address, the FIB hands the client a copy of
- *    itself to interpose on the route's forwarding: a second client in the same pool (the next free id), with the
- *    same address and ports. The dump lists it like any client; `show pbl client` prints the original as one line
+ *  - FIB clones (docs/pbl.md): a client adds its address to its table as an interposing entry. While an API
+ *    route of that table covers the address, the FIB has the client make a copy of itself to interpose on the
+ *    route's forwarding: a second client in the same pool (the id the pool hands out next), with the same
+ *    address and ports. The dump lists it like any client; `show pbl client` prints the original as one line
  *    ending in `clone:<id>` and the clone in full. When the route goes, the clone goes; deleting the original
  *    removes both. pbl_client_del of a clone's id crashes VPP (SIGSEGV): here the simulator aborts.
  */
@@ -135,7 +136,8 @@ export const pblHandlers: readonly HandlerSpec[] = [
     const st = ctx.state;
     const clonedFrom = pblCloneOriginal(st, req.id);
     if (clonedFrom !== undefined) {
-      // The real plugin frees the clone as if it were a client and VPP dies (SIGSEGV): no reply, a new instance.
+      // The real plugin deletes the clone as a client (it has no FIB entry nor path list) and VPP dies (SIGSEGV):
+      // no reply, connections dropped, a new instance.
       return ctx.control.abort(`pbl_client_del of id ${req.id}, the FIB clone of pbl client ${clonedFrom}: SIGSEGV`);
     }
     if (!st.pblClients.has(req.id)) return ctx.send(pbl.pbl_client_del_reply, { retval: Retval.NO_SUCH_ENTRY });
