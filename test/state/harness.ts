@@ -210,6 +210,7 @@ export class Harness {
    */
   async reset(others: readonly VppClient[] = []): Promise<void> {
     await this.stopAgent();
+    this.assertNoCloneDeleted();
     rmSync(this.stateDir, { recursive: true, force: true });
     deleteAllNetns();
     deleteHostVeths(`vcni:${this.idPrefix}`);
@@ -230,8 +231,19 @@ export class Harness {
     await this.agent?.stop();
     this.agent = undefined;
     await this.vpp?.close();
+    const aborts = this.sim?.aborts ?? [];
     await this.sim?.stop();
     rmSync(this.dir, { recursive: true, force: true });
+    this.assertNoCloneDeleted(aborts);
+  }
+
+  /**
+   * pbl_client_del of a PBL FIB clone crashes the real VPP (docs/real-vpp.md); the simulator aborts instead and
+   * records it. No agent path may do it: any such abort fails the test file.
+   */
+  assertNoCloneDeleted(aborts: readonly { reason: string }[] = this.sim.aborts): void {
+    const bad = aborts.filter((a) => /FIB clone/.test(a.reason));
+    if (bad.length > 0) throw new Error(`the agent deleted a PBL FIB clone: ${bad.map((a) => a.reason).join('; ')}`);
   }
 
   async startAgent(o: AgentOptions = {}): Promise<Agent> {

@@ -105,6 +105,53 @@ d('orphan sweep', () => {
     for (const ns of [...liveNs, ...orphanNs, lostNs]) deleteNetns(ns);
   }, 60_000);
 
+  test("PBL FIB clones: an orphan PBL pod's client goes with its clone, a live pod's and a foreign client's clones stay, VPP never crashes", async () => {
+    await h.startAgent();
+    const a = h.agent!;
+    await a.node.unnumberedLoopback();
+    await a.node.sessionEnabled();
+    const ns = [createNetns('c'), createNetns('c')];
+    const live = h.pod(ns[0]!, 'pbl');
+    await h.add(live);
+    await foreignObjects();
+    // Two unrouted clients made and deleted (first made, first deleted): VPP's pool hands out the second id
+    // first, so the orphan's client takes the higher id and its clone the lower one, and a dump-ordered delete
+    // would reach the clone before its original.
+    const tmp: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = { id: 0xffffffff, addr: '192.0.2.99', table_id: 0, flags: 0, paths: { sw_if_index: 0xffffffff, weight: 1, proto: FibPathNhProto.FIB_API_PATH_NH_PROTO_IP4 }, port_ranges: [] };
+      tmp.push((await h.vpp.request(pbl.pbl_client_update, { client: c })).id);
+    }
+    for (const id of tmp) await h.vpp.request(pbl.pbl_client_del, { id });
+    const dead = await orphan(ns[1]!, 'pbl');
+    const clonesOf = async (): Promise<Map<string, number>> => {
+      // `[<id>] pbl-client: <addr> clone:<id>` per client that has a clone, as the real VPP prints it.
+      const text = await h.vpp.cli('show pbl client');
+      return new Map([...text.matchAll(/^\[(\d+)\] pbl-client: (\S+) clone:(\d+)$/gm)].map((m) => [m[2]!, Number(m[3])]));
+    };
+    const ipOf = (p: TestPod): string => p.ips[0]!.address.split('/')[0]!;
+    // Every routed client has its clone: the live pod's, the orphan's and the foreign one on 10.99.0.1.
+    expect([...(await clonesOf()).keys()].sort()).toEqual([ipOf(live), ipOf(dead), '10.99.0.1'].sort());
+    const deadIds = (await h.vpp.dumpAll(pbl.pbl_client_dump, {})).filter((c) => c.client.addr === ipOf(dead)).map((c) => c.client.id);
+    expect(deadIds).toEqual([tmp[0], tmp[1]]);
+    expect((await clonesOf()).get(ipOf(dead))).toBe(tmp[0]);
+    const clean = await h.vpp.dumpAll(pbl.pbl_client_dump, {});
+
+    const r = await a.state.sweep();
+    expect(r).toMatchObject({ attachments: 1, failures: [] });
+    expect(h.sim.aborts).toEqual([]);
+    // The orphan's client and its clone are gone; the others (with their clones) are as they were.
+    const left = await h.vpp.dumpAll(pbl.pbl_client_dump, {});
+    expect(left.map((c) => c.client.addr)).not.toContain(ipOf(dead));
+    expect(left).toEqual(clean.filter((c) => c.client.addr !== ipOf(dead)));
+    expect([...(await clonesOf()).keys()].sort()).toEqual([ipOf(live), '10.99.0.1'].sort());
+    await a.manager.check(live);
+    await h.del(live);
+    expect((await h.vpp.dumpAll(pbl.pbl_client_dump, {})).map((c) => c.client.addr)).toEqual(['10.99.0.1', '10.99.0.1']);
+    expect(h.sim.aborts).toEqual([]);
+    for (const n of ns) deleteNetns(n);
+  }, 60_000);
+
   test('an ADD in the middle of its steps keeps its objects', async () => {
     let release!: () => void;
     let paused!: () => void;

@@ -2,9 +2,14 @@
  * PBL's FIB clones (docs/real-vpp.md): pbl_client_del of a clone's id crashed a real VPP (v26.10-rc0), so the
  * façade never sends it. `show pbl client` as that VPP printed it for one client on a routed /32.
  */
-import { deletePblClient, pblCloneIds } from '../../agent/vpp/pbl.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addPblClient, deletePblClient, listPblClients, pblCloneIds } from '../../agent/vpp/pbl.js';
 import type { VppApi } from '../../agent/vpp/api.js';
-import { VppApiError } from '../../vpp-api/client/index.js';
+import { VppApiError, VppClient } from '../../vpp-api/client/index.js';
+import { allModules, ip, pbl } from '../../vpp-api/generated/index.js';
+import { VppSimulator } from '../../vpp-api/sim/index.js';
 
 const REAL_SHOW = [
   '[0] pbl-client: 198.18.50.5 clone:1',
@@ -48,4 +53,27 @@ test('a VPP without the CLI (an error answer): no clone known, the delete is sen
   });
   await deletePblClient(f.vpp, 3);
   expect(f.deleted).toEqual([3]);
+});
+
+test('against the simulator (which makes clones as the real VPP): the listing leaves the clone out, the delete skips it, the original goes with its clone, VPP stays up', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vcni-pbl-guard-'));
+  const sim = await VppSimulator.start({ socketPath: join(dir, 'api.sock') });
+  const vpp = new VppClient({ socketPath: sim.socketPath, modules: allModules, healthCheck: false, requestTimeoutMs: 3000 });
+  try {
+    await vpp.connect();
+    const id = await addPblClient(vpp, { ip: '198.18.50.5', swIfIndex: 0, ethernet: false, ports: [{ start: 80, end: 80, iproto: 6 }] });
+    await vpp.request(ip.ip_route_add_del, { is_add: true, route: { table_id: 0, prefix: '198.18.50.5/32', paths: [{ sw_if_index: 0xffffffff, nh: { address: { ip4: '192.0.2.1' } } }] } });
+    expect((await vpp.dumpAll(pbl.pbl_client_dump, {})).map((c) => c.client.id)).toEqual([id, id + 1]);
+    expect([...(await pblCloneIds(vpp))]).toEqual([id + 1]);
+    expect((await listPblClients(vpp)).map((c) => c.id)).toEqual([id]);
+    await deletePblClient(vpp, id + 1);
+    expect(sim.aborts).toEqual([]);
+    await deletePblClient(vpp, id);
+    expect(await vpp.dumpAll(pbl.pbl_client_dump, {})).toEqual([]);
+    expect(sim.aborts).toEqual([]);
+  } finally {
+    await vpp.close();
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -43,7 +43,7 @@ export function snapshotState(st: SimState): Record<string, unknown> {
       routes: [...t.routes.values()].map((r) => ({ prefix: r.prefix, paths: r.paths })),
     })),
     memifSockets: [...st.memifSockets.values()].map((s) => ({ socketId: s.socketId, filename: s.filename, refCnt: s.refCnt })),
-    pblClients: st.pblPool.indexes().map((id) => st.pblClients.get(id)),
+    pblClients: st.pblPool.indexes().map((id) => st.pblClients.get(id) ?? { id, cloneOf: [...st.pblClones].find(([, c]) => c === id)?.[0] }),
     session: {
       enabled: st.sessionEnabled,
       sapiEnabled: st.sapiEnabled,

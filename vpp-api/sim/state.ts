@@ -269,6 +269,11 @@ export class SimState {
   readonly memifRandom = new VppRandom();
   readonly pblPool = new IndexPool();
   readonly pblClients = new Map<number, PblClientState>();
+  /**
+   * PBL's FIB clones: original client id -> the id of its clone (same pool). The clone lives while a route
+   * of the client's table covers its address (handlers/pbl.ts `syncPblClones`).
+   */
+  readonly pblClones = new Map<number, number>();
   sessionEnabled = false;
   sapiEnabled = false;
   readonly appnsPool = new IndexPool();

@@ -2,6 +2,11 @@
  * The PBL-clients kind: traffic to the pod address on the listed ports goes to the PBL memif, the rest
  * to eth0. Its slice is the attachment's list of clients (their ids and addresses); the memif kind adds to
  * it with `addPodPblClient`. pbl_client_details carry the id and address only.
+ *
+ * PBL's FIB clones (docs/pbl.md): once the pod address is routed, VPP lists a second client per client, which
+ * must never be deleted (VPP crashes). They are never ours: the record holds ids from pbl_client_update_reply
+ * only, and `listPblClients` (so the inventory that check(), verify(), owned() and the sweep read) leaves them
+ * out; `deletePblClient` checks again before each delete.
  */
 import { z } from 'zod';
 import type { StepRunner } from '../../objects/kind.js';

@@ -4,6 +4,7 @@ import type { FibPath, FibPathIn } from '../../generated/fib_types.js';
 import { flagsOf, on, type HandlerSpec } from '../handler.js';
 import { comparePrefixes, formatBytes, maskBytes, parsePrefix, type Af } from '../ip-prefix.js';
 import { Retval, U32_MAX } from '../retval.js';
+import { syncPblClones } from './pbl.js';
 import { defaultTableName, tableKey, type SimPath, type SimRoute, type SimTable } from '../state.js';
 import type { SimState } from '../state.js';
 
@@ -76,6 +77,7 @@ export const ipHandlers: readonly HandlerSpec[] = [
         if (!bound) st.tables.delete(key);
       }
     }
+    syncPblClones(st);
     ctx.send(ip.ip_table_add_del_reply, { retval: 0 });
   }),
 
@@ -88,7 +90,11 @@ export const ipHandlers: readonly HandlerSpec[] = [
   }),
 
   on(ip.ip_route_add_del, (req, ctx) => {
-    const reply = (retval: number, statsIndex: number): void => ctx.send(ip.ip_route_add_del_reply, { retval, stats_index: statsIndex });
+    // PBL's FIB clones follow the routes covering their clients.
+    const reply = (retval: number, statsIndex: number): void => {
+      syncPblClones(ctx.state);
+      ctx.send(ip.ip_route_add_del_reply, { retval, stats_index: statsIndex });
+    };
     const st = ctx.state;
     const pfx = parsePrefix(req.route.prefix);
     const table = st.table(pfx.af, req.route.table_id);
