@@ -11,7 +11,7 @@
  * The apps are /usr/bin/python3 one-liners (Debian's python3).
  */
 import { silentLogger } from '../../lib/logger.js';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,11 +25,10 @@ import { ANN } from '../../agent/pod/annotations.js';
 import type { AttachRequest } from '../../agent/pod/attachment.js';
 import type { AttachmentRecord } from '../../agent/pod/record.js';
 import { createNetns, deleteAllNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
-import { until } from '../helpers/until.js';
+import { PYTHON, probeText, startTcpServer, tcpProbe } from '../helpers/tcp-probe.js';
 
 const SOCKET = process.env['VPPCNI_TEST_VPP_SOCKET'] ?? '';
 const LDP = process.env['VPPCNI_TEST_VCL_LDPRELOAD'] ?? '';
-const PYTHON = '/usr/bin/python3';
 const why = !haveRoot()
   ? 'needs root'
   : SOCKET === '' || !existsSync(SOCKET)
@@ -42,33 +41,6 @@ const ENV = { ...process.env, LC_ALL: 'C' };
 const RUN = `dp${(process.pid % 0xffff).toString(16).padStart(4, '0')}`;
 const NET = `10.246.${process.pid % 250}`;
 
-/** Listens on every address of the netns; each connection gets `<banner>\n`. Prints "ready" once listening. */
-const SERVER = [
-  'import socket,sys',
-  's=socket.socket(socket.AF_INET,socket.SOCK_STREAM)',
-  's.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)',
-  "s.bind(('0.0.0.0',int(sys.argv[1])))",
-  's.listen(16)',
-  "print('ready',flush=True)",
-  'while True:',
-  '  c,a=s.accept()',
-  "  c.sendall((sys.argv[2]+' '+a[0]+'\\n').encode())",
-  '  c.close()',
-].join('\n');
-/** Connects (from `src` when given) and prints the first line it gets, or TIMEOUT / ERROR <reason>. */
-const CLIENT = [
-  'import socket,sys',
-  's=socket.socket(socket.AF_INET,socket.SOCK_STREAM)',
-  's.settimeout(float(sys.argv[3]))',
-  "if sys.argv[4]: s.bind((sys.argv[4],0))",
-  'try:',
-  '  s.connect((sys.argv[1],int(sys.argv[2])))',
-  "  print(s.recv(200).decode().strip() or 'EMPTY')",
-  'except socket.timeout:',
-  "  print('TIMEOUT')",
-  'except OSError as e:',
-  "  print('ERROR '+str(e))",
-].join('\n');
 
 const d = why === '' ? describe : describe.skip;
 
@@ -98,19 +70,11 @@ d(`datapath on a real VPP (${why === '' ? SOCKET : `skipped: ${why}`})`, () => {
 
   /** Starts a server in `ns`; with `preload`, under VCL. Resolves once it listens. */
   async function server(ns: TestNetns, port: number, banner: string, preload = false): Promise<void> {
-    const pre = preload ? [`LD_PRELOAD=${LDP}`, `VCL_CONFIG=${join(dir, 'vcl.conf')}`] : [];
-    const p = spawn('ip', ['netns', 'exec', ns.name, 'env', ...pre, PYTHON, '-c', SERVER, String(port), banner], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (b: Buffer) => void (out += b.toString()));
-    p.stderr!.on('data', (b: Buffer) => void (err = (err + b.toString()).slice(-2000)));
-    await until(`${banner} server on ${ns.name}:${port} (${err})`, () => out.includes('ready') || p.exitCode !== null, 15_000);
-    if (p.exitCode !== null) throw new Error(`${banner} server exited ${p.exitCode}: ${err}`);
+    await startTcpServer(procs, { netns: ns.name, port, banner, env: preload ? [`LD_PRELOAD=${LDP}`, `VCL_CONFIG=${join(dir, 'vcl.conf')}`] : [] });
   }
 
   function connect(from: TestNetns, ip: string, port: number, src = '', timeoutS = 3): string {
-    return execFileSync('ip', ['netns', 'exec', from.name, PYTHON, '-c', CLIENT, ip, String(port), String(timeoutS), src], { env: ENV, encoding: 'utf8', timeout: (timeoutS + 10) * 1000 }).trim();
+    return probeText(tcpProbe({ netns: from.name, ip, port, src, timeoutS }));
   }
 
   beforeAll(async () => {

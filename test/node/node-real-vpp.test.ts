@@ -13,7 +13,7 @@
  * Skips with one line otherwise. Everything it makes is removed in afterAll (pods, translations, host link,
  * routes, chains); cnat's node-wide SNAT addresses and policy stay, as the agent leaves them.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,10 +32,10 @@ import { allModules, cnat, interface_ as iface } from '../../vpp-api/generated/i
 import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { createNetns, deleteAllNetns, haveRoot, type TestNetns } from '../helpers/netns.js';
 import { until } from '../helpers/until.js';
+import { PYTHON, probeText, startTcpServer, tcpProbe } from '../helpers/tcp-probe.js';
 
 const SOCKET = process.env['VPPCNI_TEST_VPP_SOCKET'] ?? '';
 const NODE_NS = process.env['VPPCNI_TEST_NODE_NETNS'] ?? '';
-const PYTHON = '/usr/bin/python3';
 
 /** This process runs in the named netns NODE_NS (same inode), which is not the machine's root netns. */
 function inNodeNetns(): boolean {
@@ -59,32 +59,6 @@ if (why !== '') process.stderr.write(`node-real-vpp: skipped: ${why}\n`);
 const ENV = { ...process.env, LC_ALL: 'C' };
 const RUN = `n${(process.pid % 0xfffffff).toString(16).padStart(7, '0')}`;
 
-/** Listens on 0.0.0.0:port; each connection gets `<banner> <peer address>\n`. Prints "ready" once listening. */
-const SERVER = [
-  'import socket,sys',
-  's=socket.socket(socket.AF_INET,socket.SOCK_STREAM)',
-  's.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)',
-  "s.bind(('0.0.0.0',int(sys.argv[1])))",
-  's.listen(16)',
-  "print('ready',flush=True)",
-  'while True:',
-  '  c,a=s.accept()',
-  "  c.sendall((sys.argv[2]+' '+a[0]+'\\n').encode())",
-  '  c.close()',
-].join('\n');
-/** Connects, prints `<peer address> <first line>` (the peer as the kernel sees it: who answered), or TIMEOUT / ERROR. */
-const CLIENT = [
-  'import socket,sys',
-  's=socket.socket(socket.AF_INET,socket.SOCK_STREAM)',
-  's.settimeout(float(sys.argv[3]))',
-  'try:',
-  '  s.connect((sys.argv[1],int(sys.argv[2])))',
-  "  print(s.getpeername()[0]+' '+(s.recv(200).decode().strip() or 'EMPTY'))",
-  'except socket.timeout:',
-  "  print('TIMEOUT')",
-  'except OSError as e:',
-  "  print('ERROR '+str(e))",
-].join('\n');
 
 const VIP = '10.96.0.20';
 const VIP_SELF = '10.96.0.21';
@@ -121,19 +95,12 @@ d(`node dataplane on a real VPP (${why === '' ? `${SOCKET}, netns ${NODE_NS}` : 
   const cli = (cmd: string): Promise<string> => vpp.cli(cmd);
 
   async function server(ns: TestNetns | undefined, port: number, banner: string): Promise<void> {
-    const argv = [PYTHON, '-c', SERVER, String(port), banner];
-    const p = ns ? spawn('ip', ['netns', 'exec', ns.name, ...argv], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (b: Buffer) => void (out += b.toString()));
-    p.stderr!.on('data', (b: Buffer) => void (err = (err + b.toString()).slice(-2000)));
-    await until(`${banner} server on :${port} (${err})`, () => out.includes('ready') || p.exitCode !== null, 15_000);
-    if (p.exitCode !== null) throw new Error(`${banner} server exited ${p.exitCode}: ${err}`);
+    await startTcpServer(procs, { ...(ns ? { netns: ns.name } : {}), port, banner });
   }
 
+  /** `<who answered> <first line>` (the peer as the kernel sees it), or TIMEOUT / ERROR <reason>. */
   function connect(from: TestNetns, ip: string, port: number, timeoutS = 3): string {
-    return execFileSync('ip', ['netns', 'exec', from.name, PYTHON, '-c', CLIENT, ip, String(port), String(timeoutS)], { env: ENV, encoding: 'utf8', timeout: (timeoutS + 10) * 1000 }).trim();
+    return probeText(tcpProbe({ netns: from.name, ip, port, timeoutS }), true);
   }
 
   async function translations(): Promise<string[]> {
