@@ -289,24 +289,15 @@ export class NodeDataplane implements NodeDataplaneView {
   private async removeHostLink(inv: NodeInventory | undefined): Promise<string[]> {
     const removed: string[] = [];
     const rec = this.checkpoint.hostLink;
-    const found = inv ? hostLinkKind.owned(inv) : [];
-    for (const f of found) {
-      const made = rec && rec.swIfIndex === f.made.swIfIndex ? rec : f.made;
-      await hostLinkKind.delete(this.ctx, made);
+    for (const f of inv ? hostLinkKind.owned(inv) : []) {
+      await hostLinkKind.delete(this.ctx, rec && rec.swIfIndex === f.made.swIfIndex ? rec : f.made);
       removed.push(f.describe);
     }
-    if (rec && !found.some((f) => f.made.swIfIndex === rec.swIfIndex)) {
-      // Not in VPP (VPP restarted): the routes and neighbors went with it; the veth may be left.
-      const l = await this.readLink(rec.vppIf);
-      if (l && l.ifalias === HOST_LINK_TAG) {
-        await this.o.host.run('ip', ['link', 'del', 'dev', rec.vppIf]);
-        removed.push(`host link veth ${rec.vppIf}/${rec.hostIf}`);
-      }
-    }
+    // Not in VPP (VPP restarted: its routes and neighbors went with it), the veth may be left: ours by its alias.
     const l = await this.readLink(HOST_LINK_VPP_IF);
     if (l && l.ifalias === HOST_LINK_TAG) {
       await this.o.host.run('ip', ['link', 'del', 'dev', HOST_LINK_VPP_IF]);
-      removed.push(`host link veth ${HOST_LINK_VPP_IF}`);
+      removed.push(`host link veth ${HOST_LINK_VPP_IF}/${HOST_LINK_HOST_IF}`);
     }
     this.hostLink = undefined;
     return removed;
